@@ -1,0 +1,48 @@
+package inferencereceiver // import "github.com/otel-inference/collector/receiver/inferencereceiver"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
+)
+
+// serversScraperType names the scraper of model servers in the scrape telemetry.
+var serversScraperType = component.MustNewType("servers")
+
+// NewFactory creates the factory of the inference receiver.
+func NewFactory() receiver.Factory {
+	return receiver.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	cc := scraperhelper.NewDefaultControllerConfig()
+	cc.CollectionInterval = 10 * time.Second
+	return &Config{
+		ControllerConfig:     cc,
+		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+	}
+}
+
+func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
+	rCfg := cfg.(*Config)
+	s := newServersScraper(rCfg, set)
+	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
+	if err != nil {
+		return nil, err
+	}
+	return scraperhelper.NewMetricsController(
+		&rCfg.ControllerConfig, set, next,
+		scraperhelper.AddMetricsScraper(serversScraperType, sc),
+	)
+}

@@ -1,0 +1,398 @@
+// Package convert owns the step from parsed metric families to pdata for one server: it applies the
+// server's flavor table (schema.Flavor), passes through what the table does not map, and keeps the
+// per-series start times of cumulative metrics across scrapes (resets detected as Prometheus does:
+// a value that goes down restarted from zero).
+package convert // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/convert"
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/exposition"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
+)
+
+// Passthrough says which exposed families are also emitted under their own names.
+type Passthrough uint8
+
+const (
+	// PassthroughUnmapped emits every family the flavor table does not map (the default).
+	PassthroughUnmapped Passthrough = iota
+	// PassthroughAll emits every family, mapped or not.
+	PassthroughAll
+	// PassthroughNone emits only the unified metrics.
+	PassthroughNone
+)
+
+// ParsePassthrough reads the configuration value.
+func ParsePassthrough(s string) (Passthrough, error) {
+	switch s {
+	case "", "unmapped":
+		return PassthroughUnmapped, nil
+	case "all":
+		return PassthroughAll, nil
+	case "none":
+		return PassthroughNone, nil
+	}
+	return 0, fmt.Errorf("unknown passthrough %q: use unmapped, all or none", s)
+}
+
+// processStartFamily is exposed by every prometheus_client process (vLLM among them); when present it
+// is the truthful start time of the server's counters.
+const processStartFamily = "process_start_time_seconds"
+
+type seriesKey struct {
+	family string
+	hash   uint64
+}
+
+type startEntry struct {
+	startMs int64
+	lastMs  int64
+	last    float64
+	gen     uint32
+}
+
+// Converter turns one server's payloads into pdata. It is not safe for concurrent use: each server has
+// its own.
+type Converter struct {
+	flavor      *schema.Flavor
+	passthrough Passthrough
+	// bySource maps an exposed family name to the rules that may read it.
+	bySource map[string][]int
+
+	starts map[seriesKey]*startEntry
+	gen    uint32
+}
+
+// New returns a converter for one server.
+func New(flavor *schema.Flavor, passthrough Passthrough) *Converter {
+	c := &Converter{
+		flavor:      flavor,
+		passthrough: passthrough,
+		bySource:    make(map[string][]int),
+		starts:      make(map[seriesKey]*startEntry),
+	}
+	for i, r := range flavor.Rules {
+		for _, s := range r.Sources {
+			c.bySource[s] = append(c.bySource[s], i)
+		}
+	}
+	return c
+}
+
+// TrackedSeries is the number of cumulative series whose start time is remembered.
+func (c *Converter) TrackedSeries() int { return len(c.starts) }
+
+// Append converts p, scraped at nowMs (Unix milliseconds), into metrics appended to ms.
+func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.MetricSlice) {
+	c.gen++
+	processStartMs := int64(0)
+	if f := p.Family(processStartFamily); f != nil && len(f.Series) == 1 {
+		processStartMs = int64(f.Series[0].Value * 1000)
+	}
+
+	// Which rule maps which family: for each rule, the first source present with a compatible type.
+	ruleOf := make(map[*exposition.Family]int, len(c.flavor.Rules))
+	for i, r := range c.flavor.Rules {
+		for _, src := range r.Sources {
+			if f := p.Family(src); f != nil && compatible(r.Kind, f.Kind) {
+				ruleOf[f] = i
+				break
+			}
+		}
+	}
+
+	targets := make(map[string]pmetric.Metric, len(c.flavor.Rules))
+	for _, f := range p.Families {
+		ri, mapped := ruleOf[f]
+		if mapped {
+			r := &c.flavor.Rules[ri]
+			m, ok := targets[r.Metric]
+			if !ok {
+				m = ms.AppendEmpty()
+				m.SetName(r.Metric)
+				m.SetUnit(r.Unit)
+				m.SetDescription(schema.Description(r.Metric))
+				initKind(m, r.Kind)
+				targets[r.Metric] = m
+			}
+			c.appendMapped(f, r, m, nowMs, processStartMs)
+		}
+		if c.passthrough == PassthroughAll || (!mapped && c.passthrough == PassthroughUnmapped) {
+			c.appendPassthrough(f, ms, nowMs, processStartMs)
+		}
+	}
+
+	for k, e := range c.starts {
+		if e.gen != c.gen {
+			delete(c.starts, k)
+		}
+	}
+}
+
+func compatible(k schema.Kind, exposed exposition.Kind) bool {
+	switch k {
+	case schema.Sum:
+		return exposed == exposition.Counter
+	case schema.Gauge:
+		return exposed == exposition.Gauge || exposed == exposition.Counter || exposed == exposition.Unknown
+	case schema.Histogram:
+		return exposed == exposition.Histogram
+	}
+	return false
+}
+
+func initKind(m pmetric.Metric, k schema.Kind) {
+	switch k {
+	case schema.Sum:
+		s := m.SetEmptySum()
+		s.SetIsMonotonic(true)
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	case schema.Gauge:
+		m.SetEmptyGauge()
+	case schema.Histogram:
+		m.SetEmptyHistogram().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	}
+}
+
+func (c *Converter) appendMapped(f *exposition.Family, r *schema.Rule, m pmetric.Metric, nowMs, processStartMs int64) {
+	scale := r.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	for i := range f.Series {
+		s := &f.Series[i]
+		ts := timestampOf(s, nowMs)
+		var attrs pcommon.Map
+		switch r.Kind {
+		case schema.Sum:
+			dp := m.Sum().DataPoints().AppendEmpty()
+			dp.SetTimestamp(ts)
+			dp.SetStartTimestamp(c.start(f.Name, s, s.Value, processStartMs, nowMs))
+			dp.SetDoubleValue(s.Value * scale)
+			attrs = dp.Attributes()
+		case schema.Gauge:
+			dp := m.Gauge().DataPoints().AppendEmpty()
+			dp.SetTimestamp(ts)
+			dp.SetDoubleValue(s.Value * scale)
+			attrs = dp.Attributes()
+		case schema.Histogram:
+			dp := m.Histogram().DataPoints().AppendEmpty()
+			dp.SetTimestamp(ts)
+			dp.SetStartTimestamp(c.start(f.Name, s, histogramCount(s), processStartMs, nowMs))
+			fillHistogram(dp, s, scale)
+			attrs = dp.Attributes()
+		}
+		mappedAttributes(s.Labels, r, attrs)
+	}
+}
+
+func mappedAttributes(ls labels.Labels, r *schema.Rule, attrs pcommon.Map) {
+	attrs.EnsureCapacity(ls.Len() + len(r.Static) + 1)
+	ls.Range(func(l labels.Label) {
+		if o := r.Outcome; o != nil && l.Name == o.Label {
+			outcome, ok := o.Values[l.Value]
+			if !ok {
+				outcome = o.Default
+			}
+			attrs.PutStr(schema.AttrOutcome, outcome)
+			if o.KeepAs != "" {
+				attrs.PutStr(o.KeepAs, l.Value)
+			}
+			return
+		}
+		name := l.Name
+		for _, rn := range r.Renames {
+			if rn.Label == l.Name {
+				name = rn.Attribute
+				break
+			}
+		}
+		attrs.PutStr(name, l.Value)
+	})
+	if o := r.Outcome; o != nil {
+		if _, ok := attrs.Get(schema.AttrOutcome); !ok {
+			attrs.PutStr(schema.AttrOutcome, o.Default)
+		}
+	}
+	for _, kv := range r.Static {
+		attrs.PutStr(kv[0], kv[1])
+	}
+}
+
+func (c *Converter) appendPassthrough(f *exposition.Family, ms pmetric.MetricSlice, nowMs, processStartMs int64) {
+	m := ms.AppendEmpty()
+	m.SetName(f.Name)
+	m.SetDescription(f.Help)
+	m.SetUnit(f.Unit)
+	switch f.Kind {
+	case exposition.Counter:
+		sum := m.SetEmptySum()
+		sum.SetIsMonotonic(true)
+		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		for i := range f.Series {
+			s := &f.Series[i]
+			dp := sum.DataPoints().AppendEmpty()
+			dp.SetTimestamp(timestampOf(s, nowMs))
+			dp.SetStartTimestamp(c.start(f.Name, s, s.Value, processStartMs, nowMs))
+			dp.SetDoubleValue(s.Value)
+			putLabels(s.Labels, dp.Attributes())
+		}
+	case exposition.Histogram:
+		h := m.SetEmptyHistogram()
+		h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		for i := range f.Series {
+			s := &f.Series[i]
+			dp := h.DataPoints().AppendEmpty()
+			dp.SetTimestamp(timestampOf(s, nowMs))
+			dp.SetStartTimestamp(c.start(f.Name, s, histogramCount(s), processStartMs, nowMs))
+			fillHistogram(dp, s, 1)
+			putLabels(s.Labels, dp.Attributes())
+		}
+	case exposition.Summary:
+		sm := m.SetEmptySummary()
+		for i := range f.Series {
+			s := &f.Series[i]
+			dp := sm.DataPoints().AppendEmpty()
+			dp.SetTimestamp(timestampOf(s, nowMs))
+			dp.SetStartTimestamp(c.start(f.Name, s, s.Count, processStartMs, nowMs))
+			dp.SetCount(uint64(s.Count))
+			dp.SetSum(s.Sum)
+			qs := dp.QuantileValues()
+			qs.EnsureCapacity(len(s.Quantiles))
+			for _, q := range s.Quantiles {
+				qv := qs.AppendEmpty()
+				qv.SetQuantile(q.Quantile)
+				qv.SetValue(q.Value)
+			}
+			putLabels(s.Labels, dp.Attributes())
+		}
+	default:
+		g := m.SetEmptyGauge()
+		for i := range f.Series {
+			s := &f.Series[i]
+			dp := g.DataPoints().AppendEmpty()
+			dp.SetTimestamp(timestampOf(s, nowMs))
+			dp.SetDoubleValue(s.Value)
+			putLabels(s.Labels, dp.Attributes())
+		}
+	}
+}
+
+func putLabels(ls labels.Labels, attrs pcommon.Map) {
+	attrs.EnsureCapacity(ls.Len())
+	ls.Range(func(l labels.Label) { attrs.PutStr(l.Name, l.Value) })
+}
+
+func timestampOf(s *exposition.Series, nowMs int64) pcommon.Timestamp {
+	if s.TimestampMs != 0 {
+		return msToTimestamp(s.TimestampMs)
+	}
+	return msToTimestamp(nowMs)
+}
+
+func msToTimestamp(ms int64) pcommon.Timestamp { return pcommon.Timestamp(ms * 1e6) }
+
+// start returns the start time of a cumulative series and remembers its value for reset detection.
+func (c *Converter) start(family string, s *exposition.Series, value float64, processStartMs, nowMs int64) pcommon.Timestamp {
+	ts := nowMs
+	if s.TimestampMs != 0 {
+		ts = s.TimestampMs
+	}
+	key := seriesKey{family: family, hash: s.Hash}
+	e, ok := c.starts[key]
+	switch {
+	case !ok:
+		e = &startEntry{startMs: firstStart(s, processStartMs, ts)}
+		c.starts[key] = e
+	case value < e.last:
+		// A counter that went down restarted from zero after the previous observation.
+		e.startMs = e.lastMs + 1
+		if s.CreatedMs > e.lastMs && s.CreatedMs <= ts {
+			e.startMs = s.CreatedMs
+		} else if processStartMs > e.lastMs && processStartMs <= ts {
+			e.startMs = processStartMs
+		}
+	}
+	e.last, e.lastMs, e.gen = value, ts, c.gen
+	return msToTimestamp(e.startMs)
+}
+
+func firstStart(s *exposition.Series, processStartMs, ts int64) int64 {
+	switch {
+	case s.CreatedMs > 0 && s.CreatedMs <= ts:
+		return s.CreatedMs
+	case processStartMs > 0 && processStartMs <= ts:
+		return processStartMs
+	default:
+		return ts
+	}
+}
+
+func histogramCount(s *exposition.Series) float64 {
+	if s.HasCount {
+		return s.Count
+	}
+	for _, b := range s.Buckets {
+		if math.IsInf(b.UpperBound, 1) {
+			return b.Count
+		}
+	}
+	return 0
+}
+
+// fillHistogram turns cumulative "≤ le" buckets into OTLP's per-bucket counts.
+func fillHistogram(dp pmetric.HistogramDataPoint, s *exposition.Series, scale float64) {
+	total := histogramCount(s)
+	dp.SetCount(uint64(total))
+	if s.HasSum {
+		dp.SetSum(s.Sum * scale)
+	}
+	if len(s.Buckets) == 0 {
+		return
+	}
+	buckets := s.Buckets
+	if !slices.IsSortedFunc(buckets, func(a, b exposition.Bucket) int { return cmpFloat(a.UpperBound, b.UpperBound) }) {
+		buckets = slices.Clone(buckets)
+		slices.SortFunc(buckets, func(a, b exposition.Bucket) int { return cmpFloat(a.UpperBound, b.UpperBound) })
+	}
+	bounds := dp.ExplicitBounds()
+	counts := dp.BucketCounts()
+	bounds.EnsureCapacity(len(buckets))
+	counts.EnsureCapacity(len(buckets) + 1)
+	prev := 0.0
+	for _, b := range buckets {
+		if math.IsInf(b.UpperBound, 1) {
+			continue
+		}
+		bounds.Append(b.UpperBound * scale)
+		counts.Append(nonNegative(b.Count - prev))
+		if b.Count > prev {
+			prev = b.Count
+		}
+	}
+	counts.Append(nonNegative(total - prev))
+}
+
+func nonNegative(v float64) uint64 {
+	if v <= 0 || math.IsNaN(v) {
+		return 0
+	}
+	return uint64(v)
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,239 @@
+package inferencereceiver
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/collector/scraper/scrapererror"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
+)
+
+// payloadDir holds the recorded real payloads shared by unit and e2e tests (provenance in SOURCES.md).
+const payloadDir = "../../testdata/modelservers"
+
+// serveFile serves one recorded payload as a Prometheus text endpoint and counts the requests.
+func serveFile(t *testing.T, path string) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	body, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &hits
+}
+
+func serverConfig(name, endpoint, flavor string) ServerConfig {
+	return ServerConfig{ClientConfig: confighttp.ClientConfig{Endpoint: endpoint}, Name: name, Flavor: flavor}
+}
+
+// scrapeOnce starts a servers scraper on cfg, scrapes once and shuts it down.
+func scrapeOnce(t *testing.T, cfg *Config) (pmetric.Metrics, error) {
+	t.Helper()
+	s := newServersScraper(cfg, receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, s.shutdown(context.Background())) }()
+	return s.scrape(context.Background())
+}
+
+func testConfig(servers ...ServerConfig) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Servers = servers
+	return cfg
+}
+
+func compareGolden(t *testing.T, goldenName string, actual pmetric.Metrics) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", goldenName)
+	if os.Getenv("UPDATE_GOLDEN") != "" {
+		require.NoError(t, golden.WriteMetrics(t, path, actual))
+	}
+	expected, err := golden.ReadMetrics(path)
+	require.NoError(t, err)
+	require.NoError(t, pmetrictest.CompareMetrics(expected, actual,
+		pmetrictest.IgnoreTimestamp(),
+		pmetrictest.IgnoreMetricDataPointsOrder(),
+		pmetrictest.IgnoreMetricsOrder(),
+		pmetrictest.IgnoreStartTimestamp(),
+		pmetrictest.IgnoreResourceAttributeValue("server.port"),
+		pmetrictest.IgnoreMetricValues("inference.server.scrape.duration"),
+	))
+}
+
+func TestScrapeVLLMGolden(t *testing.T) {
+	srv, _ := serveFile(t, filepath.Join(payloadDir, "vllm", "datadog-vllm_metrics.txt"))
+	md, err := scrapeOnce(t, testConfig(serverConfig("vllm-a", srv.URL+"/metrics", "vllm")))
+	require.NoError(t, err)
+	compareGolden(t, "vllm.yaml", md)
+}
+
+// TestScrapeVLLMSemantics pins the mapping facts a person checked in the golden file, so that a
+// regenerated golden file cannot silently change them.
+func TestScrapeVLLMSemantics(t *testing.T) {
+	srv, _ := serveFile(t, filepath.Join(payloadDir, "vllm", "datadog-vllm_metrics.txt"))
+	md, err := scrapeOnce(t, testConfig(serverConfig("vllm-a", srv.URL+"/metrics", "vllm")))
+	require.NoError(t, err)
+	require.Equal(t, 1, md.ResourceMetrics().Len())
+	rm := md.ResourceMetrics().At(0)
+	res := rm.Resource().Attributes().AsRaw()
+	assert.Equal(t, "vllm", res["inference.server.flavor"])
+	assert.Equal(t, "vllm-a", res["inference.server.name"])
+	assert.Equal(t, "127.0.0.1", res["server.address"])
+
+	metrics := byName(rm)
+	// v1 names win over their v0 forerunners, which pass through under their own names.
+	tpot := metrics["gen_ai.server.time_per_output_token"]
+	require.Equal(t, pmetric.MetricTypeHistogram, tpot.Type())
+	assert.Equal(t, "s", tpot.Unit())
+	assert.Contains(t, metrics, "vllm:time_per_output_token_seconds")
+	assert.NotContains(t, metrics, "vllm:inter_token_latency_seconds")
+	assert.Contains(t, metrics, "vllm:gpu_cache_usage_perc")
+	assert.NotContains(t, metrics, "vllm:kv_cache_usage_perc")
+
+	req := metrics["inference.requests"]
+	require.Equal(t, pmetric.MetricTypeSum, req.Type())
+	assert.True(t, req.Sum().IsMonotonic())
+	assert.Equal(t, pmetric.AggregationTemporalityCumulative, req.Sum().AggregationTemporality())
+	require.Equal(t, 1, req.Sum().DataPoints().Len())
+	dp := req.Sum().DataPoints().At(0)
+	assert.Equal(t, map[string]any{
+		"gen_ai.request.model":    "facebook/opt-125m",
+		"inference.outcome":       "success",
+		"inference.finish_reason": "length",
+	}, dp.Attributes().AsRaw())
+	assert.InDelta(t, 1.0, dp.DoubleValue(), 0)
+
+	tokens := metrics["inference.tokens"].Sum().DataPoints()
+	require.Equal(t, 2, tokens.Len())
+	got := map[string]float64{}
+	for i := 0; i < tokens.Len(); i++ {
+		tt, _ := tokens.At(i).Attributes().Get("gen_ai.token.type")
+		got[tt.Str()] = tokens.At(i).DoubleValue()
+	}
+	assert.Equal(t, map[string]float64{"input": 5, "output": 7}, got)
+
+	// Every histogram's per-bucket counts add up to its count, with one more count than bounds.
+	for name, m := range metrics {
+		if m.Type() != pmetric.MetricTypeHistogram {
+			continue
+		}
+		for i := 0; i < m.Histogram().DataPoints().Len(); i++ {
+			h := m.Histogram().DataPoints().At(i)
+			if h.BucketCounts().Len() == 0 {
+				continue
+			}
+			assert.Equal(t, h.ExplicitBounds().Len()+1, h.BucketCounts().Len(), name)
+			var total uint64
+			for _, c := range h.BucketCounts().AsRaw() {
+				total += c
+			}
+			assert.Equal(t, h.Count(), total, name)
+		}
+	}
+	up := metrics["inference.server.up"].Gauge().DataPoints().At(0)
+	assert.Equal(t, int64(1), up.IntValue())
+	// Counters start when the process started (process_start_time_seconds 1.7181405583e+09).
+	assert.Equal(t, pcommon.Timestamp(1718140558300*1e6), dp.StartTimestamp())
+}
+
+func byName(rm pmetric.ResourceMetrics) map[string]pmetric.Metric {
+	out := map[string]pmetric.Metric{}
+	for i := 0; i < rm.ScopeMetrics().Len(); i++ {
+		ms := rm.ScopeMetrics().At(i).Metrics()
+		for j := 0; j < ms.Len(); j++ {
+			out[ms.At(j).Name()] = ms.At(j)
+		}
+	}
+	return out
+}
+
+func TestScrapeOneServerDownOthersFlow(t *testing.T) {
+	good, _ := serveFile(t, filepath.Join(payloadDir, "vllm", "datadog-vllm_metrics.txt"))
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "nope", http.StatusUnauthorized)
+	}))
+	defer bad.Close()
+	md, err := scrapeOnce(t, testConfig(
+		serverConfig("good", good.URL+"/metrics", "vllm"),
+		serverConfig("locked", bad.URL+"/metrics", "vllm"),
+	))
+	require.Error(t, err)
+	assert.True(t, scrapererror.IsPartialScrapeError(err))
+	assert.Contains(t, err.Error(), `server "locked"`)
+	assert.Contains(t, err.Error(), "401 Unauthorized")
+	assert.Contains(t, err.Error(), "check auth")
+	require.Equal(t, 2, md.ResourceMetrics().Len())
+
+	goodMetrics := byName(md.ResourceMetrics().At(0))
+	assert.Contains(t, goodMetrics, "inference.requests")
+	assert.Equal(t, int64(1), goodMetrics["inference.server.up"].Gauge().DataPoints().At(0).IntValue())
+	lockedMetrics := byName(md.ResourceMetrics().At(1))
+	assert.Len(t, lockedMetrics, 2, "a failed server reports only up and scrape duration")
+	assert.Equal(t, int64(0), lockedMetrics["inference.server.up"].Gauge().DataPoints().At(0).IntValue())
+}
+
+func TestScrapeUnreachableAndGarbage(t *testing.T) {
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("<html>this is not metrics{{{\n"))
+	}))
+	defer garbage.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+
+	md, err := scrapeOnce(t, testConfig(
+		serverConfig("html", garbage.URL+"/", "vllm"),
+		serverConfig("gone", closedURL+"/metrics", "prometheus"),
+	))
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, `server "html"`)
+	assert.Contains(t, msg, "parse error")
+	assert.Contains(t, msg, `server "gone"`)
+	assert.Contains(t, msg, "nothing answers there")
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		up := byName(md.ResourceMetrics().At(i))["inference.server.up"]
+		assert.Equal(t, int64(0), up.Gauge().DataPoints().At(0).IntValue())
+	}
+}
+
+func TestPassthroughModes(t *testing.T) {
+	srv, _ := serveFile(t, filepath.Join(payloadDir, "vllm", "datadog-vllm_metrics.txt"))
+	names := func(mode string) map[string]pmetric.Metric {
+		sc := serverConfig("", srv.URL+"/metrics", "vllm")
+		sc.Passthrough = mode
+		md, err := scrapeOnce(t, testConfig(sc))
+		require.NoError(t, err)
+		return byName(md.ResourceMetrics().At(0))
+	}
+	unmapped, all, none := names(""), names("all"), names("none")
+	assert.Contains(t, unmapped, "vllm:num_preemptions_total")
+	assert.NotContains(t, unmapped, "vllm:request_success_total")
+	assert.Contains(t, all, "vllm:request_success_total")
+	assert.Contains(t, all, "inference.requests")
+	assert.NotContains(t, none, "vllm:num_preemptions_total")
+	assert.Contains(t, none, "inference.requests")
+	for name := range none {
+		assert.False(t, strings.HasPrefix(name, "vllm:") || strings.HasPrefix(name, "python_"), name)
+	}
+}
