@@ -192,7 +192,7 @@ func kindOf(t model.MetricType) Kind {
 }
 
 type builder struct {
-	payload     *Payload
+	payload *Payload
 	// current is the family of the last metadata line; samples that belong to it need no lookup.
 	current *Family
 	lb      labels.ScratchBuilder
