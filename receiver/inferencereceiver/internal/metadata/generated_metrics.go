@@ -97,7 +97,7 @@ type metricInferenceServerUp struct {
 func (m *metricInferenceServerUp) init() {
 	m.data.SetName("inference.server.up")
 	m.data.SetDescription("1 when the last scrape of the server succeeded (HTTP 2xx and a payload that parsed), 0 otherwise.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{status}")
 	m.data.SetEmptyGauge()
 }
 

@@ -124,7 +124,7 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
 					assert.Equal(t, "1 when the last scrape of the server succeeded (HTTP 2xx and a payload that parsed), 0 otherwise.", mi.Description())
-					assert.Equal(t, "1", mi.Unit())
+					assert.Equal(t, "{status}", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
 					assert.Equal(t, ts, dp.Timestamp())

@@ -1,0 +1,78 @@
+# otelcol-inference: see README.md. Everything a fresh Debian 12 machine with Go 1.26 needs is
+# fetched by these targets (Go modules and tools through `go tool`, Prometheus with apt-get).
+
+SHELL      := /bin/bash
+GO         ?= go
+BUILD_DIR  := build
+BIN        := $(BUILD_DIR)/otelcol-inference
+TOOLS_MOD  := internal/tools/go.mod
+PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
+GENERATED  := receiver/inferencereceiver processor/ratioprocessor otelcol-dist
+
+.PHONY: all run demo build generate generate-dist check-generated test unit e2e lint fmt prometheus clean
+
+all: build
+
+## run: the collector on its embedded default configuration (scrapes a vLLM at 127.0.0.1:8000)
+run: build
+	./$(BIN)
+
+## demo: a replayed vLLM on 127.0.0.1:8000 with advancing counters, and the collector scraping it
+demo: build
+	@$(GO) build -o $(BUILD_DIR)/replay ./cmd/replay
+	@set -m; ./$(BUILD_DIR)/replay & replay=$$!; \
+	trap 'kill $$replay 2>/dev/null' EXIT INT TERM; \
+	echo; echo "Replayed vLLM: http://127.0.0.1:8000/metrics"; \
+	echo "Collector output, unified metrics and ratios: curl -s 127.0.0.1:8889/metrics | grep -E '^(inference|gen_ai)'"; \
+	echo "Health: curl -s 127.0.0.1:13133/   (Ctrl-C stops both)"; echo; \
+	./$(BIN)
+
+## build: the distribution binary (from the committed ocb sources in otelcol-dist/)
+build:
+	cd otelcol-dist && CGO_ENABLED=1 $(GO) build -trimpath -o ../$(BIN) .
+
+## generate: mdatagen for our components, ocb sources for the distribution
+generate:
+	cd receiver/inferencereceiver && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
+	cd processor/ratioprocessor && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
+	$(MAKE) generate-dist
+
+generate-dist:
+	$(GO) tool -modfile=$(TOOLS_MOD) builder --config builder-config.yaml --skip-compilation
+
+## check-generated: fails when the committed generated files differ from what the generators write
+check-generated: generate
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+		echo "Generated files are out of date (run 'make generate' and commit):"; \
+		git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; \
+	fi
+
+## test: generated-file check, unit tests, the distribution build and the end-to-end tests
+test: check-generated unit build prometheus e2e
+
+unit:
+	$(GO) test -count=1 ./...
+
+e2e: build prometheus
+	E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) \
+		$(GO) test -count=1 -v -timeout 15m ./test/e2e/...
+
+## prometheus: Debian's prometheus package (the remote-write backend of the end-to-end tests)
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || { \
+		echo "Installing Debian's prometheus package"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@prometheus --version 2>&1 | head -1
+
+## lint: formatting, vet, generated files
+lint: check-generated
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '/generated_')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go' | grep -v '/generated_')
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,206 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// binaries returns the collector and Prometheus to run. The collector is built by `make test`
+// (OTELCOL_INFERENCE_BIN); without it the end-to-end tests are skipped, so that `go test ./...` alone
+// stays a unit run. With E2E_REQUIRED set (make test sets it), a missing binary fails instead.
+func binaries(t *testing.T) (collector, prometheus string) {
+	t.Helper()
+	collector = os.Getenv("OTELCOL_INFERENCE_BIN")
+	prometheus = os.Getenv("PROMETHEUS_BIN")
+	if prometheus == "" {
+		prometheus = "prometheus"
+	}
+	if collector == "" {
+		if os.Getenv("E2E_REQUIRED") != "" {
+			t.Fatal("OTELCOL_INFERENCE_BIN is not set: build the distribution first (make build)")
+		}
+		t.Skip("OTELCOL_INFERENCE_BIN is not set; run `make test` for the end-to-end tests")
+	}
+	if _, err := exec.LookPath(prometheus); err != nil {
+		t.Fatalf("prometheus not found (%v): `make test` installs Debian's prometheus package", err)
+	}
+	return collector, prometheus
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// process is a child process whose output is kept for the failure message and which is stopped
+// when the test ends, whatever its outcome.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+}
+
+func (p *process) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func startProcess(t *testing.T, name, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{name: name}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout = p
+	p.cmd.Stderr = p
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, p.cmd.Start(), "starting %s", name)
+	t.Cleanup(func() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			out := p.output()
+			if len(out) > 8000 {
+				out = "…" + out[len(out)-8000:]
+			}
+			t.Logf("--- %s output ---\n%s", name, out)
+		}
+	})
+	return p
+}
+
+// startPrometheus runs a real Prometheus with the remote-write receiver on a loopback port and waits
+// until it is ready. It returns its base URL.
+func startPrometheus(t *testing.T, bin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600))
+	port := freePort(t)
+	startProcess(t, "prometheus", bin,
+		"--config.file="+cfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port),
+		"--web.enable-remote-write-receiver",
+		"--log.level=warn",
+	)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitFor(t, 30*time.Second, "Prometheus to be ready", func() bool {
+		resp, err := http.Get(base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return base
+}
+
+// startCollector runs the distribution on a configuration text.
+func startCollector(t *testing.T, bin, config string) *process {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(config), 0o600))
+	return startProcess(t, "otelcol-inference", bin, "--config="+path)
+}
+
+// waitFor polls cond every 250 ms until it holds or the deadline passes (then the test fails).
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", limit, what)
+}
+
+// sample is one stored sample of one series.
+type sample struct {
+	labels map[string]string
+	t      float64 // seconds
+	v      float64
+}
+
+// queryRange returns every raw sample of the series a selector matches over the last span, using an
+// instant query of a range vector (no interpolation, exact timestamps).
+func queryRange(t *testing.T, base, selector string, span time.Duration) []sample {
+	t.Helper()
+	q := fmt.Sprintf("%s[%ds]", selector, int(span.Seconds()))
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(q))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "query %s: %s", q, body)
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Values [][2]any          `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(body, &r))
+	var out []sample
+	for _, series := range r.Data.Result {
+		for _, v := range series.Values {
+			ts, _ := v[0].(float64)
+			val, err := strconv.ParseFloat(v[1].(string), 64)
+			require.NoError(t, err)
+			out = append(out, sample{labels: series.Metric, t: ts, v: val})
+		}
+	}
+	return out
+}
+
+// metricNames lists every metric name Prometheus stores.
+func metricNames(t *testing.T, base string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/label/__name__/values", http.NoBody)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r struct {
+		Data []string `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	return r.Data
+}
