@@ -39,6 +39,7 @@ generate:
 
 generate-dist:
 	$(GO) tool -modfile=$(TOOLS_MOD) builder --config builder-config.yaml --skip-compilation
+	gofmt -w otelcol-dist/*.go
 
 ## check-generated: fails when the committed generated files differ from what the generators write
 check-generated: generate
