@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -73,10 +74,35 @@ func (p *process) output() string {
 	return p.out.String()
 }
 
+// requireRunning fails the test at once when the process has exited (its output is logged).
+func (p *process) requireRunning(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(p.cmd.Process.Pid, 0); err != nil || processExited(p.cmd.Process.Pid) {
+		t.Fatalf("%s exited early", p.name)
+	}
+}
+
+// processExited tells whether pid is a zombie (exited, not yet reaped): Kill(pid, 0) still succeeds then.
+func processExited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
+}
+
 func startProcess(t *testing.T, name, bin string, args ...string) *process {
+	t.Helper()
+	return startProcessEnv(t, name, nil, bin, args...)
+}
+
+// startProcessEnv is startProcess with extra environment variables (KEY=value).
+func startProcessEnv(t *testing.T, name string, env []string, bin string, args ...string) *process {
 	t.Helper()
 	p := &process{name: name}
 	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout = p
 	p.cmd.Stderr = p
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -109,9 +109,7 @@ service:
 
 	// Every step served and stored, plus a couple of repeats of the last one.
 	waitFor(t, 90*time.Second, "Prometheus to hold every replayed step", func() bool {
-		if collector.cmd.ProcessState != nil {
-			t.Fatalf("the collector exited early")
-		}
+		collector.requireRunning(t)
 		s := queryRange(t, prom, replay.StepFamily, 10*time.Minute)
 		return vllm.Served() >= steps+2 && len(s) >= steps+2 && maxValue(s) == steps-1
 	})

@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otel-inference/collector/internal/replay"
+)
+
+func TestComponentsListed(t *testing.T) {
+	collectorBin, _ := binaries(t)
+	out, err := exec.Command(collectorBin, "components").CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, want := range []string{
+		"name: inference", "name: ratio", "name: otlp", "name: prometheus", "name: batch", "name: memory_limiter",
+		"name: resource", "name: resource_detection", "name: transform", "name: filter", "name: debug",
+		"name: otlp_grpc", "name: otlp_http", "name: prometheus_remote_write", "name: file", "name: load_balancing",
+		"name: health_check", "name: file_storage", "name: bearertokenauth", "name: basicauth", "name: zpages", "name: pprof",
+	} {
+		assert.Contains(t, string(out), want)
+	}
+}
+
+func TestShippedConfigsValidate(t *testing.T) {
+	collectorBin, _ := binaries(t)
+	// The embedded default (no --config), and the agent and gateway examples.
+	for _, args := range [][]string{
+		{"validate"},
+		{"validate", "--config=../../otelcol-dist/config.yaml"},
+		{"validate", "--config=../../otelcol-dist/agent.yaml"},
+		{"validate", "--config=../../otelcol-dist/gateway.yaml"},
+	} {
+		out, err := exec.Command(collectorBin, args...).CombinedOutput()
+		assert.NoError(t, err, "%v: %s", args, out)
+	}
+}
+
+// portFree tells whether nothing listens on a loopback port.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// TestDefaultConfigRunsWithoutServer is `make run` on a bare machine: the embedded configuration,
+// no vLLM on 127.0.0.1:8000; the collector stays up and reports the server as down.
+func TestDefaultConfigRunsWithoutServer(t *testing.T) {
+	collectorBin, _ := binaries(t)
+	for _, port := range []int{8000, 8888, 8889, 13133} {
+		if !portFree(port) {
+			t.Skipf("127.0.0.1:%d is in use; the default configuration needs it free", port)
+		}
+	}
+	collector := startProcess(t, "otelcol-inference (default config)", collectorBin)
+	var body string
+	waitFor(t, 60*time.Second, "inference_server_up 0 on 127.0.0.1:8889/metrics", func() bool {
+		collector.requireRunning(t)
+		resp, err := http.Get("http://127.0.0.1:8889/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return strings.Contains(body, "inference_server_up{")
+	})
+	var upLine string
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "inference_server_up{") {
+			upLine = line
+		}
+	}
+	assert.True(t, strings.HasSuffix(upLine, " 0"), upLine)
+	assert.Contains(t, upLine, `inference_server_name="vllm"`)
+	// Still running a scrape later.
+	time.Sleep(2 * time.Second)
+	collector.requireRunning(t)
+	resp, err := http.Get("http://127.0.0.1:13133/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestAgentToGateway runs the shipped agent.yaml and gateway.yaml unchanged (endpoints through their
+// environment variables): vLLM → agent → OTLP with a bearer token → gateway (ratio) → Prometheus.
+func TestAgentToGateway(t *testing.T) {
+	collectorBin, prometheusBin := binaries(t)
+	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
+	require.NoError(t, err)
+	var payloads [][]byte
+	for k, c := range sequence() {
+		payloads = append(payloads, replay.VLLM(tmpl, model, k, c))
+	}
+	srv := httptest.NewServer(replay.NewHandler(payloads))
+	defer srv.Close()
+	prom := startPrometheus(t, prometheusBin)
+
+	otlpPort := freePort(t)
+	common := []string{"OTELCOL_GATEWAY_TOKEN=e2e-secret"}
+	gateway := startProcessEnv(t, "gateway", append(common,
+		fmt.Sprintf("OTELCOL_OTLP_ENDPOINT=127.0.0.1:%d", otlpPort),
+		fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)),
+		"PROMETHEUS_REMOTE_WRITE_URL="+prom+"/api/v1/write",
+	), collectorBin, "--config=../../otelcol-dist/gateway.yaml", "--set=processors::batch::timeout=200ms")
+	agent := startProcessEnv(t, "agent", append(common,
+		fmt.Sprintf("OTELCOL_GATEWAY_ENDPOINT=http://127.0.0.1:%d", otlpPort),
+		fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)),
+		"VLLM_ENDPOINT="+srv.URL+"/metrics",
+	), collectorBin, "--config=../../otelcol-dist/agent.yaml",
+		"--set=receivers::inference::collection_interval=1s", "--set=processors::batch::timeout=200ms")
+
+	var ratios []sample
+	waitFor(t, 90*time.Second, "the error ratio to reach Prometheus through the gateway", func() bool {
+		gateway.requireRunning(t)
+		agent.requireRunning(t)
+		ratios = queryRange(t, prom, `inference_requests_error_ratio`, 10*time.Minute)
+		return len(ratios) >= 3
+	})
+	host, _ := os.Hostname()
+	for _, r := range ratios {
+		assert.Equal(t, model, r.labels["gen_ai_request_model"])
+		assert.Equal(t, "vllm", r.labels["inference_server_name"])
+		assert.NotEmpty(t, r.labels["host_name"], "resource_detection's host.name is kept")
+		assert.True(t, r.v >= 0 && r.v <= 1, "ratio %v out of 0..1", r.v)
+	}
+	assert.Equal(t, host, ratios[0].labels["host_name"])
+	up := queryRange(t, prom, `inference_server_up{inference_server_name="vllm"}`, 10*time.Minute)
+	require.NotEmpty(t, up)
+	assert.InDelta(t, 1.0, up[len(up)-1].v, 0)
+}
