@@ -29,7 +29,7 @@ demo: build
 
 ## build: the distribution binary (from the committed ocb sources in otelcol-dist/)
 build:
-	cd otelcol-dist && CGO_ENABLED=1 $(GO) build -trimpath -o ../$(BIN) .
+	cd otelcol-dist && CGO_ENABLED=1 $(GO) build -trimpath -ldflags="-s -w" -o ../$(BIN) .
 
 ## generate: mdatagen for our components, ocb sources for the distribution
 generate:

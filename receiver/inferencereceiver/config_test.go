@@ -1,0 +1,85 @@
+package inferencereceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
+)
+
+func loadConfig(t *testing.T, id component.ID) (*Config, error) {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig()
+	sub, err := cm.Sub(id.String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg.(*Config), confmap.Validate(cfg)
+}
+
+func TestLoadConfigDefault(t *testing.T) {
+	cfg, err := loadConfig(t, component.NewID(metadata.Type))
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, cfg.CollectionInterval)
+	require.Len(t, cfg.Servers, 1)
+	assert.Equal(t, "vllm", cfg.Servers[0].Flavor)
+}
+
+func TestLoadConfigCustom(t *testing.T) {
+	cfg, err := loadConfig(t, component.NewIDWithName(metadata.Type, "custom"))
+	require.NoError(t, err)
+	assert.Equal(t, 30*time.Second, cfg.CollectionInterval)
+	require.Len(t, cfg.Servers, 2)
+	a := cfg.Servers[0]
+	assert.Equal(t, "vllm-a", a.Name)
+	assert.Equal(t, "https://vllm.internal:8443/metrics", a.Endpoint)
+	assert.Equal(t, "none", a.Passthrough)
+	assert.Equal(t, 3*time.Second, a.Timeout)
+	team, ok := a.Headers.Get("X-Team")
+	assert.True(t, ok)
+	assert.Equal(t, "search", string(team))
+	assert.Equal(t, "all", cfg.Servers[1].Passthrough)
+}
+
+func TestLoadConfigErrorsNameTheKey(t *testing.T) {
+	_, err := loadConfig(t, component.NewIDWithName(metadata.Type, "no_servers"))
+	require.ErrorContains(t, err, `"servers" must list at least one server`)
+
+	_, err = loadConfig(t, component.NewIDWithName(metadata.Type, "bad_server"))
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		`server "a": "endpoint" "ftp://x/metrics" must start with http:// or https://`,
+		`server "a": "name" is used by servers[0] too`,
+		`server "a": unknown "flavor" "sglang-typo" (use one of prometheus, vllm)`,
+		`server "a": "passthrough": unknown passthrough "some": use unmapped, all or none`,
+		`servers[2]: "flavor" must be specified`,
+	} {
+		assert.Contains(t, msg, want)
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	for _, tt := range []struct {
+		endpoint string
+		host     string
+		port     int64
+	}{
+		{"http://127.0.0.1:8000/metrics", "127.0.0.1", 8000},
+		{"https://vllm.internal/metrics", "vllm.internal", 443},
+		{"http://[::1]:9400/metrics", "::1", 9400},
+		{"http://vllm/metrics", "vllm", 80},
+	} {
+		h, p := hostPort(tt.endpoint)
+		assert.Equal(t, tt.host, h, tt.endpoint)
+		assert.Equal(t, tt.port, p, tt.endpoint)
+	}
+}

@@ -1,0 +1,104 @@
+package convert
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/exposition"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
+)
+
+func convert(t *testing.T, c *Converter, payload string, nowMs int64) map[string]pmetric.Metric {
+	t.Helper()
+	p, err := exposition.Parse([]byte(payload), "text/plain")
+	require.NoError(t, err)
+	ms := pmetric.NewMetricSlice()
+	c.Append(p, nowMs, ms)
+	out := map[string]pmetric.Metric{}
+	for i := 0; i < ms.Len(); i++ {
+		_, dup := out[ms.At(i).Name()]
+		require.False(t, dup, "metric %s emitted twice", ms.At(i).Name())
+		out[ms.At(i).Name()] = ms.At(i)
+	}
+	return out
+}
+
+func ms(v int64) pcommon.Timestamp { return pcommon.Timestamp(v * 1e6) }
+
+func TestCounterStartTimesAndResets(t *testing.T) {
+	c := New(&schema.Prometheus, PassthroughUnmapped)
+	payload := func(v string) string { return "# TYPE jobs_total counter\njobs_total " + v + "\n" }
+
+	m := convert(t, c, payload("10"), 1000)
+	dp := m["jobs_total"].Sum().DataPoints().At(0)
+	assert.Equal(t, ms(1000), dp.StartTimestamp(), "first sight without process start: start = now")
+
+	m = convert(t, c, payload("15"), 2000)
+	assert.Equal(t, ms(1000), m["jobs_total"].Sum().DataPoints().At(0).StartTimestamp(), "unchanged while growing")
+
+	m = convert(t, c, payload("3"), 3000)
+	assert.Equal(t, ms(2001), m["jobs_total"].Sum().DataPoints().At(0).StartTimestamp(), "a drop restarts after the previous scrape")
+	assert.Equal(t, 1, c.TrackedSeries())
+
+	convert(t, c, "# TYPE other gauge\nother 1\n", 4000)
+	assert.Equal(t, 0, c.TrackedSeries(), "series gone from the payload are forgotten")
+}
+
+func TestProcessStartIsTheCounterStart(t *testing.T) {
+	c := New(&schema.Prometheus, PassthroughUnmapped)
+	m := convert(t, c, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds 500.5\n# TYPE jobs_total counter\njobs_total 4\n", 900000)
+	assert.Equal(t, ms(500500), m["jobs_total"].Sum().DataPoints().At(0).StartTimestamp())
+}
+
+func TestMappedRuleSkipsIncompatibleType(t *testing.T) {
+	// A server exposing the family with another type than the table expects is passed through, not
+	// forced into the schema.
+	c := New(&schema.VLLM, PassthroughUnmapped)
+	m := convert(t, c, "# TYPE vllm:e2e_request_latency_seconds gauge\nvllm:e2e_request_latency_seconds 3\n", 1000)
+	assert.NotContains(t, m, schema.MetricRequestDuration)
+	assert.Contains(t, m, "vllm:e2e_request_latency_seconds")
+}
+
+func TestFallbackSourceWhenPreferredAbsent(t *testing.T) {
+	c := New(&schema.VLLM, PassthroughUnmapped)
+	m := convert(t, c, "# TYPE vllm:gpu_cache_usage_perc gauge\nvllm:gpu_cache_usage_perc{model_name=\"x\"} 0.25\n", 1000)
+	require.Contains(t, m, schema.MetricKVCacheUtilization)
+	dp := m[schema.MetricKVCacheUtilization].Gauge().DataPoints().At(0)
+	assert.InDelta(t, 0.25, dp.DoubleValue(), 0)
+	model, _ := dp.Attributes().Get(schema.AttrModel)
+	assert.Equal(t, "x", model.Str())
+	assert.NotContains(t, m, "vllm:gpu_cache_usage_perc")
+}
+
+func TestOutcomes(t *testing.T) {
+	c := New(&schema.VLLM, PassthroughNone)
+	m := convert(t, c, `# TYPE vllm:request_success_total counter
+vllm:request_success_total{finished_reason="stop",model_name="x"} 5
+vllm:request_success_total{finished_reason="length",model_name="x"} 2
+vllm:request_success_total{finished_reason="abort",model_name="x"} 1
+vllm:request_success_total{finished_reason="error",model_name="x"} 3
+`, 1000)
+	got := map[string]float64{}
+	dps := m[schema.MetricRequests].Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		o, _ := dps.At(i).Attributes().Get(schema.AttrOutcome)
+		got[o.Str()] += dps.At(i).DoubleValue()
+	}
+	assert.Equal(t, map[string]float64{"success": 7, "aborted": 1, "error": 3}, got)
+}
+
+func TestScaleConvertsHistogramBoundsAndSum(t *testing.T) {
+	f := &schema.Flavor{Name: "test", Rules: []schema.Rule{{
+		Sources: []string{"lat_us"}, Metric: "lat", Kind: schema.Histogram, Unit: "s", Scale: 1e-6,
+	}}}
+	c := New(f, PassthroughNone)
+	m := convert(t, c, "# TYPE lat_us histogram\nlat_us_bucket{le=\"1000\"} 2\nlat_us_bucket{le=\"+Inf\"} 3\nlat_us_sum 5000\nlat_us_count 3\n", 1000)
+	dp := m["lat"].Histogram().DataPoints().At(0)
+	assert.Equal(t, []float64{0.001}, dp.ExplicitBounds().AsRaw())
+	assert.Equal(t, []uint64{2, 1}, dp.BucketCounts().AsRaw())
+	assert.InDelta(t, 0.005, dp.Sum(), 1e-12)
+}
