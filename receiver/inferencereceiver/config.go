@@ -33,13 +33,79 @@ type ServerConfig struct {
 
 	// Name becomes the resource attribute inference.server.name. Optional, unique when set.
 	Name string `mapstructure:"name"`
-	// Flavor is the kind of server: vllm or prometheus.
+	// Flavor is the kind of server (vllm, sglang, tgi, tei, triton, nim, llamacpp, ollama, json,
+	// prometheus). Omitted: detected from the first payload (never ollama or json).
 	Flavor string `mapstructure:"flavor"`
 	// Passthrough says which exposed metrics are also emitted under their own names: unmapped (the
 	// default: everything the flavor does not map), all, or none.
 	Passthrough string `mapstructure:"passthrough"`
+	// MaxBodySize bounds one response, in bytes (default 4 MiB).
+	MaxBodySize int64 `mapstructure:"max_body_size"`
+	// MaxSeries bounds the series kept from one scrape (default 50,000); the excess is dropped and
+	// counted.
+	MaxSeries int `mapstructure:"max_series"`
+	// Mappings put an exporter's own metrics onto the schema (any Prometheus flavor; they take
+	// precedence over the flavor's table).
+	Mappings []MappingConfig `mapstructure:"mappings"`
+	// Fields map a JSON stats endpoint's fields to metrics (flavor json).
+	Fields []FieldConfig `mapstructure:"fields"`
 
 	_ struct{}
+}
+
+// MappingConfig maps one exposed family onto a metric.
+type MappingConfig struct {
+	// From is the exposed family name, as in its TYPE line (e.g. myapp_requests_total).
+	From string `mapstructure:"from"`
+	// To is the metric to emit, e.g. inference.requests; schema metrics keep their unit and type.
+	To string `mapstructure:"to"`
+	// Unit of To when it is not a schema metric.
+	Unit string `mapstructure:"unit"`
+	// Scale multiplies values (0.001 for ms → s).
+	Scale float64 `mapstructure:"scale"`
+	// Labels renames labels to attributes, e.g. {model: gen_ai.request.model}.
+	Labels map[string]string `mapstructure:"labels"`
+	// Attributes are added to every point, e.g. {inference.outcome: error}.
+	Attributes map[string]string `mapstructure:"attributes"`
+
+	_ struct{}
+}
+
+// FieldConfig maps one field of a JSON document to a metric.
+type FieldConfig struct {
+	// Field is a dotted path into the document: "requests", "stats.latency_ms", "workers.0.busy".
+	Field string `mapstructure:"field"`
+	// Metric is the metric to emit.
+	Metric string `mapstructure:"metric"`
+	// Type is gauge (default) or sum (a cumulative counter).
+	Type string `mapstructure:"type"`
+	// Unit in UCUM, e.g. s, By, {request}.
+	Unit string `mapstructure:"unit"`
+	// Scale multiplies the value (0.001 for ms → s).
+	Scale float64 `mapstructure:"scale"`
+	// Attributes are added to the point.
+	Attributes map[string]string `mapstructure:"attributes"`
+
+	_ struct{}
+}
+
+const (
+	defaultMaxBodySize = 4 << 20
+	defaultMaxSeries   = 50_000
+)
+
+func (s *ServerConfig) maxBodySize() int64 {
+	if s.MaxBodySize > 0 {
+		return s.MaxBodySize
+	}
+	return defaultMaxBodySize
+}
+
+func (s *ServerConfig) maxSeries() int {
+	if s.MaxSeries > 0 {
+		return s.MaxSeries
+	}
+	return defaultMaxSeries
 }
 
 var _ component.Config = (*Config)(nil)
@@ -64,17 +130,59 @@ func (cfg *Config) Validate() error {
 		if err := validateEndpoint(s.Endpoint); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 		}
-		switch {
-		case s.Flavor == "":
-			errs = append(errs, fmt.Errorf(`%s: "flavor" must be specified (one of %s)`, where, strings.Join(schema.Names(), ", ")))
-		case schema.Lookup(s.Flavor) == nil:
-			errs = append(errs, fmt.Errorf(`%s: unknown "flavor" %q (use one of %s)`, where, s.Flavor, strings.Join(schema.Names(), ", ")))
+		if s.Flavor != "" && !schema.Valid(s.Flavor) {
+			errs = append(errs, fmt.Errorf(`%s: unknown "flavor" %q (use one of %s, or omit it to detect it)`, where, s.Flavor, strings.Join(schema.Names(), ", ")))
 		}
 		if _, err := convert.ParsePassthrough(s.Passthrough); err != nil {
 			errs = append(errs, fmt.Errorf(`%s: "passthrough": %w`, where, err))
 		}
+		if s.MaxBodySize < 0 {
+			errs = append(errs, fmt.Errorf(`%s: "max_body_size" must not be negative`, where))
+		}
+		if s.MaxSeries < 0 {
+			errs = append(errs, fmt.Errorf(`%s: "max_series" must not be negative`, where))
+		}
+		errs = append(errs, s.validateFlavorOptions(where)...)
 	}
 	return errors.Join(errs...)
+}
+
+func (s *ServerConfig) validateFlavorOptions(where string) []error {
+	var errs []error
+	switch s.Flavor {
+	case schema.FlavorJSON:
+		if len(s.Fields) == 0 {
+			errs = append(errs, fmt.Errorf(`%s: flavor json needs "fields" (field path → metric)`, where))
+		}
+		if len(s.Mappings) > 0 {
+			errs = append(errs, fmt.Errorf(`%s: "mappings" apply to Prometheus endpoints; a json server uses "fields"`, where))
+		}
+	case schema.FlavorOllama:
+		if len(s.Fields) > 0 || len(s.Mappings) > 0 {
+			errs = append(errs, fmt.Errorf(`%s: flavor ollama takes neither "fields" nor "mappings"`, where))
+		}
+	default:
+		if len(s.Fields) > 0 {
+			errs = append(errs, fmt.Errorf(`%s: "fields" apply to flavor json only`, where))
+		}
+	}
+	for i, f := range s.Fields {
+		if f.Field == "" {
+			errs = append(errs, fmt.Errorf(`%s: fields[%d]: "field" must be specified`, where, i))
+		}
+		if f.Metric == "" {
+			errs = append(errs, fmt.Errorf(`%s: fields[%d]: "metric" must be specified`, where, i))
+		}
+		if f.Type != "" && f.Type != "gauge" && f.Type != "sum" {
+			errs = append(errs, fmt.Errorf(`%s: fields[%d]: "type" %q must be gauge or sum`, where, i, f.Type))
+		}
+	}
+	for i, m := range s.Mappings {
+		if m.From == "" || m.To == "" {
+			errs = append(errs, fmt.Errorf(`%s: mappings[%d]: "from" and "to" must both be specified`, where, i))
+		}
+	}
+	return errs
 }
 
 func validateEndpoint(endpoint string) error {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,39 +18,48 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
-	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/convert"
-	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/exposition"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
 )
 
-const (
-	// maxBodyBytes bounds what one server may send in one scrape.
-	maxBodyBytes = 16 << 20
-	// maxParallelScrapes bounds the servers scraped at once.
-	maxParallelScrapes = 64
-	// acceptHeader prefers the classic text format, whose family names (counters with _total) are the
-	// ones the flavor tables use; OpenMetrics is read too and normalised to the same names.
-	acceptHeader = "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1"
-)
+// maxParallelScrapes bounds the servers scraped at once.
+const maxParallelScrapes = 64
 
 type serversScraper struct {
-	cfg      *Config
-	settings receiver.Settings
-	logger   *zap.Logger
-	targets  []*target
+	cfg       *Config
+	settings  receiver.Settings
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	targets   []*target
+}
+
+// source reads one kind of server (a Prometheus exposition, Ollama's API, a JSON document) into the
+// scope's metrics.
+type source interface {
+	scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error
 }
 
 // target is one configured server and everything kept between its scrapes.
 type target struct {
-	cfg      *ServerConfig
-	label    string // how messages name the server
-	client   *http.Client
-	conv     *convert.Converter
-	mb       *metadata.MetricsBuilder
-	resource pcommon.Resource
+	cfg    *ServerConfig
+	label  string // how messages name the server
+	client *http.Client
+	mb     *metadata.MetricsBuilder
+	logger *zap.Logger
+	tb     *metadata.TelemetryBuilder
+	attrs  metric.MeasurementOption // the server, on component telemetry
+
+	address string
+	port    int64
+	// flavor is the configured flavor, or the detected one once known ("" before).
+	flavor string
+	// version is what the server says of itself, when a source reads it.
+	version string
+	src     source
 
 	// lastErr is the last failure logged, so that a server that stays down is logged once.
 	lastErr string
@@ -60,10 +70,14 @@ func newServersScraper(cfg *Config, set receiver.Settings) *serversScraper {
 }
 
 func (s *serversScraper) start(ctx context.Context, host component.Host) error {
+	tb, err := metadata.NewTelemetryBuilder(s.settings.TelemetrySettings)
+	if err != nil {
+		return err
+	}
+	s.telemetry = tb
 	s.targets = make([]*target, 0, len(s.cfg.Servers))
 	for i := range s.cfg.Servers {
-		sc := &s.cfg.Servers[i]
-		t, err := s.newTarget(ctx, host, sc)
+		t, err := s.newTarget(ctx, host, &s.cfg.Servers[i])
 		if err != nil {
 			return err
 		}
@@ -77,35 +91,36 @@ func (s *serversScraper) newTarget(ctx context.Context, host component.Host, sc 
 	if sc.Name != "" {
 		label = sc.Name
 	}
-	flavor := schema.Lookup(sc.Flavor)
-	if flavor == nil {
-		return nil, fmt.Errorf("server %q: unknown flavor %q", label, sc.Flavor)
-	}
-	pt, err := convert.ParsePassthrough(sc.Passthrough)
-	if err != nil {
-		return nil, fmt.Errorf("server %q: %w", label, err)
-	}
 	client, err := sc.ToClient(ctx, host.GetExtensions(), s.settings.TelemetrySettings)
 	if err != nil {
 		return nil, fmt.Errorf("server %q: cannot make its HTTP client: %w", label, err)
 	}
-	mb := metadata.NewMetricsBuilder(s.cfg.MetricsBuilderConfig, s.settings)
-	rb := mb.NewResourceBuilder()
-	host2, port := hostPort(sc.Endpoint)
-	rb.SetServerAddress(host2)
-	rb.SetServerPort(port)
-	rb.SetInferenceServerFlavor(sc.Flavor)
-	if sc.Name != "" {
-		rb.SetInferenceServerName(sc.Name)
+	address, port := hostPort(sc.Endpoint)
+	t := &target{
+		cfg:     sc,
+		label:   label,
+		client:  client,
+		mb:      metadata.NewMetricsBuilder(s.cfg.MetricsBuilderConfig, s.settings),
+		logger:  s.logger.With(zap.String("server", label)),
+		tb:      s.telemetry,
+		attrs:   metric.WithAttributes(attribute.String("server", label)),
+		address: address,
+		port:    port,
+		flavor:  sc.Flavor,
 	}
-	return &target{
-		cfg:      sc,
-		label:    label,
-		client:   client,
-		conv:     convert.New(flavor, pt),
-		mb:       mb,
-		resource: rb.Emit(),
-	}, nil
+	switch sc.Flavor {
+	case schema.FlavorOllama:
+		t.src = &ollamaSource{t: t}
+	case schema.FlavorJSON:
+		t.src = newJSONSource(t)
+	default:
+		src, err := newPromSource(t)
+		if err != nil {
+			return nil, fmt.Errorf("server %q: %w", label, err)
+		}
+		t.src = src
+	}
+	return t, nil
 }
 
 func hostPort(endpoint string) (string, int64) {
@@ -130,6 +145,9 @@ func (s *serversScraper) shutdown(context.Context) error {
 			t.client.CloseIdleConnections()
 		}
 	}
+	if s.telemetry != nil {
+		s.telemetry.Shutdown()
+	}
 	return nil
 }
 
@@ -145,7 +163,7 @@ func (s *serversScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i], errs[i] = s.scrapeTarget(ctx, t)
+			results[i], errs[i] = t.scrape(ctx)
 		}()
 	}
 	wg.Wait()
@@ -166,67 +184,91 @@ func (s *serversScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	return out, nil
 }
 
-func (s *serversScraper) scrapeTarget(ctx context.Context, t *target) (pmetric.Metrics, error) {
+func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	began := time.Now()
 	now := pcommon.NewTimestampFromTime(began)
 	out := pmetric.NewMetrics()
 	rm := out.ResourceMetrics().AppendEmpty()
-	t.resource.CopyTo(rm.Resource())
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
 
-	payload, err := t.fetch(ctx)
+	err := t.src.scrape(ctx, began, sm.Metrics())
 	if err == nil {
-		t.conv.Append(payload, began.UnixMilli(), sm.Metrics())
 		t.mb.RecordInferenceServerUpDataPoint(now, 1)
 		if t.lastErr != "" {
-			s.logger.Info("Model server is answering again", zap.String("server", t.label))
+			t.logger.Info("Model server is answering again")
 			t.lastErr = ""
 		}
 	} else {
 		t.mb.RecordInferenceServerUpDataPoint(now, 0)
+		t.tb.ReceiverInferenceScrapeErrors.Add(ctx, 1, t.attrs)
 		if msg := err.Error(); msg != t.lastErr {
-			s.logger.Warn("Cannot scrape model server; reporting inference.server.up=0 until it answers", zap.String("server", t.label), zap.Error(err))
+			t.logger.Warn("Cannot scrape model server; reporting inference.server.up=0 until it answers", zap.Error(err))
 			t.lastErr = msg
 		}
 	}
 	t.mb.RecordInferenceServerScrapeDurationDataPoint(now, time.Since(began).Seconds())
 	own := t.mb.Emit()
 	if own.ResourceMetrics().Len() > 0 {
-		ownMetrics := own.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
-		ownMetrics.MoveAndAppendTo(sm.Metrics())
+		own.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().MoveAndAppendTo(sm.Metrics())
 	}
+	t.resource().MoveTo(rm.Resource())
 	return out, err
 }
 
-// fetch GETs the server's metrics and parses them. Errors name the server, the URL and what to check.
-func (t *target) fetch(ctx context.Context) (*exposition.Payload, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.cfg.Endpoint, http.NoBody)
-	if err != nil {
-		return nil, fmt.Errorf("server %q: bad endpoint %q: %w", t.label, t.cfg.Endpoint, err)
+// resource is the server's resource, built each scrape: the flavor and version may be learnt late.
+func (t *target) resource() pcommon.Resource {
+	rb := t.mb.NewResourceBuilder()
+	rb.SetServerAddress(t.address)
+	rb.SetServerPort(t.port)
+	if t.flavor != "" {
+		rb.SetInferenceServerFlavor(t.flavor)
 	}
-	req.Header.Set("Accept", acceptHeader)
+	if t.cfg.Name != "" {
+		rb.SetInferenceServerName(t.cfg.Name)
+	}
+	if t.version != "" {
+		rb.SetInferenceServerVersion(t.version)
+	}
+	return rb.Emit()
+}
+
+// get fetches a URL of the server, within max_body_size. Errors name the server, the URL and what
+// to check.
+func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, contentType string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, http.NoBody)
+	if err != nil {
+		return nil, "", fmt.Errorf("server %q: bad URL %q: %w", t.label, rawURL, err)
+	}
+	req.Header.Set("Accept", accept)
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("server %q: GET %s: %w%s", t.label, t.cfg.Endpoint, err, hintFor(err))
+		return nil, "", fmt.Errorf("server %q: GET %s: %w%s", t.label, rawURL, err, hintFor(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, fmt.Errorf("server %q: GET %s: %s%s", t.label, t.cfg.Endpoint, resp.Status, statusHint(resp.StatusCode))
+		return nil, "", fmt.Errorf("server %q: GET %s: %s%s", t.label, rawURL, resp.Status, statusHint(resp.StatusCode, t.flavor))
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	limit := t.cfg.maxBodySize()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("server %q: GET %s: reading the body: %w", t.label, t.cfg.Endpoint, err)
+		return nil, "", fmt.Errorf("server %q: GET %s: reading the body: %w", t.label, rawURL, err)
 	}
-	if len(body) > maxBodyBytes {
-		return nil, fmt.Errorf("server %q: GET %s: the body is larger than %d bytes; is this a metrics endpoint?", t.label, t.cfg.Endpoint, maxBodyBytes)
+	if int64(len(body)) > limit {
+		return nil, "", fmt.Errorf("server %q: GET %s: the body is larger than max_body_size (%d bytes): raise max_body_size, or check this is a metrics endpoint", t.label, rawURL, limit)
 	}
-	payload, err := exposition.Parse(body, resp.Header.Get("Content-Type"))
+	return body, resp.Header.Get("Content-Type"), nil
+}
+
+// sibling is the URL of another path on the server's host (e.g. TGI's /info beside /metrics).
+func (t *target) sibling(path string) string {
+	u, err := url.Parse(t.cfg.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("server %q: GET %s: %w (is the endpoint a Prometheus metrics path, e.g. /metrics?)", t.label, t.cfg.Endpoint, err)
+		return t.cfg.Endpoint
 	}
-	return payload, nil
+	u.Path, u.RawQuery = path, ""
+	return u.String()
 }
 
 func hintFor(err error) string {
@@ -241,12 +283,22 @@ func hintFor(err error) string {
 	return ""
 }
 
-func statusHint(code int) string {
+// metricsPaths are where each flavor serves its metrics, for the hint on a 404.
+var metricsPaths = map[string]string{"nim": "/v1/metrics", "ollama": "the base URL (the receiver adds /api/ps)"}
+
+func statusHint(code int, flavor string) string {
 	switch code {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return " (check auth: headers, bearertokenauth or basicauth)"
 	case http.StatusNotFound:
-		return " (check the endpoint's path: vLLM serves /metrics)"
+		path := metricsPaths[flavor]
+		if path == "" {
+			path = "/metrics"
+		}
+		if flavor == "" {
+			flavor = "the server"
+		}
+		return fmt.Sprintf(" (check the endpoint's path: %s serves %s)", strings.TrimSpace(flavor), path)
 	}
 	return ""
 }

@@ -1,6 +1,8 @@
 package inferencereceiver
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -79,11 +81,122 @@ func compareGolden(t *testing.T, goldenName string, actual pmetric.Metrics) {
 	))
 }
 
-func TestScrapeVLLMGolden(t *testing.T) {
-	srv, _ := serveFile(t, filepath.Join(payloadDir, "vllm", "datadog-vllm_metrics.txt"))
-	md, err := scrapeOnce(t, testConfig(serverConfig("vllm-a", srv.URL+"/metrics", "vllm")))
-	require.NoError(t, err)
-	compareGolden(t, "vllm.yaml", md)
+// route is one path a replayed server answers.
+type route struct {
+	file        string
+	contentType string
+}
+
+// serveRoutes serves recorded files on their paths; anything else is a 404.
+func serveRoutes(t *testing.T, routes map[string]route) *httptest.Server {
+	t.Helper()
+	bodies := map[string][]byte{}
+	for path, r := range routes {
+		b, err := os.ReadFile(r.file)
+		require.NoError(t, err)
+		bodies[path] = b
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := bodies[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", routes[r.URL.Path].contentType)
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const textPlain = "text/plain; version=0.0.4; charset=utf-8"
+
+func metricsRoute(file string) map[string]route {
+	return map[string]route{"/metrics": {file: file, contentType: textPlain}}
+}
+
+// goldenCase is one recorded (or documented) payload, the server configuration that reads it, and
+// the flavor auto-detection must find ("" where the flavor cannot be detected).
+type goldenCase struct {
+	name     string
+	routes   map[string]route
+	path     string
+	server   ServerConfig
+	detected string
+}
+
+func goldenCases() []goldenCase {
+	appMappings := []MappingConfig{
+		{From: "reranker_requests_total", To: "inference.requests", Labels: map[string]string{"model": "gen_ai.request.model"}, Attributes: map[string]string{"inference.outcome": "success"}},
+		{From: "reranker_errors_total", To: "inference.requests", Labels: map[string]string{"model": "gen_ai.request.model", "reason": "error.type"}, Attributes: map[string]string{"inference.outcome": "error"}},
+		{From: "reranker_score_distribution", To: "inference.score", Labels: map[string]string{"model": "gen_ai.request.model"}},
+	}
+	return []goldenCase{
+		{name: "vllm", routes: metricsRoute(payloadDir + "/vllm/datadog-vllm_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "vllm"}, detected: "vllm"},
+		{name: "ray_vllm", routes: metricsRoute(payloadDir + "/ray/datadog-ray_vllm_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "vllm"}, detected: "vllm"},
+		{name: "nim", routes: map[string]route{"/v1/metrics": {file: payloadDir + "/nim/datadog-nim_metrics.txt", contentType: textPlain}}, path: "/v1/metrics", server: ServerConfig{Flavor: "nim"}, detected: "nim"},
+		{name: "sglang", routes: metricsRoute(payloadDir + "/sglang/datadog-sglang_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "sglang"}, detected: "sglang"},
+		{name: "sglang_docs", routes: metricsRoute(payloadDir + "/sglang/sglang-docs-production_metrics-example.txt"), path: "/metrics", server: ServerConfig{Flavor: "sglang"}, detected: "sglang"},
+		{name: "tgi", routes: map[string]route{
+			"/metrics": {file: payloadDir + "/tgi/datadog-tgi_payload.txt", contentType: textPlain},
+			"/info":    {file: "testdata/payloads/tgi-info.json", contentType: "application/json"},
+		}, path: "/metrics", server: ServerConfig{Flavor: "tgi"}, detected: "tgi"},
+		{name: "tei", routes: metricsRoute("testdata/payloads/tei.txt"), path: "/metrics", server: ServerConfig{Flavor: "tei"}, detected: "tei"},
+		{name: "triton", routes: metricsRoute(payloadDir + "/triton/datadog-triton_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "triton"}, detected: "triton"},
+		{name: "llamacpp", routes: metricsRoute("testdata/payloads/llamacpp.txt"), path: "/metrics", server: ServerConfig{Flavor: "llamacpp"}, detected: "llamacpp"},
+		{name: "app", routes: metricsRoute("testdata/payloads/app.txt"), path: "/metrics", server: ServerConfig{Flavor: "prometheus", Mappings: appMappings}, detected: "prometheus"},
+		{name: "ollama", routes: map[string]route{
+			"/api/ps":      {file: payloadDir + "/ollama/ollama-docs-api_ps-example.json", contentType: "application/json"},
+			"/api/version": {file: payloadDir + "/ollama/ollama-docs-api_version-example.json", contentType: "application/json"},
+		}, path: "", server: ServerConfig{Flavor: "ollama"}},
+		{name: "json", routes: map[string]route{"/stats": {file: "testdata/payloads/stats.json", contentType: "application/json"}}, path: "/stats", server: ServerConfig{Flavor: "json", Fields: []FieldConfig{
+			{Field: "requests", Metric: "embedder.requests", Type: "sum", Unit: "{request}"},
+			{Field: "errors", Metric: "inference.requests", Type: "sum", Unit: "{request}", Attributes: map[string]string{"inference.outcome": "error"}},
+			{Field: "duration_ms", Metric: "embedder.duration", Unit: "s", Scale: 0.001},
+			{Field: "queue.depth", Metric: "inference.requests.queued", Unit: "{request}"},
+			{Field: "queue.busy", Metric: "embedder.busy", Unit: "1"},
+			{Field: "workers.1.inflight", Metric: "inference.requests.running", Unit: "{request}", Attributes: map[string]string{"worker": "1"}},
+			{Field: "absent.field", Metric: "embedder.absent"},
+		}}},
+	}
+}
+
+func TestGoldenPerFlavor(t *testing.T) {
+	for _, tc := range goldenCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serveRoutes(t, tc.routes)
+			sc := tc.server
+			sc.Name = tc.name
+			sc.Endpoint = srv.URL + tc.path
+			md, err := scrapeOnce(t, testConfig(sc))
+			require.NoError(t, err)
+			compareGolden(t, tc.name+".yaml", md)
+		})
+	}
+}
+
+// TestAutoDetection: with flavor omitted, every recorded payload is recognised, and gives the same
+// output as with its flavor set.
+func TestAutoDetection(t *testing.T) {
+	for _, tc := range goldenCases() {
+		if tc.detected == "" {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serveRoutes(t, tc.routes)
+			sc := tc.server
+			sc.Name = tc.name
+			sc.Flavor = ""
+			sc.Endpoint = srv.URL + tc.path
+			md, err := scrapeOnce(t, testConfig(sc))
+			require.NoError(t, err)
+			flavor, _ := md.ResourceMetrics().At(0).Resource().Attributes().Get("inference.server.flavor")
+			assert.Equal(t, tc.detected, flavor.Str())
+			if os.Getenv("UPDATE_GOLDEN") == "" {
+				compareGolden(t, tc.name+".yaml", md)
+			}
+		})
+	}
 }
 
 // TestScrapeVLLMSemantics pins the mapping facts a person checked in the golden file, so that a
@@ -236,4 +349,101 @@ func TestPassthroughModes(t *testing.T) {
 	for name := range none {
 		assert.False(t, strings.HasPrefix(name, "vllm:") || strings.HasPrefix(name, "python_"), name)
 	}
+}
+
+func TestGzipBodySizeAndSeriesCap(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join(payloadDir, "vllm", "datadog-vllm_metrics.txt"))
+	require.NoError(t, err)
+	var gzipped bytes.Buffer
+	zw := gzip.NewWriter(&gzipped)
+	_, _ = zw.Write(body)
+	require.NoError(t, zw.Close())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		require.Contains(t, r.Header.Get("Accept-Encoding"), "gzip")
+		w.Header().Set("Content-Type", textPlain)
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(gzipped.Bytes())
+	}))
+	defer srv.Close()
+
+	// gzip is accepted and decoded.
+	md, err := scrapeOnce(t, testConfig(serverConfig("gz", srv.URL+"/metrics", "vllm")))
+	require.NoError(t, err)
+	assert.Contains(t, byName(md.ResourceMetrics().At(0)), "inference.requests")
+
+	// A body over max_body_size fails that server only, saying what to change.
+	small := serverConfig("small", srv.URL+"/metrics", "vllm")
+	small.MaxBodySize = 1000
+	_, err = scrapeOnce(t, testConfig(small))
+	require.ErrorContains(t, err, "larger than max_body_size (1000 bytes)")
+
+	// max_series keeps the first series and drops the rest.
+	capped := serverConfig("capped", srv.URL+"/metrics", "vllm")
+	capped.MaxSeries = 10
+	md, err = scrapeOnce(t, testConfig(capped))
+	require.NoError(t, err)
+	points := 0
+	for name, m := range byName(md.ResourceMetrics().At(0)) {
+		if !strings.HasPrefix(name, "inference.server.") {
+			points += dataPoints(m)
+		}
+	}
+	assert.Equal(t, 10, points)
+}
+
+func dataPoints(m pmetric.Metric) int {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return m.Gauge().DataPoints().Len()
+	case pmetric.MetricTypeSum:
+		return m.Sum().DataPoints().Len()
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().DataPoints().Len()
+	case pmetric.MetricTypeSummary:
+		return m.Summary().DataPoints().Len()
+	}
+	return 0
+}
+
+// TestTGIModelReadAgainAfterFailure: the model comes from /info; while /info fails the metrics still
+// flow without it, and it is read once it answers.
+func TestTGIModelReadAgainAfterFailure(t *testing.T) {
+	payload, err := os.ReadFile(filepath.Join(payloadDir, "tgi", "datadog-tgi_payload.txt"))
+	require.NoError(t, err)
+	var infoUp atomic.Bool
+	var infoHits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/metrics":
+			w.Header().Set("Content-Type", textPlain)
+			_, _ = w.Write(payload)
+		case "/info":
+			infoHits.Add(1)
+			if !infoUp.Load() {
+				http.Error(w, "starting", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte(`{"model_id":"org/model-a"}`))
+		}
+	}))
+	defer srv.Close()
+	s := newServersScraper(testConfig(serverConfig("tgi", srv.URL+"/metrics", "tgi")), receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, s.shutdown(context.Background())) }()
+	model := func() (string, bool) {
+		md, err := s.scrape(context.Background())
+		require.NoError(t, err)
+		dp := byName(md.ResourceMetrics().At(0))["inference.requests"].Sum().DataPoints().At(0)
+		v, ok := dp.Attributes().Get("gen_ai.request.model")
+		return v.Str(), ok
+	}
+	_, ok := model()
+	assert.False(t, ok)
+	infoUp.Store(true)
+	m, ok := model()
+	assert.True(t, ok)
+	assert.Equal(t, "org/model-a", m)
+	hits := infoHits.Load()
+	_, _ = model()
+	assert.Equal(t, hits, infoHits.Load(), "/info is read once it answered, not every scrape")
 }

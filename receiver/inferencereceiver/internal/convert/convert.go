@@ -68,6 +68,13 @@ type Converter struct {
 
 	starts map[seriesKey]*startEntry
 	gen    uint32
+
+	// model is added as gen_ai.request.model to mapped points that carry none (servers whose metrics
+	// have no model label; read elsewhere, e.g. TGI's /info).
+	model string
+	// maxSeries caps the series converted per scrape; 0 means no cap.
+	maxSeries int
+	gauges    map[string]bool
 }
 
 // New returns a converter for one server.
@@ -83,15 +90,30 @@ func New(flavor *schema.Flavor, passthrough Passthrough) *Converter {
 			c.bySource[s] = append(c.bySource[s], i)
 		}
 	}
+	c.gauges = make(map[string]bool, len(flavor.GaugeFamilies))
+	for _, g := range flavor.GaugeFamilies {
+		c.gauges[g] = true
+	}
 	return c
 }
+
+// SetModel sets the model attached to mapped points that name none ("" for none).
+func (c *Converter) SetModel(model string) { c.model = model }
+
+// SetMaxSeries caps the series converted per scrape (0: no cap). Series beyond it are dropped.
+func (c *Converter) SetMaxSeries(n int) { c.maxSeries = n }
+
+// Flavor is the table this converter applies.
+func (c *Converter) Flavor() *schema.Flavor { return c.flavor }
 
 // TrackedSeries is the number of cumulative series whose start time is remembered.
 func (c *Converter) TrackedSeries() int { return len(c.starts) }
 
-// Append converts p, scraped at nowMs (Unix milliseconds), into metrics appended to ms.
-func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.MetricSlice) {
+// Append converts p, scraped at nowMs (Unix milliseconds), into metrics appended to ms. It returns
+// how many series were dropped by the max_series cap.
+func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.MetricSlice) (dropped int) {
 	c.gen++
+	budget := c.maxSeries
 	processStartMs := int64(0)
 	if f := p.Family(processStartFamily); f != nil && len(f.Series) == 1 {
 		processStartMs = int64(f.Series[0].Value * 1000)
@@ -101,7 +123,7 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 	ruleOf := make(map[*exposition.Family]int, len(c.flavor.Rules))
 	for i, r := range c.flavor.Rules {
 		for _, src := range r.Sources {
-			if f := p.Family(src); f != nil && compatible(r.Kind, f.Kind) {
+			if f := p.Family(src); f != nil && effectiveKind(&r, f.Kind) != schema.AsExposed {
 				ruleOf[f] = i
 				break
 			}
@@ -110,22 +132,44 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 
 	targets := make(map[string]pmetric.Metric, len(c.flavor.Rules))
 	for _, f := range p.Families {
+		n := len(f.Series)
+		if c.maxSeries > 0 {
+			if budget <= 0 {
+				dropped += n
+				continue
+			}
+			if n > budget {
+				dropped += n - budget
+				n = budget
+			}
+		}
+		series := f.Series[:n]
 		ri, mapped := ruleOf[f]
+		// A rule that reads only a part of a family (a histogram's sum) leaves the family to pass
+		// through whole.
+		consumed := mapped && c.flavor.Rules[ri].Part == schema.PartValue
+		emitted := false
 		if mapped {
 			r := &c.flavor.Rules[ri]
+			kind := effectiveKind(r, f.Kind)
 			m, ok := targets[r.Metric]
 			if !ok {
 				m = ms.AppendEmpty()
 				m.SetName(r.Metric)
 				m.SetUnit(r.Unit)
 				m.SetDescription(schema.Description(r.Metric))
-				initKind(m, r.Kind)
+				initKind(m, kind)
 				targets[r.Metric] = m
 			}
-			c.appendMapped(f, r, m, nowMs, processStartMs)
+			c.appendMapped(f.Name, series, r, kind, m, nowMs, processStartMs)
+			emitted = true
 		}
-		if c.passthrough == PassthroughAll || (!mapped && c.passthrough == PassthroughUnmapped) {
-			c.appendPassthrough(f, ms, nowMs, processStartMs)
+		if c.passthrough == PassthroughAll || (!consumed && c.passthrough == PassthroughUnmapped) {
+			c.appendPassthrough(f, series, ms, nowMs, processStartMs)
+			emitted = true
+		}
+		if emitted {
+			budget -= n
 		}
 	}
 
@@ -134,18 +178,42 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 			delete(c.starts, k)
 		}
 	}
+	return dropped
 }
 
-func compatible(k schema.Kind, exposed exposition.Kind) bool {
-	switch k {
-	case schema.Sum:
-		return exposed == exposition.Counter
-	case schema.Gauge:
-		return exposed == exposition.Gauge || exposed == exposition.Counter || exposed == exposition.Unknown
-	case schema.Histogram:
-		return exposed == exposition.Histogram
+// effectiveKind is the shape rule r gives a family of the exposed kind, or AsExposed when the rule
+// cannot read it (a server exposing the family with another type than the table expects).
+func effectiveKind(r *schema.Rule, exposed exposition.Kind) schema.Kind {
+	if r.Part == schema.PartHistogramSum {
+		if exposed == exposition.Histogram {
+			return schema.Sum
+		}
+		return schema.AsExposed
 	}
-	return false
+	switch r.Kind {
+	case schema.Sum:
+		if exposed == exposition.Counter {
+			return schema.Sum
+		}
+	case schema.Gauge:
+		if exposed == exposition.Gauge || exposed == exposition.Counter || exposed == exposition.Unknown {
+			return schema.Gauge
+		}
+	case schema.Histogram:
+		if exposed == exposition.Histogram {
+			return schema.Histogram
+		}
+	case schema.AsExposed:
+		switch exposed {
+		case exposition.Counter:
+			return schema.Sum
+		case exposition.Gauge, exposition.Unknown:
+			return schema.Gauge
+		case exposition.Histogram:
+			return schema.Histogram
+		}
+	}
+	return schema.AsExposed
 }
 
 func initKind(m pmetric.Metric, k schema.Kind) {
@@ -161,21 +229,25 @@ func initKind(m pmetric.Metric, k schema.Kind) {
 	}
 }
 
-func (c *Converter) appendMapped(f *exposition.Family, r *schema.Rule, m pmetric.Metric, nowMs, processStartMs int64) {
+func (c *Converter) appendMapped(family string, series []exposition.Series, r *schema.Rule, kind schema.Kind, m pmetric.Metric, nowMs, processStartMs int64) {
 	scale := r.Scale
 	if scale == 0 {
 		scale = 1
 	}
-	for i := range f.Series {
-		s := &f.Series[i]
+	for i := range series {
+		s := &series[i]
 		ts := timestampOf(s, nowMs)
 		var attrs pcommon.Map
-		switch r.Kind {
+		switch kind {
 		case schema.Sum:
+			v, key := s.Value, family
+			if r.Part == schema.PartHistogramSum {
+				v, key = s.Sum, family+"_sum"
+			}
 			dp := m.Sum().DataPoints().AppendEmpty()
 			dp.SetTimestamp(ts)
-			dp.SetStartTimestamp(c.start(f.Name, s, s.Value, processStartMs, nowMs))
-			dp.SetDoubleValue(s.Value * scale)
+			dp.SetStartTimestamp(c.start(key, s, v, processStartMs, nowMs))
+			dp.SetDoubleValue(v * scale)
 			attrs = dp.Attributes()
 		case schema.Gauge:
 			dp := m.Gauge().DataPoints().AppendEmpty()
@@ -185,11 +257,16 @@ func (c *Converter) appendMapped(f *exposition.Family, r *schema.Rule, m pmetric
 		case schema.Histogram:
 			dp := m.Histogram().DataPoints().AppendEmpty()
 			dp.SetTimestamp(ts)
-			dp.SetStartTimestamp(c.start(f.Name, s, histogramCount(s), processStartMs, nowMs))
+			dp.SetStartTimestamp(c.start(family, s, histogramCount(s), processStartMs, nowMs))
 			fillHistogram(dp, s, scale)
 			attrs = dp.Attributes()
 		}
 		mappedAttributes(s.Labels, r, attrs)
+		if c.model != "" {
+			if _, ok := attrs.Get(schema.AttrModel); !ok {
+				attrs.PutStr(schema.AttrModel, c.model)
+			}
+		}
 	}
 }
 
@@ -226,18 +303,22 @@ func mappedAttributes(ls labels.Labels, r *schema.Rule, attrs pcommon.Map) {
 	}
 }
 
-func (c *Converter) appendPassthrough(f *exposition.Family, ms pmetric.MetricSlice, nowMs, processStartMs int64) {
+func (c *Converter) appendPassthrough(f *exposition.Family, series []exposition.Series, ms pmetric.MetricSlice, nowMs, processStartMs int64) {
 	m := ms.AppendEmpty()
 	m.SetName(f.Name)
 	m.SetDescription(f.Help)
 	m.SetUnit(f.Unit)
-	switch f.Kind {
+	kind := f.Kind
+	if c.gauges[f.Name] {
+		kind = exposition.Gauge
+	}
+	switch kind {
 	case exposition.Counter:
 		sum := m.SetEmptySum()
 		sum.SetIsMonotonic(true)
 		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		for i := range f.Series {
-			s := &f.Series[i]
+		for i := range series {
+			s := &series[i]
 			dp := sum.DataPoints().AppendEmpty()
 			dp.SetTimestamp(timestampOf(s, nowMs))
 			dp.SetStartTimestamp(c.start(f.Name, s, s.Value, processStartMs, nowMs))
@@ -247,8 +328,8 @@ func (c *Converter) appendPassthrough(f *exposition.Family, ms pmetric.MetricSli
 	case exposition.Histogram:
 		h := m.SetEmptyHistogram()
 		h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		for i := range f.Series {
-			s := &f.Series[i]
+		for i := range series {
+			s := &series[i]
 			dp := h.DataPoints().AppendEmpty()
 			dp.SetTimestamp(timestampOf(s, nowMs))
 			dp.SetStartTimestamp(c.start(f.Name, s, histogramCount(s), processStartMs, nowMs))
@@ -257,8 +338,8 @@ func (c *Converter) appendPassthrough(f *exposition.Family, ms pmetric.MetricSli
 		}
 	case exposition.Summary:
 		sm := m.SetEmptySummary()
-		for i := range f.Series {
-			s := &f.Series[i]
+		for i := range series {
+			s := &series[i]
 			dp := sm.DataPoints().AppendEmpty()
 			dp.SetTimestamp(timestampOf(s, nowMs))
 			dp.SetStartTimestamp(c.start(f.Name, s, s.Count, processStartMs, nowMs))
@@ -275,8 +356,8 @@ func (c *Converter) appendPassthrough(f *exposition.Family, ms pmetric.MetricSli
 		}
 	default:
 		g := m.SetEmptyGauge()
-		for i := range f.Series {
-			s := &f.Series[i]
+		for i := range series {
+			s := &series[i]
 			dp := g.DataPoints().AppendEmpty()
 			dp.SetTimestamp(timestampOf(s, nowMs))
 			dp.SetDoubleValue(s.Value)

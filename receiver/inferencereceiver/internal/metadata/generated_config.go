@@ -92,10 +92,11 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 
 // ResourceAttributesConfig provides config for inference resource attributes.
 type ResourceAttributesConfig struct {
-	InferenceServerFlavor ResourceAttributeConfig `mapstructure:"inference.server.flavor"`
-	InferenceServerName   ResourceAttributeConfig `mapstructure:"inference.server.name"`
-	ServerAddress         ResourceAttributeConfig `mapstructure:"server.address"`
-	ServerPort            ResourceAttributeConfig `mapstructure:"server.port"`
+	InferenceServerFlavor  ResourceAttributeConfig `mapstructure:"inference.server.flavor"`
+	InferenceServerName    ResourceAttributeConfig `mapstructure:"inference.server.name"`
+	InferenceServerVersion ResourceAttributeConfig `mapstructure:"inference.server.version"`
+	ServerAddress          ResourceAttributeConfig `mapstructure:"server.address"`
+	ServerPort             ResourceAttributeConfig `mapstructure:"server.port"`
 }
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
@@ -104,6 +105,9 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 			Enabled: true,
 		},
 		InferenceServerName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		InferenceServerVersion: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		ServerAddress: ResourceAttributeConfig{

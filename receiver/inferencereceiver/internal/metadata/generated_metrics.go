@@ -191,6 +191,12 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	if mbc.ResourceAttributes.InferenceServerName.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["inference.server.name"] = filter.CreateFilter(mbc.ResourceAttributes.InferenceServerName.MetricsExclude)
 	}
+	if mbc.ResourceAttributes.InferenceServerVersion.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["inference.server.version"] = filter.CreateFilter(mbc.ResourceAttributes.InferenceServerVersion.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.InferenceServerVersion.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["inference.server.version"] = filter.CreateFilter(mbc.ResourceAttributes.InferenceServerVersion.MetricsExclude)
+	}
 	if mbc.ResourceAttributes.ServerAddress.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["server.address"] = filter.CreateFilter(mbc.ResourceAttributes.ServerAddress.MetricsInclude)
 	}

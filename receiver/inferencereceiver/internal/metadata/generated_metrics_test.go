@@ -76,6 +76,7 @@ func TestMetricsBuilder(t *testing.T) {
 			rb := mb.NewResourceBuilder()
 			rb.SetInferenceServerFlavor("inference.server.flavor-val")
 			rb.SetInferenceServerName("inference.server.name-val")
+			rb.SetInferenceServerVersion("inference.server.version-val")
 			rb.SetServerAddress("server.address-val")
 			rb.SetServerPort(11)
 			res := rb.Emit()

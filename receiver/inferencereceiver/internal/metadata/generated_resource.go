@@ -35,6 +35,13 @@ func (rb *ResourceBuilder) SetInferenceServerName(val string) {
 	}
 }
 
+// SetInferenceServerVersion sets provided value as "inference.server.version" attribute.
+func (rb *ResourceBuilder) SetInferenceServerVersion(val string) {
+	if rb.config.InferenceServerVersion.Enabled {
+		rb.res.Attributes().PutStr("inference.server.version", val)
+	}
+}
+
 // SetServerAddress sets provided value as "server.address" attribute.
 func (rb *ResourceBuilder) SetServerAddress(val string) {
 	if rb.config.ServerAddress.Enabled {

@@ -15,6 +15,7 @@ func TestResourceBuilder(t *testing.T) {
 			rb := NewResourceBuilder(cfg)
 			rb.SetInferenceServerFlavor("inference.server.flavor-val")
 			rb.SetInferenceServerName("inference.server.name-val")
+			rb.SetInferenceServerVersion("inference.server.version-val")
 			rb.SetServerAddress("server.address-val")
 			rb.SetServerPort(11)
 
@@ -23,9 +24,9 @@ func TestResourceBuilder(t *testing.T) {
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 4, res.Attributes().Len())
+				assert.Equal(t, 5, res.Attributes().Len())
 			case "all_set":
-				assert.Equal(t, 4, res.Attributes().Len())
+				assert.Equal(t, 5, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
@@ -41,6 +42,11 @@ func TestResourceBuilder(t *testing.T) {
 			assert.True(t, ok)
 			if ok {
 				assert.Equal(t, "inference.server.name-val", inferenceServerNameAttrVal.Str())
+			}
+			inferenceServerVersionAttrVal, ok := res.Attributes().Get("inference.server.version")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "inference.server.version-val", inferenceServerVersionAttrVal.Str())
 			}
 			serverAddressAttrVal, ok := res.Attributes().Get("server.address")
 			assert.True(t, ok)

@@ -8,20 +8,29 @@ import "sort"
 
 // Names of the unified metrics and attributes.
 const (
-	MetricRequestDuration    = "gen_ai.server.request.duration"
-	MetricTimeToFirstToken   = "gen_ai.server.time_to_first_token"
-	MetricTimePerOutputToken = "gen_ai.server.time_per_output_token"
-	MetricRequests           = "inference.requests"
-	MetricRequestsRunning    = "inference.requests.running"
-	MetricRequestsQueued     = "inference.requests.queued"
-	MetricTokens             = "inference.tokens"
-	MetricKVCacheUtilization = "inference.kv_cache.utilization"
+	MetricRequestDuration      = "gen_ai.server.request.duration"
+	MetricTimeToFirstToken     = "gen_ai.server.time_to_first_token"
+	MetricTimePerOutputToken   = "gen_ai.server.time_per_output_token"
+	MetricRequestQueueDuration = "inference.request.queue.duration"
+	MetricRequests             = "inference.requests"
+	MetricRequestsDuration     = "inference.requests.duration"
+	MetricRequestsQueueTime    = "inference.requests.queue.duration"
+	MetricRequestsRunning      = "inference.requests.running"
+	MetricRequestsQueued       = "inference.requests.queued"
+	MetricTokens               = "inference.tokens"
+	MetricKVCacheUtilization   = "inference.kv_cache.utilization"
+	MetricScore                = "inference.score"
+	MetricModelsLoaded         = "inference.models.loaded"
+	MetricModelMemory          = "inference.model.memory.usage"
+	MetricModelUnloadIn        = "inference.model.unload_in"
 
 	AttrModel        = "gen_ai.request.model"
+	AttrModelVersion = "inference.model.version"
 	AttrTokenType    = "gen_ai.token.type"
 	AttrOutcome      = "inference.outcome"
 	AttrFinishReason = "inference.finish_reason"
 	AttrErrorType    = "error.type"
+	AttrMemoryKind   = "inference.memory.kind"
 
 	OutcomeSuccess = "success"
 	OutcomeError   = "error"
@@ -32,12 +41,26 @@ const (
 type Kind uint8
 
 const (
+	// AsExposed keeps the exposed family's own shape (counter → sum, gauge → gauge, histogram →
+	// histogram); used by user-configured mappings.
+	AsExposed Kind = iota
 	// Sum is a cumulative monotonic sum (from a Prometheus counter).
-	Sum Kind = iota + 1
+	Sum
 	// Gauge is a gauge.
 	Gauge
 	// Histogram is an explicit-bucket histogram.
 	Histogram
+)
+
+// Part says which part of an exposed family a rule reads.
+type Part uint8
+
+const (
+	// PartValue reads the family as it is.
+	PartValue Part = iota
+	// PartHistogramSum reads the _sum of a histogram as a cumulative counter, e.g. TGI's total input
+	// tokens from the sum of its per-request input-length histogram.
+	PartHistogramSum
 )
 
 // Rename turns one exposed label into an attribute of another name.
@@ -62,6 +85,7 @@ type Rule struct {
 	Sources []string
 	Metric  string
 	Kind    Kind
+	Part    Part
 	Unit    string
 	// Scale multiplies values (and histogram bounds and sums), e.g. 1e-6 for microseconds → seconds.
 	// Zero means 1.
@@ -76,24 +100,86 @@ type Rule struct {
 type Flavor struct {
 	Name  string
 	Rules []Rule
+	// GaugeFamilies are exposed families typed counter that are not counters (an average, say): they
+	// pass through as gauges.
+	GaugeFamilies []string
+	// ModelInfoPath is a JSON endpoint on the same host that names the served model (field
+	// ModelInfoField), for servers whose metrics carry no model label.
+	ModelInfoPath  string
+	ModelInfoField string
+	// Markers are exposed families whose presence says a payload comes from this flavor: any one of
+	// them, or all of them with AllMarkers (for flavors whose names are unprefixed and common).
+	Markers    []string
+	AllMarkers bool
 }
 
-// Units of the unified metrics, for passthrough-free documentation and tests.
 var descriptions = map[string]string{
-	MetricRequestDuration:    "Time from the request's arrival to its last response token.",
-	MetricTimeToFirstToken:   "Time from the request's arrival to its first output token.",
-	MetricTimePerOutputToken: "Time between consecutive output tokens of a request.",
-	MetricRequests:           "Finished requests, by outcome (success, error, aborted).",
-	MetricRequestsRunning:    "Requests being processed now.",
-	MetricRequestsQueued:     "Requests waiting to be scheduled now.",
-	MetricTokens:             "Tokens processed, by gen_ai.token.type (input = prompt, output = generated).",
-	MetricKVCacheUtilization: "Fraction of the KV cache in use, 0..1.",
+	MetricRequestDuration:      "Time from the request's arrival to its last response token.",
+	MetricTimeToFirstToken:     "Time from the request's arrival to its first output token.",
+	MetricTimePerOutputToken:   "Time between consecutive output tokens of a request.",
+	MetricRequestQueueDuration: "Time a request waited before being scheduled.",
+	MetricRequests:             "Finished requests, by outcome (success, error, aborted).",
+	MetricRequestsDuration:     "Total time spent on finished requests (cumulative; divide its increase by that of inference.requests for the mean).",
+	MetricRequestsQueueTime:    "Total time finished requests spent queued (cumulative).",
+	MetricRequestsRunning:      "Requests being processed now.",
+	MetricRequestsQueued:       "Requests waiting to be scheduled now.",
+	MetricTokens:               "Tokens processed, by gen_ai.token.type (input = prompt, output = generated).",
+	MetricKVCacheUtilization:   "Fraction of the KV cache in use, 0..1.",
+	MetricScore:                "Relevance or quality scores of responses.",
+	MetricModelsLoaded:         "Models loaded in memory now.",
+	MetricModelMemory:          "Memory a loaded model takes, by inference.memory.kind (vram, total).",
+	MetricModelUnloadIn:        "Time until an idle loaded model is unloaded.",
 }
 
 // Description is the description of a unified metric.
 func Description(metric string) string { return descriptions[metric] }
 
-var modelName = Rename{Label: "model_name", Attribute: AttrModel}
+// Kinds of the unified metrics, for mappings configured by users.
+var kinds = map[string]Kind{
+	MetricRequestDuration:      Histogram,
+	MetricTimeToFirstToken:     Histogram,
+	MetricTimePerOutputToken:   Histogram,
+	MetricRequestQueueDuration: Histogram,
+	MetricRequests:             Sum,
+	MetricRequestsDuration:     Sum,
+	MetricRequestsQueueTime:    Sum,
+	MetricRequestsRunning:      Gauge,
+	MetricRequestsQueued:       Gauge,
+	MetricTokens:               Sum,
+	MetricKVCacheUtilization:   Gauge,
+	MetricScore:                Histogram,
+}
+
+// KindOf is the shape of a unified metric, AsExposed for any other name.
+func KindOf(metric string) Kind { return kinds[metric] }
+
+var units = map[string]string{
+	MetricRequestDuration:      "s",
+	MetricTimeToFirstToken:     "s",
+	MetricTimePerOutputToken:   "s",
+	MetricRequestQueueDuration: "s",
+	MetricRequests:             "{request}",
+	MetricRequestsDuration:     "s",
+	MetricRequestsQueueTime:    "s",
+	MetricRequestsRunning:      "{request}",
+	MetricRequestsQueued:       "{request}",
+	MetricTokens:               "{token}",
+	MetricKVCacheUtilization:   "1",
+	MetricScore:                "1",
+}
+
+// UnitOf is the unit of a unified metric, "" for any other name.
+func UnitOf(metric string) string { return units[metric] }
+
+var (
+	modelName = Rename{Label: "model_name", Attribute: AttrModel}
+	model     = []Rename{modelName}
+	input     = [][2]string{{AttrTokenType, "input"}}
+	output    = [][2]string{{AttrTokenType, "output"}}
+	success   = [][2]string{{AttrOutcome, OutcomeSuccess}}
+	failure   = [][2]string{{AttrOutcome, OutcomeError}}
+	aborted   = [][2]string{{AttrOutcome, OutcomeAborted}}
+)
 
 // vllmOutcome: vLLM labels finished requests with finished_reason stop, length, abort (and error in
 // newer versions). Every reason other than abort and error is a normal finish.
@@ -104,39 +190,210 @@ var vllmOutcome = &Outcome{
 	KeepAs:  AttrFinishReason,
 }
 
-// VLLM covers vLLM's v0 and v1 engines. Where v1 renamed a family, the v1 name comes first.
-var VLLM = Flavor{
-	Name: "vllm",
-	Rules: []Rule{
-		{Sources: []string{"vllm:e2e_request_latency_seconds"}, Metric: MetricRequestDuration, Kind: Histogram, Unit: "s", Renames: []Rename{modelName}},
-		{Sources: []string{"vllm:time_to_first_token_seconds"}, Metric: MetricTimeToFirstToken, Kind: Histogram, Unit: "s", Renames: []Rename{modelName}},
-		{Sources: []string{"vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"}, Metric: MetricTimePerOutputToken, Kind: Histogram, Unit: "s", Renames: []Rename{modelName}},
-		{Sources: []string{"vllm:request_success_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: []Rename{modelName}, Outcome: vllmOutcome},
-		{Sources: []string{"vllm:num_requests_running"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}", Renames: []Rename{modelName}},
-		{Sources: []string{"vllm:num_requests_waiting"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: []Rename{modelName}},
-		{Sources: []string{"vllm:prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: []Rename{modelName}, Static: [][2]string{{AttrTokenType, "input"}}},
-		{Sources: []string{"vllm:generation_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: []Rename{modelName}, Static: [][2]string{{AttrTokenType, "output"}}},
-		{Sources: []string{"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"}, Metric: MetricKVCacheUtilization, Kind: Gauge, Unit: "1", Renames: []Rename{modelName}},
-	},
+// vllmRules are written once with the bare names vLLM's engine uses; VLLM prefixes them with vllm:
+// and Ray's re-export (ray_vllm:), NIM uses them bare.
+var vllmRules = []Rule{
+	{Sources: []string{"e2e_request_latency_seconds"}, Metric: MetricRequestDuration, Kind: Histogram, Unit: "s", Renames: model},
+	{Sources: []string{"time_to_first_token_seconds"}, Metric: MetricTimeToFirstToken, Kind: Histogram, Unit: "s", Renames: model},
+	{Sources: []string{"inter_token_latency_seconds", "time_per_output_token_seconds"}, Metric: MetricTimePerOutputToken, Kind: Histogram, Unit: "s", Renames: model},
+	{Sources: []string{"request_queue_time_seconds"}, Metric: MetricRequestQueueDuration, Kind: Histogram, Unit: "s", Renames: model},
+	{Sources: []string{"request_success_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Outcome: vllmOutcome},
+	{Sources: []string{"num_requests_running"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}", Renames: model},
+	{Sources: []string{"num_requests_waiting"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: model},
+	{Sources: []string{"prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: input},
+	{Sources: []string{"generation_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: output},
+	{Sources: []string{"kv_cache_usage_perc", "gpu_cache_usage_perc"}, Metric: MetricKVCacheUtilization, Kind: Gauge, Unit: "1", Renames: model},
 }
 
-// Prometheus is a generic exporter: nothing is mapped, everything passes through.
+// prefixed returns rules whose sources carry each prefix in turn, preference kept per source.
+func prefixed(rules []Rule, prefixes ...string) []Rule {
+	out := make([]Rule, len(rules))
+	for i, r := range rules {
+		r.Sources = nil
+		for _, src := range rules[i].Sources {
+			for _, p := range prefixes {
+				r.Sources = append(r.Sources, p+src)
+			}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// VLLM covers vLLM's v0 and v1 engines, and vLLM re-exported by Ray Serve (ray_vllm:, with Ray's
+// labels). Where v1 renamed a family, the v1 name comes first.
+var VLLM = Flavor{
+	Name:    "vllm",
+	Rules:   prefixed(vllmRules, "vllm:", "ray_vllm:"),
+	Markers: []string{"vllm:num_requests_running", "ray_vllm:num_requests_running", "vllm:request_success_total", "ray_vllm:request_success_total"},
+}
+
+// NIM is NVIDIA NIM for LLMs: vLLM's names without a prefix, and its own success / failure counters
+// (request_finish_total{finished_reason} passes through: it counts the same requests again).
+var NIM = Flavor{
+	Name: "nim",
+	Rules: append(
+		[]Rule{
+			{Sources: []string{"request_success_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: success},
+			{Sources: []string{"request_failure_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: failure},
+		},
+		withoutMetric(vllmRules, MetricRequests)...),
+	// Unprefixed names are common: NIM is told apart by its own counters together with vLLM's.
+	Markers:    []string{"request_failure_total", "num_request_max", "num_requests_running"},
+	AllMarkers: true,
+}
+
+func withoutMetric(rules []Rule, metric string) []Rule {
+	var out []Rule
+	for _, r := range rules {
+		if r.Metric != metric {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// SGLang: num_requests_total counts completed requests and num_aborted_requests_total the aborted
+// ones; SGLang exposes no error counter, so no errors are reported for it. token_usage is the
+// fraction of the KV-cache token pool in use.
+var SGLang = Flavor{
+	Name: "sglang",
+	Rules: prefixed([]Rule{
+		{Sources: []string{"e2e_request_latency_seconds"}, Metric: MetricRequestDuration, Kind: Histogram, Unit: "s", Renames: model},
+		{Sources: []string{"time_to_first_token_seconds"}, Metric: MetricTimeToFirstToken, Kind: Histogram, Unit: "s", Renames: model},
+		{Sources: []string{"inter_token_latency_seconds", "time_per_output_token_seconds"}, Metric: MetricTimePerOutputToken, Kind: Histogram, Unit: "s", Renames: model},
+		{Sources: []string{"queue_time_seconds"}, Metric: MetricRequestQueueDuration, Kind: Histogram, Unit: "s", Renames: model},
+		{Sources: []string{"num_requests_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: success},
+		{Sources: []string{"num_aborted_requests_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: aborted},
+		{Sources: []string{"num_running_reqs"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}", Renames: model},
+		{Sources: []string{"num_queue_reqs"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: model},
+		{Sources: []string{"prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: input},
+		{Sources: []string{"generation_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: output},
+		{Sources: []string{"token_usage"}, Metric: MetricKVCacheUtilization, Kind: Gauge, Unit: "1", Renames: model},
+	}, "sglang:"),
+	Markers: []string{"sglang:num_running_reqs", "sglang:prompt_tokens_total", "sglang:token_usage"},
+}
+
+var errType = Rename{Label: "err", Attribute: AttrErrorType}
+
+// hfRouterRules are the rules of Hugging Face's Rust routers (TGI with prefix tgi_, TEI with te_):
+// counters without _total, failures by err, durations in seconds, no model label (read from /info).
+func hfRouterRules(prefix string) []Rule {
+	return prefixed([]Rule{
+		{Sources: []string{"request_duration"}, Metric: MetricRequestDuration, Kind: Histogram, Unit: "s"},
+		{Sources: []string{"request_queue_duration"}, Metric: MetricRequestQueueDuration, Kind: Histogram, Unit: "s"},
+		{Sources: []string{"request_success"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Static: success},
+		{Sources: []string{"request_failure"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: []Rename{errType}, Static: failure},
+		{Sources: []string{"queue_size"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}"},
+		{Sources: []string{"batch_current_size"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}"},
+		{Sources: []string{"request_input_length"}, Metric: MetricTokens, Kind: Sum, Part: PartHistogramSum, Unit: "{token}", Static: input},
+	}, prefix)
+}
+
+// TGI is Hugging Face text-generation-inference. Its per-request mean time per token and the sum of
+// its generated-tokens histogram fill the token schema.
+var TGI = Flavor{
+	Name: "tgi",
+	Rules: append(hfRouterRules("tgi_"),
+		Rule{Sources: []string{"tgi_request_mean_time_per_token_duration"}, Metric: MetricTimePerOutputToken, Kind: Histogram, Unit: "s"},
+		Rule{Sources: []string{"tgi_request_generated_tokens"}, Metric: MetricTokens, Kind: Sum, Part: PartHistogramSum, Unit: "{token}", Static: output},
+	),
+	ModelInfoPath:  "/info",
+	ModelInfoField: "model_id",
+	Markers:        []string{"tgi_request_success", "tgi_request_count", "tgi_queue_size"},
+}
+
+// TEI is Hugging Face text-embeddings-inference (embeddings produce no output tokens).
+var TEI = Flavor{
+	Name:           "tei",
+	Rules:          hfRouterRules("te_"),
+	ModelInfoPath:  "/info",
+	ModelInfoField: "model_id",
+	Markers:        []string{"te_request_success", "te_request_count", "te_queue_size"},
+}
+
+var tritonModel = []Rename{{Label: "model", Attribute: AttrModel}, {Label: "version", Attribute: AttrModelVersion}}
+
+// Triton is NVIDIA Triton Inference Server: cumulative microsecond counters become seconds; model and
+// version become gen_ai.request.model and inference.model.version; its nv_gpu_* pass through.
+var Triton = Flavor{
+	Name: "triton",
+	Rules: []Rule{
+		{Sources: []string{"nv_inference_request_success"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: tritonModel, Static: success},
+		{Sources: []string{"nv_inference_request_failure"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: append([]Rename{{Label: "reason", Attribute: AttrErrorType}}, tritonModel...), Static: failure},
+		{Sources: []string{"nv_inference_request_duration_us"}, Metric: MetricRequestsDuration, Kind: Sum, Unit: "s", Scale: 1e-6, Renames: tritonModel},
+		{Sources: []string{"nv_inference_queue_duration_us"}, Metric: MetricRequestsQueueTime, Kind: Sum, Unit: "s", Scale: 1e-6, Renames: tritonModel},
+		{Sources: []string{"nv_inference_pending_request_count"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: tritonModel},
+	},
+	Markers: []string{"nv_inference_request_success", "nv_inference_count"},
+}
+
+// LlamaCPP is llama.cpp's llama-server (--metrics). It exposes no errors; none are invented.
+// n_busy_slots_per_decode is typed counter but is an average since start: it passes through as a
+// gauge.
+var LlamaCPP = Flavor{
+	Name: "llamacpp",
+	Rules: []Rule{
+		{Sources: []string{"llamacpp:prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Static: input},
+		{Sources: []string{"llamacpp:tokens_predicted_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Static: output},
+		{Sources: []string{"llamacpp:requests_processing"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}"},
+		{Sources: []string{"llamacpp:requests_deferred"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}"},
+		{Sources: []string{"llamacpp:kv_cache_usage_ratio"}, Metric: MetricKVCacheUtilization, Kind: Gauge, Unit: "1"},
+	},
+	GaugeFamilies: []string{"llamacpp:n_busy_slots_per_decode"},
+	Markers:       []string{"llamacpp:prompt_tokens_total", "llamacpp:requests_processing", "llamacpp:n_decode_total"},
+}
+
+// Prometheus is a generic exporter: nothing is mapped unless the user configures mappings.
 var Prometheus = Flavor{Name: "prometheus"}
 
-var flavors = map[string]*Flavor{
-	VLLM.Name:       &VLLM,
-	Prometheus.Name: &Prometheus,
+// exposition flavors, in the order auto-detection tries them (NIM before the bare names of others).
+var expositionFlavors = []*Flavor{&VLLM, &SGLang, &TGI, &TEI, &Triton, &LlamaCPP, &NIM, &Prometheus}
+
+// Flavors read from something other than a Prometheus exposition.
+const (
+	FlavorOllama = "ollama"
+	FlavorJSON   = "json"
+)
+
+// Lookup returns the exposition flavor of that name, or nil.
+func Lookup(name string) *Flavor {
+	for _, f := range expositionFlavors {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
 }
 
-// Lookup returns the flavor of that name, or nil.
-func Lookup(name string) *Flavor { return flavors[name] }
-
-// Names lists the known flavors, sorted.
+// Names lists every flavor a server may have, sorted.
 func Names() []string {
-	out := make([]string, 0, len(flavors))
-	for n := range flavors {
-		out = append(out, n)
+	out := []string{FlavorOllama, FlavorJSON}
+	for _, f := range expositionFlavors {
+		out = append(out, f.Name)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Valid tells whether name is a flavor.
+func Valid(name string) bool {
+	return Lookup(name) != nil || name == FlavorOllama || name == FlavorJSON
+}
+
+// Detect names the flavor of a payload from the families it exposes (has reports whether a family is
+// present). Anything no flavor claims is a generic prometheus exporter.
+func Detect(has func(family string) bool) *Flavor {
+	for _, f := range expositionFlavors {
+		found := 0
+		for _, m := range f.Markers {
+			if has(m) {
+				found++
+			}
+		}
+		if found > 0 && (!f.AllMarkers || found == len(f.Markers)) {
+			return f
+		}
+	}
+	return &Prometheus
 }

@@ -1,0 +1,158 @@
+package inferencereceiver // import "github.com/otel-inference/collector/receiver/inferencereceiver"
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
+)
+
+// jsonSource reads a JSON stats document and emits the configured fields as metrics.
+type jsonSource struct {
+	t      *target
+	fields []jsonField
+	// missingLogged remembers fields already reported missing, so each is logged once.
+	missingLogged map[int]bool
+}
+
+type jsonField struct {
+	cfg  FieldConfig
+	path []string
+	sum  bool
+	// start, last and lastMs track a sum's start time across scrapes (a drop is a restart).
+	startMs, lastMs int64
+	last            float64
+	seen            bool
+}
+
+func newJSONSource(t *target) *jsonSource {
+	j := &jsonSource{t: t, missingLogged: map[int]bool{}}
+	for _, f := range t.cfg.Fields {
+		j.fields = append(j.fields, jsonField{cfg: f, path: strings.Split(f.Field, "."), sum: f.Type == "sum"})
+	}
+	return j
+}
+
+func (j *jsonSource) scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error {
+	t := j.t
+	body, _, err := t.get(ctx, t.cfg.Endpoint, "application/json")
+	if err != nil {
+		return err
+	}
+	doc, err := decodeJSON(body)
+	if err != nil {
+		return fmt.Errorf("server %q: GET %s: not a JSON document: %w", t.label, t.cfg.Endpoint, err)
+	}
+	nowMs := now.UnixMilli()
+	metrics := map[string]pmetric.Metric{}
+	for i := range j.fields {
+		f := &j.fields[i]
+		v, ok := lookup(doc, f.path)
+		if !ok {
+			if !j.missingLogged[i] {
+				j.missingLogged[i] = true
+				t.logger.Warn("JSON field not found, or not a number; its metric is skipped until it appears",
+					zap.String("field", f.cfg.Field), zap.String("metric", f.cfg.Metric))
+			}
+			continue
+		}
+		delete(j.missingLogged, i)
+		if f.cfg.Scale != 0 {
+			v *= f.cfg.Scale
+		}
+		m, ok := metrics[f.cfg.Metric]
+		if !ok {
+			m = ms.AppendEmpty()
+			m.SetName(f.cfg.Metric)
+			m.SetUnit(f.cfg.Unit)
+			if f.sum {
+				s := m.SetEmptySum()
+				s.SetIsMonotonic(true)
+				s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			} else {
+				m.SetEmptyGauge()
+			}
+			metrics[f.cfg.Metric] = m
+		}
+		var dp pmetric.NumberDataPoint
+		if m.Type() == pmetric.MetricTypeSum {
+			dp = m.Sum().DataPoints().AppendEmpty()
+			dp.SetStartTimestamp(pcommon.Timestamp(f.start(v, nowMs) * 1e6))
+		} else {
+			dp = m.Gauge().DataPoints().AppendEmpty()
+		}
+		dp.SetTimestamp(pcommon.Timestamp(nowMs * 1e6))
+		dp.SetDoubleValue(v)
+		for _, k := range sortedKeys(f.cfg.Attributes) {
+			dp.Attributes().PutStr(k, f.cfg.Attributes[k])
+		}
+	}
+	return nil
+}
+
+// start returns the start time of a sum field, restarting it when the value went down.
+func (f *jsonField) start(v float64, nowMs int64) int64 {
+	switch {
+	case !f.seen:
+		f.startMs, f.seen = nowMs, true
+	case v < f.last:
+		f.startMs = f.lastMs + 1
+	}
+	f.last, f.lastMs = v, nowMs
+	return f.startMs
+}
+
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// lookup follows a dotted path (object keys, array indexes) to a number. Booleans read as 1 and 0,
+// numeric strings as their number.
+func lookup(doc any, path []string) (float64, bool) {
+	cur := doc
+	for _, p := range path {
+		switch node := cur.(type) {
+		case map[string]any:
+			next, ok := node[p]
+			if !ok {
+				return 0, false
+			}
+			cur = next
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(node) {
+				return 0, false
+			}
+			cur = node[i]
+		default:
+			return 0, false
+		}
+	}
+	switch v := cur.(type) {
+	case json.Number:
+		f, err := v.Float64()
+		return f, err == nil
+	case bool:
+		if v {
+			return 1, true
+		}
+		return 0, true
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return f, err == nil
+	}
+	return 0, false
+}

@@ -1,0 +1,118 @@
+package inferencereceiver // import "github.com/otel-inference/collector/receiver/inferencereceiver"
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
+)
+
+// ollamaSource reads Ollama, which has no /metrics: GET /api/ps each scrape (the loaded models) and
+// GET /api/version until it answers once.
+type ollamaSource struct {
+	t *target
+}
+
+type ollamaPS struct {
+	Models []struct {
+		Name      string    `json:"name"`
+		Model     string    `json:"model"`
+		Size      float64   `json:"size"`
+		SizeVRAM  float64   `json:"size_vram"`
+		ExpiresAt time.Time `json:"expires_at"`
+		Details   struct {
+			Format            string `json:"format"`
+			Family            string `json:"family"`
+			ParameterSize     string `json:"parameter_size"`
+			QuantizationLevel string `json:"quantization_level"`
+		} `json:"details"`
+	} `json:"models"`
+}
+
+func (o *ollamaSource) url(path string) string {
+	return strings.TrimRight(o.t.cfg.Endpoint, "/") + path
+}
+
+func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error {
+	t := o.t
+	if t.version == "" {
+		if body, _, err := t.get(ctx, o.url("/api/version"), "application/json"); err == nil {
+			var v struct {
+				Version string `json:"version"`
+			}
+			if json.Unmarshal(body, &v) == nil {
+				t.version = v.Version
+			}
+		}
+	}
+	body, _, err := t.get(ctx, o.url("/api/ps"), "application/json")
+	if err != nil {
+		return err
+	}
+	var ps ollamaPS
+	if err := json.Unmarshal(body, &ps); err != nil {
+		return fmt.Errorf("server %q: GET %s: not Ollama's /api/ps answer: %w (is \"endpoint\" Ollama's base URL, e.g. http://127.0.0.1:11434?)", t.label, o.url("/api/ps"), err)
+	}
+	ts := pcommon.NewTimestampFromTime(now)
+
+	loaded := ms.AppendEmpty()
+	loaded.SetName(schema.MetricModelsLoaded)
+	loaded.SetUnit("{model}")
+	loaded.SetDescription(schema.Description(schema.MetricModelsLoaded))
+	dp := loaded.SetEmptyGauge().DataPoints().AppendEmpty()
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(int64(len(ps.Models)))
+	if len(ps.Models) == 0 {
+		return nil
+	}
+
+	memory := ms.AppendEmpty()
+	memory.SetName(schema.MetricModelMemory)
+	memory.SetUnit("By")
+	memory.SetDescription(schema.Description(schema.MetricModelMemory))
+	memPoints := memory.SetEmptyGauge().DataPoints()
+	unload := ms.AppendEmpty()
+	unload.SetName(schema.MetricModelUnloadIn)
+	unload.SetUnit("s")
+	unload.SetDescription(schema.Description(schema.MetricModelUnloadIn))
+	unloadPoints := unload.SetEmptyGauge().DataPoints()
+
+	for _, m := range ps.Models {
+		model := m.Model
+		if model == "" {
+			model = m.Name
+		}
+		for _, kv := range []struct {
+			kind string
+			v    float64
+		}{{"vram", m.SizeVRAM}, {"total", m.Size}} {
+			p := memPoints.AppendEmpty()
+			p.SetTimestamp(ts)
+			p.SetDoubleValue(kv.v)
+			p.Attributes().PutStr(schema.AttrModel, model)
+			p.Attributes().PutStr(schema.AttrMemoryKind, kv.kind)
+		}
+		if !m.ExpiresAt.IsZero() {
+			p := unloadPoints.AppendEmpty()
+			p.SetTimestamp(ts)
+			p.SetDoubleValue(max(m.ExpiresAt.Sub(now).Seconds(), 0))
+			p.Attributes().PutStr(schema.AttrModel, model)
+			putIfSet(p.Attributes(), "ollama.model.family", m.Details.Family)
+			putIfSet(p.Attributes(), "ollama.model.parameter_size", m.Details.ParameterSize)
+			putIfSet(p.Attributes(), "ollama.model.quantization_level", m.Details.QuantizationLevel)
+		}
+	}
+	return nil
+}
+
+func putIfSet(attrs pcommon.Map, k, v string) {
+	if v != "" {
+		attrs.PutStr(k, v)
+	}
+}
