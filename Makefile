@@ -41,12 +41,16 @@ generate-dist:
 	$(GO) tool -modfile=$(TOOLS_MOD) builder --config builder-config.yaml --skip-compilation
 	gofmt -w otelcol-dist/*.go
 
-## check-generated: fails when the committed generated files differ from what the generators write
-check-generated: generate
-	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
-		echo "Generated files are out of date (run 'make generate' and commit):"; \
-		git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; \
-	fi
+## check-generated: fails when generating changes any file (committed or not) under the generated paths
+check-generated:
+	@state() { git diff HEAD -- $(GENERATED); git ls-files -o --exclude-standard -- $(GENERATED) | xargs -r cat; }; \
+	before=$$(state | sha256sum); \
+	$(MAKE) --no-print-directory generate >/dev/null 2>&1 || { echo "make generate failed"; $(MAKE) generate; exit 1; }; \
+	after=$$(state | sha256sum); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "Generated files were out of date; 'make generate' rewrote them (review and commit):"; \
+		git status --porcelain -- $(GENERATED); exit 1; \
+	fi; echo "generated files up to date"
 
 ## test: generated-file check, unit tests, the distribution build and the end-to-end tests
 test: check-generated unit build prometheus e2e
