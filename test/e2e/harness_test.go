@@ -215,6 +215,34 @@ func queryRange(t *testing.T, base, selector string, span time.Duration) []sampl
 	return out
 }
 
+// instantQuery evaluates a PromQL expression now and returns one sample per series.
+func instantQuery(t *testing.T, base, expr string) []sample {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(expr))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "query %s: %s", expr, body)
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(body, &r))
+	out := make([]sample, 0, len(r.Data.Result))
+	for _, series := range r.Data.Result {
+		ts, _ := series.Value[0].(float64)
+		v, err := strconv.ParseFloat(series.Value[1].(string), 64)
+		require.NoError(t, err)
+		out = append(out, sample{labels: series.Metric, t: ts, v: v})
+	}
+	return out
+}
+
 // metricNames lists every metric name Prometheus stores.
 func metricNames(t *testing.T, base string) []string {
 	t.Helper()

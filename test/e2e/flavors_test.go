@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// serveFiles replays recorded payloads over real HTTP: path → file.
+func serveFiles(t *testing.T, files map[string]string) *httptest.Server {
+	t.Helper()
+	bodies := map[string][]byte{}
+	for path, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		bodies[path] = b
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := bodies[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestFlavorsIntoOneSchema scrapes vLLM, TGI, Triton and an app exporter at once (recorded payloads)
+// and checks that one unified query over Prometheus returns all of them.
+func TestFlavorsIntoOneSchema(t *testing.T) {
+	collectorBin, prometheusBin := binaries(t)
+	const ms = "../../testdata/modelservers/"
+	vllm := serveFiles(t, map[string]string{"/metrics": ms + "vllm/datadog-vllm_metrics.txt"})
+	tgi := serveFiles(t, map[string]string{"/metrics": ms + "tgi/datadog-tgi_payload.txt", "/info": "../../receiver/inferencereceiver/testdata/payloads/tgi-info.json"})
+	triton := serveFiles(t, map[string]string{"/metrics": ms + "triton/datadog-triton_metrics.txt"})
+	app := serveFiles(t, map[string]string{"/metrics": "../../receiver/inferencereceiver/testdata/payloads/app.txt"})
+	prom := startPrometheus(t, prometheusBin)
+
+	collector := startCollector(t, collectorBin, fmt.Sprintf(`
+receivers:
+  inference:
+    collection_interval: 1s
+    initial_delay: 0s
+    servers:
+      - {name: vllm, endpoint: %s/metrics}
+      - {name: tgi, endpoint: %s/metrics, flavor: tgi}
+      - {name: triton, endpoint: %s/metrics, flavor: triton}
+      - name: reranker
+        endpoint: %s/metrics
+        flavor: prometheus
+        mappings:
+          - {from: reranker_requests_total, to: inference.requests, labels: {model: gen_ai.request.model}, attributes: {inference.outcome: success}}
+          - {from: reranker_errors_total, to: inference.requests, labels: {model: gen_ai.request.model, reason: error.type}, attributes: {inference.outcome: error}}
+          - {from: reranker_score_distribution, to: inference.score, labels: {model: gen_ai.request.model}}
+processors:
+  batch:
+    timeout: 200ms
+exporters:
+  prometheus_remote_write:
+    endpoint: %s/api/v1/write
+    resource_to_telemetry_conversion:
+      enabled: true
+service:
+  pipelines:
+    metrics:
+      receivers: [inference]
+      processors: [batch]
+      exporters: [prometheus_remote_write]
+  telemetry:
+    metrics:
+      level: none
+`, vllm.URL, tgi.URL, triton.URL, app.URL, prom))
+
+	byFlavor := map[string]float64{}
+	waitFor(t, 60*time.Second, "inference_requests_total from every flavor", func() bool {
+		collector.requireRunning(t)
+		byFlavor = map[string]float64{}
+		for _, s := range instantQuery(t, prom, `sum by (inference_server_flavor) (inference_requests_total)`) {
+			byFlavor[s.labels["inference_server_flavor"]] = s.v
+		}
+		return len(byFlavor) == 4
+	})
+	var flavors []string
+	for f := range byFlavor {
+		flavors = append(flavors, f)
+	}
+	sort.Strings(flavors)
+	assert.Equal(t, []string{"prometheus", "tgi", "triton", "vllm"}, flavors)
+	// Totals from the recorded payloads: vLLM 1 (length), TGI 109 + 2, Triton 3 + 0, app 200 + 6.
+	assert.InDelta(t, 1.0, byFlavor["vllm"], 0)
+	assert.InDelta(t, 111.0, byFlavor["tgi"], 0)
+	assert.InDelta(t, 3.0, byFlavor["triton"], 0)
+	assert.InDelta(t, 206.0, byFlavor["prometheus"], 0)
+
+	// Errors with their type, across servers.
+	errs := map[string]float64{}
+	for _, s := range instantQuery(t, prom, `sum by (inference_server_name, error_type) (inference_requests_total{inference_outcome="error"})`) {
+		errs[s.labels["inference_server_name"]+"/"+s.labels["error_type"]] = s.v
+	}
+	assert.InDelta(t, 2.0, errs["tgi/validation"], 0)
+	assert.InDelta(t, 6.0, errs["reranker/timeout"], 0)
+
+	// TGI's model comes from /info; Triton's µs counters arrive in seconds.
+	assert.NotEmpty(t, instantQuery(t, prom, `inference_requests_total{inference_server_name="tgi",gen_ai_request_model="bigscience/bloom-560m"}`))
+	tritonDur := instantQuery(t, prom, `inference_requests_duration_seconds_total{gen_ai_request_model="densenet_onnx"}`)
+	require.Len(t, tritonDur, 1, "metric names: %v", metricNames(t, prom))
+	assert.InDelta(t, 1.327965, tritonDur[0].v, 1e-9)
+	// The app's score histogram is inference_score.
+	assert.NotEmpty(t, instantQuery(t, prom, `inference_score_bucket{gen_ai_request_model="bge-reranker-v2",le="0.8"}`), "metric names: %v", metricNames(t, prom))
+}
