@@ -22,16 +22,32 @@ type Config struct {
 	_ struct{}
 }
 
-// RuleConfig is one derived ratio.
+// RuleConfig is one derived ratio: either a counter ratio (numerator and denominator) or a histogram
+// fraction (histogram).
 type RuleConfig struct {
-	// Name is the output metric (a gauge of unit 1).
-	Name        string    `mapstructure:"name"`
-	Numerator   *Selector `mapstructure:"numerator"`
-	Denominator *Selector `mapstructure:"denominator"`
+	// Name is the output metric (a gauge).
+	Name        string             `mapstructure:"name"`
+	Numerator   *Selector          `mapstructure:"numerator"`
+	Denominator *Selector          `mapstructure:"denominator"`
+	Histogram   *HistogramSelector `mapstructure:"histogram"`
 	// GroupBy lists the data-point attributes kept on the output; the resource is always kept.
 	GroupBy []string `mapstructure:"group_by"`
 	// Window overrides the processor's window for this rule.
 	Window time.Duration `mapstructure:"window"`
+	// Unit of the output, "1" by default (a ratio in 0..1). Any other unit makes a counter rule a
+	// plain quotient (e.g. mean latency in s = Δ duration / Δ requests), not checked to stay ≤ 1.
+	Unit string `mapstructure:"unit"`
+
+	_ struct{}
+}
+
+// HistogramSelector picks a histogram metric and a threshold: the output is the fraction of its
+// observations above the threshold (> above) or at most the threshold (≤ at_most).
+type HistogramSelector struct {
+	Metric string            `mapstructure:"metric"`
+	Match  map[string]string `mapstructure:"match"`
+	Above  *float64          `mapstructure:"above"`
+	AtMost *float64          `mapstructure:"at_most"`
 
 	_ struct{}
 }
@@ -46,15 +62,30 @@ type Selector struct {
 
 var _ component.Config = (*Config)(nil)
 
-// DefaultRules are used when no rules are configured: the error ratio of the inference receiver's
-// inference.requests (aborted requests count in the denominator only).
+// DefaultRules are used when no rules are configured, on the inference receiver's schema: the error
+// ratio of inference.requests (aborted requests count in the denominator only), the fraction of
+// inference.score above 0.8, and the fraction of requests finished within 10 s.
 func DefaultRules() []RuleConfig {
-	return []RuleConfig{{
-		Name:        "inference.requests.error_ratio",
-		Numerator:   &Selector{Metric: "inference.requests", Match: map[string]string{"inference.outcome": "error"}},
-		Denominator: &Selector{Metric: "inference.requests"},
-		GroupBy:     []string{"gen_ai.request.model"},
-	}}
+	model := []string{"gen_ai.request.model"}
+	highScore, slo := 0.8, 10.0
+	return []RuleConfig{
+		{
+			Name:        "inference.requests.error_ratio",
+			Numerator:   &Selector{Metric: "inference.requests", Match: map[string]string{"inference.outcome": "error"}},
+			Denominator: &Selector{Metric: "inference.requests"},
+			GroupBy:     model,
+		},
+		{
+			Name:      "inference.score.high_ratio",
+			Histogram: &HistogramSelector{Metric: "inference.score", Above: &highScore},
+			GroupBy:   model,
+		},
+		{
+			Name:      "inference.requests.slo_ratio",
+			Histogram: &HistogramSelector{Metric: "gen_ai.server.request.duration", AtMost: &slo},
+			GroupBy:   model,
+		},
+	}
 }
 
 // Validate names the key of every problem.
@@ -85,17 +116,44 @@ func (cfg *Config) Validate() error {
 		if r.Window < 0 {
 			errs = append(errs, fmt.Errorf(`%s: "window" must be positive, got %s`, where, r.Window))
 		}
-		switch {
-		case r.Numerator == nil || r.Denominator == nil:
-			errs = append(errs, fmt.Errorf(`%s: "numerator" and "denominator" must both be specified`, where))
-		default:
-			if r.Numerator.Metric == "" {
-				errs = append(errs, fmt.Errorf(`%s: "numerator.metric" must be specified`, where))
-			}
-			if r.Denominator.Metric == "" {
-				errs = append(errs, fmt.Errorf(`%s: "denominator.metric" must be specified`, where))
-			}
-		}
+		errs = append(errs, r.validateKind(where)...)
 	}
 	return errors.Join(errs...)
+}
+
+func (r *RuleConfig) validateKind(where string) []error {
+	var errs []error
+	counter := r.Numerator != nil || r.Denominator != nil
+	switch {
+	case counter && r.Histogram != nil:
+		errs = append(errs, fmt.Errorf(`%s: give either "numerator" and "denominator" (a counter ratio) or "histogram" (a histogram fraction), not both`, where))
+	case r.Histogram != nil:
+		h := r.Histogram
+		if h.Metric == "" {
+			errs = append(errs, fmt.Errorf(`%s: "histogram.metric" must be specified`, where))
+		}
+		switch {
+		case h.Above != nil && h.AtMost != nil:
+			errs = append(errs, fmt.Errorf(`%s: give one of "histogram.above" and "histogram.at_most", not both`, where))
+		case h.Above == nil && h.AtMost == nil:
+			errs = append(errs, fmt.Errorf(`%s: "histogram" needs a threshold: "above" (fraction > x) or "at_most" (fraction ≤ x)`, where))
+		}
+		if r.Unit != "" && r.Unit != "1" {
+			errs = append(errs, fmt.Errorf(`%s: a histogram fraction has unit 1; remove "unit"`, where))
+		}
+	case r.Numerator == nil || r.Denominator == nil:
+		if counter {
+			errs = append(errs, fmt.Errorf(`%s: "numerator" and "denominator" must both be specified`, where))
+		} else {
+			errs = append(errs, fmt.Errorf(`%s: unknown rule kind: give "numerator" and "denominator" (a counter ratio) or "histogram" (a histogram fraction)`, where))
+		}
+	default:
+		if r.Numerator.Metric == "" {
+			errs = append(errs, fmt.Errorf(`%s: "numerator.metric" must be specified`, where))
+		}
+		if r.Denominator.Metric == "" {
+			errs = append(errs, fmt.Errorf(`%s: "denominator.metric" must be specified`, where))
+		}
+	}
+	return errs
 }

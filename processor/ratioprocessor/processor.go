@@ -2,10 +2,12 @@ package ratioprocessor // import "github.com/otel-inference/collector/processor/
 
 import (
 	"context"
+	"sort"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatautil"
+	"github.com/cespare/xxhash/v2"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -36,27 +38,43 @@ func (s *selector) matches(name string, attrs pcommon.Map) bool {
 }
 
 type rule struct {
+	index   int
 	name    string
+	unit    string
 	window  int64 // nanoseconds
-	num     selector
-	den     selector
 	groupBy []string
+
+	// A counter ratio has num and den; a histogram fraction has hist and a threshold.
+	num, den  selector
+	hist      *selector
+	threshold float64
+	above     bool
+
+	description string
+
 	// misconfigured is set once the numerator was seen growing faster than the denominator.
 	misconfigured bool
 }
 
-type hashKey = [16]byte
-
+// tracked is one input series: its window of points and, per rule, the output group it feeds.
 type tracked struct {
 	window.Series
+	groups []*group // by rule index; nil where the rule does not use the series
+	layout uint64   // histogram bucket layout, to reset the window when it changes
+	dead   bool     // set when the sweep forgets the series, so groups drop it too
 }
 
 // group is one output stream of one rule: a resource and the values of the rule's group_by attributes.
 type group struct {
 	rule  *rule
 	attrs pcommon.Map
-	num   map[hashKey]*tracked
-	den   map[hashKey]*tracked
+	num   []*tracked // counter ratio: numerator series; histogram fraction: unused
+	den   []*tracked // counter ratio: denominator series; histogram fraction: its series
+
+	// touchedGen and touchedT: the batch generation that last touched the group and the newest
+	// point time seen in it then.
+	touchedGen uint64
+	touchedT   int64
 }
 
 type ratioProcessor struct {
@@ -68,8 +86,14 @@ type ratioProcessor struct {
 	staleNs int64
 
 	mu     sync.Mutex
-	series map[hashKey]*tracked
-	groups map[hashKey]*group
+	series map[uint64]*tracked
+	groups map[uint64]*group
+	gen    uint64
+	// touched is the scratch list of groups touched in the resource being processed; outMetric and
+	// outGen are the output metric of each rule in that resource (valid when outGen is gen).
+	touched   []*group
+	outMetric []pmetric.Metric
+	outGen    []uint64
 	// capLogged is set once the max_series cap was hit and logged.
 	capLogged bool
 	// untracked counts series not tracked because of max_series.
@@ -89,8 +113,8 @@ func newRatioProcessor(cfg *Config, logger *zap.Logger) *ratioProcessor {
 		byName:  map[string][]*rule{},
 		maxSer:  cfg.MaxSeries,
 		staleNs: cfg.MaxStaleness.Nanoseconds(),
-		series:  map[hashKey]*tracked{},
-		groups:  map[hashKey]*group{},
+		series:  map[uint64]*tracked{},
+		groups:  map[uint64]*group{},
 	}
 	for i := range rules {
 		rc := &rules[i]
@@ -98,16 +122,29 @@ func newRatioProcessor(cfg *Config, logger *zap.Logger) *ratioProcessor {
 		if rc.Window > 0 {
 			w = rc.Window
 		}
-		r := &rule{
-			name:    rc.Name,
-			window:  w.Nanoseconds(),
-			num:     toSelector(rc.Numerator),
-			den:     toSelector(rc.Denominator),
-			groupBy: rc.GroupBy,
+		r := &rule{index: i, name: rc.Name, unit: rc.Unit, window: w.Nanoseconds(), groupBy: rc.GroupBy}
+		if r.unit == "" {
+			r.unit = "1"
 		}
+		if h := rc.Histogram; h != nil {
+			sel := toSelector(h.Metric, h.Match)
+			r.hist = &sel
+			if h.Above != nil {
+				r.threshold, r.above = *h.Above, true
+			} else if h.AtMost != nil {
+				r.threshold = *h.AtMost
+			}
+			p.byName[sel.metric] = appendOnce(p.byName[sel.metric], r)
+		} else {
+			r.num = toSelector(rc.Numerator.Metric, rc.Numerator.Match)
+			r.den = toSelector(rc.Denominator.Metric, rc.Denominator.Match)
+			p.byName[r.num.metric] = appendOnce(p.byName[r.num.metric], r)
+			p.byName[r.den.metric] = appendOnce(p.byName[r.den.metric], r)
+		}
+		r.description = r.describe()
 		p.rules = append(p.rules, r)
-		p.byName[r.num.metric] = appendOnce(p.byName[r.num.metric], r)
-		p.byName[r.den.metric] = appendOnce(p.byName[r.den.metric], r)
+		p.outMetric = append(p.outMetric, pmetric.Metric{})
+		p.outGen = append(p.outGen, 0)
 		p.keep = max(p.keep, r.window)
 	}
 	return p
@@ -122,11 +159,12 @@ func appendOnce(rs []*rule, r *rule) []*rule {
 	return append(rs, r)
 }
 
-func toSelector(s *Selector) selector {
-	out := selector{metric: s.Metric}
-	for k, v := range s.Match {
+func toSelector(metric string, match map[string]string) selector {
+	out := selector{metric: metric}
+	for k, v := range match {
 		out.match = append(out.match, kv{k, v})
 	}
+	sort.Slice(out.match, func(i, j int) bool { return out.match[i].key < out.match[j].key })
 	return out
 }
 
@@ -166,30 +204,28 @@ func (p *ratioProcessor) sweep(nowNs int64) {
 	defer p.mu.Unlock()
 	for k, s := range p.series {
 		if nowNs-s.LastSeen > p.staleNs {
+			s.dead = true
 			delete(p.series, k)
 		}
 	}
 	for gk, g := range p.groups {
-		for k := range g.num {
-			if _, ok := p.series[k]; !ok {
-				delete(g.num, k)
-			}
-		}
-		for k := range g.den {
-			if _, ok := p.series[k]; !ok {
-				delete(g.den, k)
-			}
-		}
+		g.num = live(g.num)
+		g.den = live(g.den)
 		if len(g.num) == 0 && len(g.den) == 0 {
 			delete(p.groups, gk)
 		}
 	}
 }
 
-// touch is a group that received points in the current resource, and the newest time among them.
-type touch struct {
-	g *group
-	t int64
+func live(ss []*tracked) []*tracked {
+	out := ss[:0]
+	for _, s := range ss {
+		if !s.dead {
+			out = append(out, s)
+		}
+	}
+	clear(ss[len(out):])
+	return out
 }
 
 func (p *ratioProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
@@ -199,19 +235,19 @@ func (p *ratioProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
-		touched := p.update(rm, nowNs)
-		if len(touched) > 0 {
-			p.emit(rm, touched)
+		p.gen++
+		p.touched = p.touched[:0]
+		p.update(rm, nowNs)
+		if len(p.touched) > 0 {
+			p.emit(rm)
 		}
 	}
 	return md, nil
 }
 
-// update records every point of the rules' metrics in one resource and returns the groups touched.
-func (p *ratioProcessor) update(rm pmetric.ResourceMetrics, nowNs int64) []touch {
-	var touched []touch
-	index := map[*group]int{}
-	var resHash hashKey
+// update records every point of the rules' metrics in one resource, and lists the groups touched.
+func (p *ratioProcessor) update(rm pmetric.ResourceMetrics, nowNs int64) {
+	var resHash uint64
 	resHashed := false
 	sms := rm.ScopeMetrics()
 	for i := 0; i < sms.Len(); i++ {
@@ -219,98 +255,225 @@ func (p *ratioProcessor) update(rm pmetric.ResourceMetrics, nowNs int64) []touch
 		for j := 0; j < ms.Len(); j++ {
 			m := ms.At(j)
 			rules := p.byName[m.Name()]
-			if len(rules) == 0 || m.Type() != pmetric.MetricTypeSum {
+			if len(rules) == 0 {
 				continue
 			}
 			if !resHashed {
-				resHash = pdatautil.MapHash(rm.Resource().Attributes())
+				resHash = mapHash(rm.Resource().Attributes(), 0)
 				resHashed = true
 			}
-			delta := m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityDelta
-			dps := m.Sum().DataPoints()
-			for k := 0; k < dps.Len(); k++ {
-				dp := dps.At(k)
-				var s *tracked
-				for _, r := range rules {
-					inNum := r.num.matches(m.Name(), dp.Attributes())
-					inDen := r.den.matches(m.Name(), dp.Attributes())
-					if !inNum && !inDen {
-						continue
-					}
-					if s == nil {
-						s = p.record(resHash, m.Name(), dp, delta, nowNs)
-						if s == nil {
-							break
-						}
-					}
-					g := p.group(r, resHash, dp.Attributes())
-					key := seriesKey(resHash, m.Name(), dp.Attributes())
-					if inNum {
-						g.num[key] = s
-					}
-					if inDen {
-						g.den[key] = s
-					}
-					t := int64(dp.Timestamp())
-					if idx, ok := index[g]; ok {
-						touched[idx].t = max(touched[idx].t, t)
-					} else {
-						index[g] = len(touched)
-						touched = append(touched, touch{g: g, t: t})
-					}
+			switch m.Type() {
+			case pmetric.MetricTypeSum:
+				p.updateSum(m, rules, resHash, nowNs)
+			case pmetric.MetricTypeHistogram:
+				p.updateHistogram(m, rules, resHash, nowNs)
+			case pmetric.MetricTypeExponentialHistogram:
+				p.updateExponential(m, rules, resHash, nowNs)
+			}
+		}
+	}
+}
+
+func (p *ratioProcessor) updateSum(m pmetric.Metric, rules []*rule, resHash uint64, nowNs int64) {
+	name := m.Name()
+	nameHash := xxhash.Sum64String(name)
+	delta := m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityDelta
+	dps := m.Sum().DataPoints()
+points:
+	for k := 0; k < dps.Len(); k++ {
+		dp := dps.At(k)
+		attrs := dp.Attributes()
+		var s *tracked
+		for _, r := range rules {
+			if r.hist != nil {
+				continue
+			}
+			inNum := r.num.matches(name, attrs)
+			inDen := r.den.matches(name, attrs)
+			if !inNum && !inDen {
+				continue
+			}
+			if s == nil {
+				key := mapHash(attrs, resHash^nameHash)
+				if s = p.lookup(key, name); s == nil {
+					continue points
+				}
+				v := numberValue(dp)
+				if delta {
+					s.AddDelta(int64(dp.Timestamp()), int64(dp.StartTimestamp()), v, 0, p.keep)
+				} else {
+					s.AddCumulative(int64(dp.Timestamp()), int64(dp.StartTimestamp()), v, 0, p.keep)
+				}
+				s.LastSeen = nowNs
+			}
+			g := s.groups[r.index]
+			if g == nil {
+				g = p.group(r, resHash, attrs)
+				s.groups[r.index] = g
+				if inNum {
+					g.num = append(g.num, s)
+				}
+				if inDen {
+					g.den = append(g.den, s)
 				}
 			}
+			p.touch(g, int64(dp.Timestamp()))
 		}
 	}
-	return touched
 }
 
-func seriesKey(res hashKey, metric string, attrs pcommon.Map) hashKey {
-	return pdatautil.Hash(pdatautil.WithString(string(res[:])), pdatautil.WithString(metric), pdatautil.WithMap(attrs))
-}
-
-// record adds one point to its series' window, tracking the series if new and the cap allows.
-func (p *ratioProcessor) record(res hashKey, metric string, dp pmetric.NumberDataPoint, delta bool, nowNs int64) *tracked {
-	key := seriesKey(res, metric, dp.Attributes())
-	s, ok := p.series[key]
-	if !ok {
-		if len(p.series) >= p.maxSer {
-			p.untracked++
-			if !p.capLogged {
-				p.capLogged = true
-				p.logger.Warn("Ratio processor reached max_series; new series are not tracked until old ones go stale (raise max_series, or narrow the rules)",
-					zap.Int("max_series", p.maxSer), zap.String("metric", metric))
+func (p *ratioProcessor) updateHistogram(m pmetric.Metric, rules []*rule, resHash uint64, nowNs int64) {
+	name := m.Name()
+	nameHash := xxhash.Sum64String(name)
+	delta := m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta
+	dps := m.Histogram().DataPoints()
+	for k := 0; k < dps.Len(); k++ {
+		dp := dps.At(k)
+		for _, r := range rules {
+			if r.hist == nil || !r.hist.matches(name, dp.Attributes()) {
+				continue
 			}
-			return nil
+			// A histogram series is tracked per rule: each rule has its own threshold.
+			s := p.lookup(mapHash(dp.Attributes(), resHash^nameHash^uint64(r.index+1)*0x9e3779b97f4a7c15), name)
+			if s == nil {
+				continue
+			}
+			if layout := layoutOf(dp.ExplicitBounds()); layout != s.layout {
+				s.Clear()
+				s.layout = layout
+			}
+			p.recordFraction(s, int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
+				countAtMost(dp.ExplicitBounds(), dp.BucketCounts(), r.threshold), delta, nowNs)
+			p.link(s, r, resHash, dp.Attributes(), int64(dp.Timestamp()))
 		}
-		s = &tracked{}
-		p.series[key] = s
 	}
-	v := dp.DoubleValue()
-	if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
-		v = float64(dp.IntValue())
+}
+
+func (p *ratioProcessor) updateExponential(m pmetric.Metric, rules []*rule, resHash uint64, nowNs int64) {
+	name := m.Name()
+	nameHash := xxhash.Sum64String(name)
+	delta := m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta
+	dps := m.ExponentialHistogram().DataPoints()
+	for k := 0; k < dps.Len(); k++ {
+		dp := dps.At(k)
+		for _, r := range rules {
+			if r.hist == nil || !r.hist.matches(name, dp.Attributes()) {
+				continue
+			}
+			s := p.lookup(mapHash(dp.Attributes(), resHash^nameHash^uint64(r.index+1)*0x9e3779b97f4a7c15), name)
+			if s == nil {
+				continue
+			}
+			if layout := uint64(int64(dp.Scale())) + 1; layout != s.layout {
+				s.Clear()
+				s.layout = layout
+			}
+			p.recordFraction(s, int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
+				exponentialCountAtMost(dp, r.threshold), delta, nowNs)
+			p.link(s, r, resHash, dp.Attributes(), int64(dp.Timestamp()))
+		}
 	}
+}
+
+// recordFraction stores a histogram point as two paired counters: its count (V) and its observations
+// at most the threshold (W).
+func (p *ratioProcessor) recordFraction(s *tracked, t, start int64, count, atMost float64, delta bool, nowNs int64) {
 	if delta {
-		s.AddDelta(int64(dp.Timestamp()), int64(dp.StartTimestamp()), v, p.keep)
+		s.AddDelta(t, start, count, atMost, p.keep)
 	} else {
-		s.AddCumulative(int64(dp.Timestamp()), int64(dp.StartTimestamp()), v, p.keep)
+		s.AddCumulative(t, start, count, atMost, p.keep)
 	}
 	s.LastSeen = nowNs
+}
+
+func (p *ratioProcessor) link(s *tracked, r *rule, resHash uint64, attrs pcommon.Map, t int64) {
+	g := s.groups[r.index]
+	if g == nil {
+		g = p.group(r, resHash, attrs)
+		s.groups[r.index] = g
+		g.den = append(g.den, s)
+	}
+	p.touch(g, t)
+}
+
+func (p *ratioProcessor) touch(g *group, t int64) {
+	if g.touchedGen != p.gen {
+		g.touchedGen, g.touchedT = p.gen, t
+		p.touched = append(p.touched, g)
+		return
+	}
+	g.touchedT = max(g.touchedT, t)
+}
+
+func numberValue(dp pmetric.NumberDataPoint) float64 {
+	if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+		return float64(dp.IntValue())
+	}
+	return dp.DoubleValue()
+}
+
+// lookup returns the tracked series of a key, tracking it if new and the max_series cap allows.
+func (p *ratioProcessor) lookup(key uint64, metric string) *tracked {
+	if s, ok := p.series[key]; ok {
+		return s
+	}
+	if len(p.series) >= p.maxSer {
+		p.untracked++
+		if !p.capLogged {
+			p.capLogged = true
+			p.logger.Warn("Ratio processor reached max_series; new series are not tracked until old ones go stale (raise max_series, or narrow the rules)",
+				zap.Int("max_series", p.maxSer), zap.String("metric", metric))
+		}
+		return nil
+	}
+	s := &tracked{groups: make([]*group, len(p.rules))}
+	p.series[key] = s
 	return s
 }
 
-func (p *ratioProcessor) group(r *rule, res hashKey, attrs pcommon.Map) *group {
-	opts := make([]pdatautil.HashOption, 0, 2+2*len(r.groupBy))
-	opts = append(opts, pdatautil.WithString(string(res[:])), pdatautil.WithString(r.name))
+// mapHash hashes a map's entries independently of their order (a sum of per-entry hashes), mixed with
+// seed. It does not allocate for string values.
+func mapHash(m pcommon.Map, seed uint64) uint64 {
+	h := seed*0x9e3779b97f4a7c15 + uint64(m.Len())
+	for k, v := range m.All() {
+		var vh uint64
+		if v.Type() == pcommon.ValueTypeStr {
+			vh = xxhash.Sum64String(v.Str())
+		} else {
+			vh = xxhash.Sum64String(v.AsString()) ^ uint64(v.Type())
+		}
+		h += mix(xxhash.Sum64String(k) ^ (vh<<1 | vh>>63))
+	}
+	return mix(h)
+}
+
+// mix is a 64-bit finaliser, so that sums of entry hashes spread well.
+func mix(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+func (p *ratioProcessor) group(r *rule, resHash uint64, attrs pcommon.Map) *group {
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.WriteString(strconv.FormatUint(resHash, 16))
+	_, _ = d.WriteString(r.name)
 	for _, k := range r.groupBy {
+		_, _ = d.Write([]byte{0})
 		if v, ok := attrs.Get(k); ok {
-			opts = append(opts, pdatautil.WithString(k), pdatautil.WithString(v.AsString()))
+			_, _ = d.WriteString(k)
+			_, _ = d.Write([]byte{1})
+			_, _ = d.WriteString(v.AsString())
 		}
 	}
-	key := pdatautil.Hash(opts...)
+	key := d.Sum64()
 	g, ok := p.groups[key]
 	if !ok {
-		g = &group{rule: r, attrs: pcommon.NewMap(), num: map[hashKey]*tracked{}, den: map[hashKey]*tracked{}}
+		g = &group{rule: r, attrs: pcommon.NewMap()}
 		for _, k := range r.groupBy {
 			if v, ok := attrs.Get(k); ok {
 				v.CopyTo(g.attrs.PutEmpty(k))
@@ -321,51 +484,94 @@ func (p *ratioProcessor) group(r *rule, res hashKey, attrs pcommon.Map) *group {
 	return g
 }
 
-// emit appends one ratio point per touched group to the resource, in the processor's own scope.
-func (p *ratioProcessor) emit(rm pmetric.ResourceMetrics, touched []touch) {
+// emit appends one point per touched group to the resource, in the processor's own scope.
+func (p *ratioProcessor) emit(rm pmetric.ResourceMetrics) {
 	var out pmetric.MetricSlice
-	metrics := map[string]pmetric.Metric{}
-	for _, tc := range touched {
-		r := tc.g.rule
-		num, _ := sumIncrease(tc.g.num, tc.t, r.window)
-		den, ok := sumIncrease(tc.g.den, tc.t, r.window)
-		if !ok || den <= 0 {
-			continue // the denominator did not grow: no ratio to report
-		}
-		if num > den {
-			if !r.misconfigured {
-				r.misconfigured = true
-				p.logger.Warn("Ratio rule's numerator grew faster than its denominator; no point emitted. The numerator must select a subset of the denominator's points",
-					zap.String("rule", r.name), zap.Float64("numerator_increase", num), zap.Float64("denominator_increase", den))
-			}
+	scoped := false
+	for _, g := range p.touched {
+		value, ok := p.value(g)
+		if !ok {
 			continue
 		}
-		if out == (pmetric.MetricSlice{}) {
+		r := g.rule
+		if !scoped {
 			sm := rm.ScopeMetrics().AppendEmpty()
 			sm.Scope().SetName(metadata.ScopeName)
 			out = sm.Metrics()
+			scoped = true
 		}
-		m, ok := metrics[r.name]
-		if !ok {
-			m = out.AppendEmpty()
+		if p.outGen[r.index] != p.gen {
+			m := out.AppendEmpty()
 			m.SetName(r.name)
-			m.SetUnit("1")
-			m.SetDescription("Windowed ratio " + r.num.metric + " / " + r.den.metric + " over " + time.Duration(r.window).String())
+			m.SetUnit(r.unit)
+			m.SetDescription(r.description)
 			m.SetEmptyGauge()
-			metrics[r.name] = m
+			p.outMetric[r.index], p.outGen[r.index] = m, p.gen
 		}
+		m := p.outMetric[r.index]
 		dp := m.Gauge().DataPoints().AppendEmpty()
-		dp.SetTimestamp(pcommon.Timestamp(tc.t))
-		dp.SetStartTimestamp(pcommon.Timestamp(tc.t - r.window))
-		dp.SetDoubleValue(num / den)
-		tc.g.attrs.CopyTo(dp.Attributes())
+		dp.SetTimestamp(pcommon.Timestamp(g.touchedT))
+		dp.SetStartTimestamp(pcommon.Timestamp(g.touchedT - r.window))
+		dp.SetDoubleValue(value)
+		g.attrs.CopyTo(dp.Attributes())
 	}
 }
 
-func sumIncrease(series map[hashKey]*tracked, t, w int64) (float64, bool) {
+// value is the rule's output for a group at its touched time; ok is false when there is none (the
+// denominator did not grow, or a counter rule's numerator outgrew its denominator).
+func (p *ratioProcessor) value(g *group) (float64, bool) {
+	r, t := g.rule, g.touchedT
+	if r.hist != nil {
+		var count, atMost float64
+		any := false
+		for _, s := range g.den {
+			if inc, incW, ok := s.Increase(t, r.window); ok {
+				count += inc
+				atMost += incW
+				any = true
+			}
+		}
+		if !any || count <= 0 {
+			return 0, false
+		}
+		fraction := min(max(atMost/count, 0), 1) // interpolation rounding only
+		if r.above {
+			return 1 - fraction, true
+		}
+		return fraction, true
+	}
+	num, _ := sumIncrease(g.num, t, r.window)
+	den, ok := sumIncrease(g.den, t, r.window)
+	if !ok || den <= 0 {
+		return 0, false
+	}
+	if r.unit == "1" && num > den {
+		if !r.misconfigured {
+			r.misconfigured = true
+			p.logger.Warn("Ratio rule's numerator grew faster than its denominator; no point emitted. The numerator must select a subset of the denominator's points (or give the rule a unit other than 1 for a plain quotient)",
+				zap.String("rule", r.name), zap.Float64("numerator_increase", num), zap.Float64("denominator_increase", den))
+		}
+		return 0, false
+	}
+	return num / den, true
+}
+
+func (r *rule) describe() string {
+	w := time.Duration(r.window).String()
+	if r.hist != nil {
+		op := "at most"
+		if r.above {
+			op = "above"
+		}
+		return "Fraction of " + r.hist.metric + " observations " + op + " " + strconv.FormatFloat(r.threshold, 'g', -1, 64) + " over " + w
+	}
+	return "Windowed ratio " + r.num.metric + " / " + r.den.metric + " over " + w
+}
+
+func sumIncrease(series []*tracked, t, w int64) (float64, bool) {
 	total, any := 0.0, false
 	for _, s := range series {
-		if inc, ok := s.Increase(t, w); ok {
+		if inc, _, ok := s.Increase(t, w); ok {
 			total += inc
 			any = true
 		}

@@ -175,7 +175,11 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, time.Minute, cfg.Window)
 			assert.Equal(t, 10*time.Minute, cfg.MaxStaleness)
 			assert.Equal(t, 500, cfg.MaxSeries)
-			require.Len(t, cfg.Rules, 2)
+			require.Len(t, cfg.Rules, 4)
+			require.NotNil(t, cfg.Rules[2].Histogram.Above)
+			assert.InDelta(t, 0.7, *cfg.Rules[2].Histogram.Above, 0)
+			require.NotNil(t, cfg.Rules[3].Histogram.AtMost)
+			assert.InDelta(t, 10.0, *cfg.Rules[3].Histogram.AtMost, 0)
 			assert.Equal(t, "coder.error_ratio", cfg.Rules[1].Name)
 			assert.Equal(t, map[string]string{"status": "error"}, cfg.Rules[1].Numerator.Match)
 			assert.Equal(t, []string{"model_name"}, cfg.Rules[1].GroupBy)
@@ -184,6 +188,10 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "bad_window"), wantErr: `"window" must be positive`},
 		{id: component.NewIDWithName(metadata.Type, "no_name"), wantErr: `rules[0]: "name" must be specified`},
 		{id: component.NewIDWithName(metadata.Type, "no_denominator"), wantErr: `rule "x": "numerator" and "denominator" must both be specified`},
+		{id: component.NewIDWithName(metadata.Type, "both_thresholds"), wantErr: `rule "h": give one of "histogram.above" and "histogram.at_most", not both`},
+		{id: component.NewIDWithName(metadata.Type, "no_threshold"), wantErr: `rule "h": "histogram" needs a threshold`},
+		{id: component.NewIDWithName(metadata.Type, "unknown_kind"), wantErr: `rule "k": unknown rule kind`},
+		{id: component.NewIDWithName(metadata.Type, "mixed_kind"), wantErr: `rule "k": give either "numerator" and "denominator" (a counter ratio) or "histogram"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

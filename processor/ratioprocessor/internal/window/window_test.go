@@ -33,9 +33,9 @@ func TestIncrease(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var ser Series
 			for _, p := range tt.points {
-				ser.AddCumulative(p.t, p.start, p.v, 300*s)
+				ser.AddCumulative(p.t, p.start, p.v, 0, 300*s)
 			}
-			got, ok := ser.Increase(tt.at, tt.w)
+			got, _, ok := ser.Increase(tt.at, tt.w)
 			assert.Equal(t, tt.ok, ok)
 			assert.InDelta(t, tt.want, got, 1e-9)
 		})
@@ -44,21 +44,36 @@ func TestIncrease(t *testing.T) {
 
 func TestDeltaCountsItsFirstPoint(t *testing.T) {
 	var ser Series
-	ser.AddDelta(10*s, 5*s, 3, 300*s)
-	ser.AddDelta(20*s, 10*s, 4, 300*s)
-	got, ok := ser.Increase(20*s, 60*s)
+	ser.AddDelta(10*s, 5*s, 3, 1, 300*s)
+	ser.AddDelta(20*s, 10*s, 4, 2, 300*s)
+	got, gotW, ok := ser.Increase(20*s, 60*s)
 	assert.True(t, ok)
 	assert.InDelta(t, 7, got, 1e-9)
+	assert.InDelta(t, 3, gotW, 1e-9)
 }
 
 func TestPruneKeepsBaseline(t *testing.T) {
 	var ser Series
 	for i := int64(0); i <= 100; i++ {
-		ser.AddCumulative(i*s, 1, float64(i), 10*s)
+		ser.AddCumulative(i*s, 1, float64(i), 0, 10*s)
 	}
 	// Points within (90, 100] plus the baseline at 90.
 	assert.Equal(t, 11, ser.Len())
-	got, ok := ser.Increase(100*s, 10*s)
+	got, _, ok := ser.Increase(100*s, 10*s)
 	assert.True(t, ok)
 	assert.InDelta(t, 10, got, 1e-9)
+}
+
+func TestPairedCounterRestartsWithItsCount(t *testing.T) {
+	var ser Series
+	ser.AddCumulative(10*s, 1, 100, 40, 300*s)
+	ser.AddCumulative(20*s, 1, 110, 45, 300*s)
+	// Restart: the count dropped; the paired value counts from zero even though it did not drop.
+	ser.AddCumulative(30*s, 25*s, 8, 50, 300*s)
+	inc, incW, ok := ser.Increase(30*s, 60*s)
+	assert.True(t, ok)
+	assert.InDelta(t, 10+8, inc, 1e-9)
+	assert.InDelta(t, 5+50, incW, 1e-9)
+	ser.Clear()
+	assert.Equal(t, 0, ser.Len())
 }
