@@ -9,7 +9,7 @@ TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
 GENERATED  := receiver/inferencereceiver processor/ratioprocessor otelcol-dist
 
-.PHONY: all run demo build generate generate-dist check-generated test unit e2e lint fmt prometheus clean
+.PHONY: all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
 all: build
 
@@ -52,8 +52,9 @@ check-generated:
 		git status --porcelain -- $(GENERATED); exit 1; \
 	fi; echo "generated files up to date"
 
-## test: generated-file check, unit tests, the distribution build and the end-to-end tests
-test: check-generated unit build prometheus e2e
+## test: generated-file check, unit tests, the distribution build, the end-to-end tests and a short
+## run of the benchmark harness (it proves the harness works; its figures mean nothing)
+test: check-generated unit build prometheus e2e bench-smoke
 
 unit:
 	$(GO) test -count=1 ./...
@@ -61,6 +62,17 @@ unit:
 e2e: build prometheus
 	E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) \
 		$(GO) test -count=1 -v -timeout 15m ./test/e2e/...
+
+## bench: Go benchmarks, then the whole-process comparison with contrib's prometheusreceiver and the
+## 1,000-server scale run (about 20 minutes); the report goes to build/bench-report.md
+bench: build prometheus
+	$(GO) test -run NONE -bench . -benchtime 2s ./receiver/inferencereceiver/internal/convert/ ./processor/ratioprocessor/ | tee $(BUILD_DIR)/bench-go.txt
+	$(GO) build -o $(BUILD_DIR)/benchharness ./cmd/benchharness
+	./$(BUILD_DIR)/benchharness -bin $(BIN) -prometheus $(PROMETHEUS) -scale -out $(BUILD_DIR)/bench-report.md
+
+bench-smoke: build
+	$(GO) build -o $(BUILD_DIR)/benchharness ./cmd/benchharness
+	./$(BUILD_DIR)/benchharness -bin $(BIN) -payloads vllm -pairs 1 -targets 2 -warmup 2s -measure 3s
 
 ## prometheus: Debian's prometheus package (the remote-write backend of the end-to-end tests)
 prometheus:

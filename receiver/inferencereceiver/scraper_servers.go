@@ -1,6 +1,7 @@
 package inferencereceiver // import "github.com/otel-inference/collector/receiver/inferencereceiver"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +64,8 @@ type target struct {
 
 	// lastErr is the last failure logged, so that a server that stays down is logged once.
 	lastErr string
+	// body is reused from scrape to scrape; what is kept of a payload is copied out of it.
+	body bytes.Buffer
 }
 
 func newServersScraper(cfg *Config, set receiver.Settings) *serversScraper {
@@ -233,8 +236,8 @@ func (t *target) resource() pcommon.Resource {
 	return rb.Emit()
 }
 
-// get fetches a URL of the server, within max_body_size. Errors name the server, the URL and what
-// to check.
+// get fetches a URL of the server, within max_body_size. The body returned is valid until the next
+// get. Errors name the server, the URL and what to check.
 func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, contentType string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, http.NoBody)
 	if err != nil {
@@ -251,10 +254,11 @@ func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, c
 		return nil, "", fmt.Errorf("server %q: GET %s: %s%s", t.label, rawURL, resp.Status, statusHint(resp.StatusCode, t.flavor))
 	}
 	limit := t.cfg.maxBodySize()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
+	t.body.Reset()
+	if _, err := t.body.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
 		return nil, "", fmt.Errorf("server %q: GET %s: reading the body: %w", t.label, rawURL, err)
 	}
+	body = t.body.Bytes()
 	if int64(len(body)) > limit {
 		return nil, "", fmt.Errorf("server %q: GET %s: the body is larger than max_body_size (%d bytes): raise max_body_size, or check this is a metrics endpoint", t.label, rawURL, limit)
 	}

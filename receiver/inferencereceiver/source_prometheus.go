@@ -24,7 +24,8 @@ type promSource struct {
 	t           *target
 	passthrough convert.Passthrough
 	// conv is nil until the flavor is known (detected from the first payload when not configured).
-	conv *convert.Converter
+	conv   *convert.Converter
+	parser *exposition.Parser
 
 	// modelKnown is set once the model was read from the flavor's info endpoint; it is read again
 	// after a failed scrape (the server may have restarted with another model).
@@ -37,7 +38,7 @@ func newPromSource(t *target) (*promSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &promSource{t: t, passthrough: pt}
+	p := &promSource{t: t, passthrough: pt, parser: exposition.NewParser()}
 	if t.flavor != "" {
 		f := schema.Lookup(t.flavor)
 		if f == nil {
@@ -60,7 +61,7 @@ func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 		p.modelKnown = false
 		return err
 	}
-	payload, err := exposition.Parse(body, contentType)
+	payload, err := p.parser.Parse(body, contentType)
 	if err != nil {
 		p.modelKnown = false
 		return fmt.Errorf("server %q: GET %s: %w (is the endpoint a Prometheus metrics path, e.g. /metrics?)", t.label, t.cfg.Endpoint, err)

@@ -36,10 +36,11 @@ func BenchmarkParseConvert(b *testing.B) {
 		}
 		b.Run(p.name, func(b *testing.B) {
 			c := New(p.flavor, PassthroughUnmapped)
+			parser := exposition.NewParser()
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				payload, err := exposition.Parse(body, "text/plain")
+				payload, err := parser.Parse(body, "text/plain")
 				if err != nil {
 					b.Fatal(err)
 				}

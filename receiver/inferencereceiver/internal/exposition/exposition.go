@@ -127,10 +127,40 @@ func (p *Payload) normaliseCounterNames() {
 // ContentTypeText is assumed when a server sends no usable Content-Type.
 const ContentTypeText = "text/plain"
 
+// Parse reads a whole payload with a parser of its own (no cache kept); see Parser.
+func Parse(b []byte, contentType string) (*Payload, error) {
+	return NewParser().Parse(b, contentType)
+}
+
+// Parser reads the payloads of one server, scrape after scrape. It remembers what each series line
+// (name and labels, as exposed) resolved to, so that a line seen before skips label parsing, hashing
+// and le/quantile parsing: only its value is read. It is not safe for concurrent use.
+type Parser struct {
+	cache map[string]*resolved
+	gen   uint32
+}
+
+// resolved is what one exposed series line means.
+type resolved struct {
+	family string
+	kind   Kind
+	role   sampleRole
+	id     labels.Labels // without __name__, le, quantile
+	hash   uint64
+	bound  float64 // le or quantile
+	gen    uint32
+}
+
+// maxCached bounds the remembered lines of one server.
+const maxCached = 200_000
+
+// NewParser returns a parser with an empty cache.
+func NewParser() *Parser { return &Parser{cache: make(map[string]*resolved)} }
+
 // Parse reads a whole payload. contentType selects text or OpenMetrics; an empty or unknown one is
 // read as the Prometheus text format. On a syntax error Parse returns what it read before the error
 // together with an error that names the line.
-func Parse(b []byte, contentType string) (*Payload, error) {
+func (ps *Parser) Parse(b []byte, contentType string) (*Payload, error) {
 	st := labels.NewSymbolTable()
 	parser, err := textparse.New(b, contentType, st, textparse.ParserOptions{FallbackContentType: ContentTypeText})
 	if parser == nil {
@@ -140,6 +170,7 @@ func Parse(b []byte, contentType string) (*Payload, error) {
 		return &Payload{}, errors.New("the protobuf exposition format is not supported: let the server answer text/plain or application/openmetrics-text")
 	}
 	openMetrics := strings.HasPrefix(contentType, "application/openmetrics-text")
+	ps.gen++
 	p := &Payload{byName: make(map[string]*Family)}
 	b2 := builder{payload: p}
 	var lset labels.Labels
@@ -149,6 +180,7 @@ func Parse(b []byte, contentType string) (*Payload, error) {
 			if openMetrics {
 				p.normaliseCounterNames()
 			}
+			ps.sweep()
 			return p, nil
 		}
 		if err != nil {
@@ -165,13 +197,30 @@ func Parse(b []byte, contentType string) (*Payload, error) {
 			name, unit := parser.Unit()
 			b2.declare(string(name)).Unit = string(unit)
 		case textparse.EntrySeries:
-			_, ts, v := parser.Series()
-			parser.Labels(&lset)
-			if err := b2.add(lset, ts, v); err != nil {
-				return p, err
+			series, ts, v := parser.Series()
+			r := ps.cache[string(series)]
+			if r == nil || !b2.stillMeans(r) {
+				parser.Labels(&lset)
+				if r, err = b2.resolve(lset); err != nil {
+					return p, err
+				}
+				if len(ps.cache) < maxCached {
+					ps.cache[string(series)] = r
+				}
 			}
+			r.gen = ps.gen
+			b2.apply(r, ts, v)
 		case textparse.EntryHistogram:
 			// Native histograms come only with the protobuf format, refused above.
+		}
+	}
+}
+
+// sweep forgets lines not seen in the last payload (label values that churn must not grow the cache).
+func (ps *Parser) sweep() {
+	for k, r := range ps.cache {
+		if r.gen != ps.gen {
+			delete(ps.cache, k)
 		}
 	}
 }
@@ -293,7 +342,15 @@ func roleIn(f *Family, name string) (sampleRole, bool) {
 	return 0, false
 }
 
-func (b *builder) add(lset labels.Labels, ts *int64, v float64) error {
+// stillMeans tells whether a remembered line resolves the same way in this payload: its family
+// declares the same type.
+func (b *builder) stillMeans(r *resolved) bool {
+	f := b.payload.byName[r.family]
+	return f == nil || f.Kind == r.kind
+}
+
+// resolve works out what a series line means from its labels.
+func (b *builder) resolve(lset labels.Labels) (*resolved, error) {
 	name := lset.Get(model.MetricNameLabel)
 	f, role := b.familyOf(name)
 
@@ -313,52 +370,63 @@ func (b *builder) add(lset labels.Labels, ts *int64, v float64) error {
 		}
 	})
 	id := b.lb.Labels()
-	h := id.Hash()
-	idx, ok := f.index[h]
+	r := &resolved{family: f.Name, kind: f.Kind, role: role, id: id.Copy(), hash: id.Hash()}
+	switch {
+	case role == roleBucket:
+		if !hasLe {
+			return nil, fmt.Errorf("histogram %q: a _bucket sample has no le label", f.Name)
+		}
+		ub, err := parseFloat(le)
+		if err != nil {
+			return nil, fmt.Errorf("histogram %q: bad le=%q: %w", f.Name, le, err)
+		}
+		r.bound = ub
+	case role == roleValue && f.Kind == Summary:
+		if !hasQuantile {
+			return nil, fmt.Errorf("summary %q: a sample has no quantile label", f.Name)
+		}
+		q, err := parseFloat(quantile)
+		if err != nil {
+			return nil, fmt.Errorf("summary %q: bad quantile=%q: %w", f.Name, quantile, err)
+		}
+		r.bound = q
+	}
+	return r, nil
+}
+
+// apply stores one sample of a resolved line.
+func (b *builder) apply(r *resolved, ts *int64, v float64) {
+	f := b.payload.byName[r.family]
+	if f == nil {
+		f = b.declare(r.family)
+		f.Kind = r.kind
+	}
+	idx, ok := f.index[r.hash]
 	if !ok {
 		idx = len(f.Series)
-		f.index[h] = idx
-		f.Series = append(f.Series, Series{Labels: id.Copy(), Hash: h})
+		f.index[r.hash] = idx
+		f.Series = append(f.Series, Series{Labels: r.id, Hash: r.hash})
 	}
 	s := &f.Series[idx]
 	if ts != nil {
 		s.TimestampMs = *ts
 	}
-
-	switch role {
+	switch r.role {
 	case roleCreated:
 		s.CreatedMs = int64(v * 1000)
-		return nil
 	case roleSum:
 		s.Sum, s.HasSum = v, true
-		return nil
 	case roleCount:
 		s.Count, s.HasCount = v, true
-		return nil
 	case roleBucket:
-		if !hasLe {
-			return fmt.Errorf("histogram %q: a _bucket sample has no le label", f.Name)
+		s.Buckets = append(s.Buckets, Bucket{UpperBound: r.bound, Count: v})
+	default:
+		if f.Kind == Summary {
+			s.Quantiles = append(s.Quantiles, Quantile{Quantile: r.bound, Value: v})
+		} else {
+			s.Value = v
 		}
-		ub, err := parseFloat(le)
-		if err != nil {
-			return fmt.Errorf("histogram %q: bad le=%q: %w", f.Name, le, err)
-		}
-		s.Buckets = append(s.Buckets, Bucket{UpperBound: ub, Count: v})
-		return nil
 	}
-	if f.Kind == Summary {
-		if !hasQuantile {
-			return fmt.Errorf("summary %q: a sample has no quantile label", f.Name)
-		}
-		q, err := parseFloat(quantile)
-		if err != nil {
-			return fmt.Errorf("summary %q: bad quantile=%q: %w", f.Name, quantile, err)
-		}
-		s.Quantiles = append(s.Quantiles, Quantile{Quantile: q, Value: v})
-		return nil
-	}
-	s.Value = v
-	return nil
 }
 
 func parseFloat(s string) (float64, error) {

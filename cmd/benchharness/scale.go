@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const scaleInterval = 10 * time.Second
+
+// scaleRun runs n replayed vLLM servers (paths on one loopback port) scraped every 10 s by our
+// receiver: once alone (batch + debug), once with the ratio processor and remote write to a local
+// Prometheus. It reports cores used, peak RSS, scrapes missed, samples per second delivered and the
+// delay from scrape to queryable.
+func scaleRun(w io.Writer, bin, prometheusBin string, n int, measure time.Duration) error {
+	p, err := loadPayload("vllm")
+	if err != nil {
+		return err
+	}
+	hits := make([]atomic.Int64, n)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// /s/<i>/metrics
+		parts := strings.Split(r.URL.Path, "/")
+		if len(parts) == 4 {
+			if i, err := strconv.Atoi(parts[2]); err == nil && i >= 0 && i < n {
+				hits[i].Add(1)
+			}
+		}
+		rw.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_, _ = rw.Write(p.body)
+		// When this scrape was served: the delay to queryable is measured against it.
+		_, _ = fmt.Fprintf(rw, "# TYPE bench_served_ms gauge\nbench_served_ms %d\n", time.Now().UnixMilli())
+	})}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	base := "http://" + l.Addr().String()
+
+	var servers strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&servers, "      - {endpoint: \"%s/s/%d/metrics\", flavor: vllm}\n", base, i)
+	}
+	fmt.Fprintf(w, "Scale run: %d replayed vLLM servers (%d bytes each) on loopback, every %s; %s warm-up, %s measured.\n\n",
+		n, len(p.body), scaleInterval, 2*scaleInterval, measure)
+	fmt.Fprintln(w, "| pipeline | cores used | peak RSS (anonymous) | scrapes missed | samples/s delivered | scrape → queryable (median, max) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+
+	// 1. The receiver alone.
+	alone := fmt.Sprintf("receivers:\n  inference:\n    collection_interval: %s\n    servers:\n%s", scaleInterval, servers.String()) +
+		fmt.Sprintf(commonTail, "inference")
+	m, missed, err := runScale(bin, alone, hits, measure)
+	if err != nil {
+		return fmt.Errorf("receiver alone: %w", err)
+	}
+	fmt.Fprintf(w, "| inference → batch → debug | %.3f | %.0f MiB (%.0f MiB) | %d | – | – |\n", m.cores, mib(m.rssBytes), mib(m.anonBytes), missed)
+
+	// 2. With ratio and remote write to a real Prometheus.
+	dir, err := os.MkdirTemp("", "benchscale")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	promPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	cfg := filepath.Join(dir, "prometheus.yml")
+	_ = os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600)
+	prom := exec.Command(prometheusBin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--web.enable-remote-write-receiver", "--log.level=warn")
+	prom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := prom.Start(); err != nil {
+		return fmt.Errorf("starting Prometheus (%s): %w", prometheusBin, err)
+	}
+	defer func() { _ = prom.Process.Kill(); _ = prom.Wait() }()
+	promURL := fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	if err := waitReady(promURL, 30*time.Second); err != nil {
+		return err
+	}
+	full := fmt.Sprintf(`receivers:
+  inference:
+    collection_interval: %s
+    servers:
+%sprocessors:
+  ratio:
+    window: 5m
+  batch: {}
+exporters:
+  prometheus_remote_write:
+    endpoint: %s/api/v1/write
+    resource_to_telemetry_conversion:
+      enabled: true
+service:
+  pipelines:
+    metrics:
+      receivers: [inference]
+      processors: [ratio, batch]
+      exporters: [prometheus_remote_write]
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: none
+`, scaleInterval, servers.String(), promURL)
+	var delays []float64
+	stopPoll := make(chan struct{})
+	polled := make(chan struct{})
+	var samples0, samples1 float64
+	var t0, t1 time.Time
+	go func() {
+		defer close(polled)
+		last := 0.0
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopPoll:
+				return
+			case now := <-tick.C:
+				v, ok := queryScalar(promURL, "max(bench_served_ms)")
+				if ok && v > last {
+					if last > 0 {
+						delays = append(delays, float64(now.UnixMilli())-v)
+					}
+					last = v
+				}
+			}
+		}
+	}()
+	m, missed, err = runScaleHooks(bin, full, hits, measure, func() {
+		samples0, _ = promCounter(promURL, "prometheus_tsdb_head_samples_appended_total")
+		t0 = time.Now()
+	}, func() {
+		samples1, _ = promCounter(promURL, "prometheus_tsdb_head_samples_appended_total")
+		t1 = time.Now()
+	})
+	close(stopPoll)
+	<-polled
+	if err != nil {
+		return fmt.Errorf("with ratio and remote write: %w", err)
+	}
+	rate := (samples1 - samples0) / t1.Sub(t0).Seconds()
+	fmt.Fprintf(w, "| inference → ratio → batch → prometheus_remote_write → Prometheus | %.3f | %.0f MiB (%.0f MiB) | %d | %.0f | %.2f s, %.2f s |\n",
+		m.cores, mib(m.rssBytes), mib(m.anonBytes), missed, rate, median(delays)/1000, maxOrZero(delays)/1000)
+	fmt.Fprintln(w, "\nThe delay is measured from the moment the replayed server answered to the first poll (every 250 ms) at which Prometheus returned that sample; it includes up to 250 ms of polling.")
+	return nil
+}
+
+func maxOrZero(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return maxOf(xs)
+}
+
+func runScale(bin, config string, hits []atomic.Int64, measure time.Duration) (measurement, int, error) {
+	return runScaleHooks(bin, config, hits, measure, func() {}, func() {})
+}
+
+// runScaleHooks is runOnce for the scale run: it also counts, per server, the scrapes that did not
+// happen in the measured window (expected: one per interval).
+func runScaleHooks(bin, config string, hits []atomic.Int64, measure time.Duration, atStart, atEnd func()) (measurement, int, error) {
+	before := make([]int64, len(hits))
+	m, err := runOnceHooks(bin, config, 2*scaleInterval, measure, func() {
+		for i := range hits {
+			before[i] = hits[i].Load()
+		}
+		atStart()
+	}, atEnd)
+	if err != nil {
+		return m, 0, err
+	}
+	expected := int64(measure/scaleInterval) - 1 // the window's edges may cut one scrape
+	missed := 0
+	for i := range hits {
+		if got := hits[i].Load() - before[i]; got < expected {
+			missed += int(expected - got)
+		}
+	}
+	return m, missed, nil
+}
+
+// runOnceHooks starts the collector on config, waits warmup, calls atStart, measures CPU over measure,
+// calls atEnd, reads the peak RSS and stops the collector. A collector that exits early is an error
+// with the end of what it printed.
+func runOnceHooks(bin, config string, warmup, measure time.Duration, atStart, atEnd func()) (measurement, error) {
+	dir, err := os.MkdirTemp("", "benchharness")
+	if err != nil {
+		return measurement{}, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		return measurement{}, err
+	}
+	cmd := exec.Command(bin, "--config="+path)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return measurement{}, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	wait := func(d time.Duration) error {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("collector exited: %v: %s", err, tail(stderr.String()))
+		case <-time.After(d):
+			return nil
+		}
+	}
+	if err := wait(warmup); err != nil {
+		return measurement{}, err
+	}
+	cpu0, err := cpuSeconds(cmd.Process.Pid)
+	if err != nil {
+		return measurement{}, err
+	}
+	atStart()
+	t0 := time.Now()
+	// Anonymous memory (heap, stacks) is what the work costs: both receivers run the same binary,
+	// whose mapped file pages are most of the RSS. Sampled every 100 ms for its peak.
+	var peakAnon int64
+	sampled := make(chan struct{})
+	stopSampling := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v, err := statusField(cmd.Process.Pid, "RssAnon:"); err == nil {
+				peakAnon = max(peakAnon, v)
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err = wait(measure)
+	close(stopSampling)
+	<-sampled
+	if err != nil {
+		return measurement{}, err
+	}
+	cpu1, err := cpuSeconds(cmd.Process.Pid)
+	if err != nil {
+		return measurement{}, err
+	}
+	atEnd()
+	elapsed := time.Since(t0)
+	rss, _ := statusField(cmd.Process.Pid, "VmHWM:")
+	return measurement{cpu: cpu1 - cpu0, rssBytes: rss, anonBytes: peakAnon, cores: (cpu1 - cpu0) / elapsed.Seconds()}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitReady(base string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("Prometheus at %s not ready after %s", base, limit)
+}
+
+func queryScalar(base, expr string) (float64, bool) {
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&r) != nil || len(r.Data.Result) == 0 {
+		return 0, false
+	}
+	s, _ := r.Data.Result[0].Value[1].(string)
+	v, err := strconv.ParseFloat(s, 64)
+	return v, err == nil
+}
+
+// promCounter reads one unlabelled counter from Prometheus's own /metrics.
+func promCounter(base, name string) (float64, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, name+" ") {
+			return strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, name)), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not found", name)
+}
