@@ -7,7 +7,7 @@ BUILD_DIR  := build
 BIN        := $(BUILD_DIR)/otelcol-inference
 TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
-GENERATED  := receiver/inferencereceiver processor/ratioprocessor otelcol-dist
+GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist
 
 .PHONY: all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
@@ -35,6 +35,7 @@ build:
 generate:
 	cd receiver/inferencereceiver && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
 	cd processor/ratioprocessor && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
+	cd exporter/remotewriteexporter && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
 	$(MAKE) generate-dist
 
 generate-dist:

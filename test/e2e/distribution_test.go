@@ -26,7 +26,7 @@ func TestComponentsListed(t *testing.T) {
 		"name: inference", "name: ratio", "name: otlp", "name: prometheus", "name: batch", "name: memory_limiter",
 		"name: resource", "name: resource_detection", "name: transform", "name: filter", "name: debug",
 		"name: otlp_grpc", "name: otlp_http", "name: prometheus_remote_write", "name: file", "name: load_balancing",
-		"name: health_check", "name: file_storage", "name: bearertokenauth", "name: basicauth", "name: zpages", "name: pprof",
+		"name: remote_write", "name: health_check", "name: file_storage", "name: bearertokenauth", "name: basicauth", "name: zpages", "name: pprof",
 	} {
 		assert.Contains(t, string(out), want)
 	}
@@ -40,6 +40,7 @@ func TestShippedConfigsValidate(t *testing.T) {
 		{"validate", "--config=../../otelcol-dist/config.yaml"},
 		{"validate", "--config=../../otelcol-dist/agent.yaml"},
 		{"validate", "--config=../../otelcol-dist/gateway.yaml"},
+		{"validate", "--config=../../otelcol-dist/agent-loadbalanced.yaml"},
 	} {
 		out, err := exec.Command(collectorBin, args...).CombinedOutput()
 		assert.NoError(t, err, "%v: %s", args, out)
@@ -116,14 +117,16 @@ func TestAgentToGateway(t *testing.T) {
 		fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
 		fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)),
 		"PROMETHEUS_REMOTE_WRITE_URL="+prom+"/api/v1/write",
-	), collectorBin, "--config=../../otelcol-dist/gateway.yaml", "--set=processors::batch::timeout=200ms")
+		"OTELCOL_STORAGE_DIR="+t.TempDir(),
+	), collectorBin, "--config=../../otelcol-dist/gateway.yaml")
 	agent := startProcessEnv(t, "agent", append(common,
 		fmt.Sprintf("OTELCOL_GATEWAY_ENDPOINT=http://127.0.0.1:%d", otlpPort),
 		fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
 		fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)),
 		"VLLM_ENDPOINT="+srv.URL+"/metrics",
+		"OTELCOL_STORAGE_DIR="+t.TempDir(),
 	), collectorBin, "--config=../../otelcol-dist/agent.yaml",
-		"--set=receivers::inference::collection_interval=1s", "--set=processors::batch::timeout=200ms")
+		"--set=receivers::inference::collection_interval=1s")
 
 	var ratios []sample
 	waitFor(t, 90*time.Second, "the error ratio to reach Prometheus through the gateway", func() bool {

@@ -74,6 +74,25 @@ func (p *process) output() string {
 	return p.out.String()
 }
 
+// kill9 kills the process (and its group) with SIGKILL and reaps it: a crash, nothing flushed.
+func (p *process) kill9() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.waitExit(10 * time.Second)
+}
+
+// signal sends sig and waits (bounded) for the process to exit.
+func (p *process) signal(sig syscall.Signal) {
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	p.waitExit(30 * time.Second)
+}
+
+func (p *process) waitExit(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && !processExited(p.cmd.Process.Pid) {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // requireRunning fails the test at once when the process has exited (its output is logged).
 func (p *process) requireRunning(t *testing.T) {
 	t.Helper()
@@ -119,7 +138,7 @@ func startProcessEnv(t *testing.T, name string, env []string, bin string, args .
 		}
 		if t.Failed() {
 			out := p.output()
-			if len(out) > 8000 {
+			if len(out) > 8000 && os.Getenv("E2E_VERBOSE") == "" {
 				out = "…" + out[len(out)-8000:]
 			}
 			t.Logf("--- %s output ---\n%s", name, out)

@@ -1,0 +1,75 @@
+package remotewriteexporter // import "github.com/otel-inference/collector/exporter/remotewriteexporter"
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/resourcetotelemetry"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configretry"
+)
+
+// Config is the remote_write exporter's configuration.
+type Config struct {
+	// The HTTP client: endpoint (e.g. http://prometheus:9090/api/v1/write), headers, auth, TLS,
+	// timeout (per request).
+	confighttp.ClientConfig `mapstructure:",squash"`
+
+	// QueueConfig is the sending queue: a strict FIFO read by one sender, so the samples of every
+	// series reach the backend in order. With `storage: file_storage/…` it is on disk: what was
+	// accepted survives a crash and is sent, in order, after the restart.
+	QueueConfig QueueConfig `mapstructure:"sending_queue"`
+	// BackOffConfig retries 5xx and 429 (honouring Retry-After); other 4xx are not retried.
+	// max_elapsed_time 0 (the default) retries until the backend takes the data.
+	BackOffConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+
+	// MaxSamplesPerRequest splits what one push carries into requests of at most this many samples.
+	MaxSamplesPerRequest int `mapstructure:"max_samples_per_request"`
+
+	// Naming, as contrib's prometheus remote write exporter does it.
+	Namespace           string                       `mapstructure:"namespace"`
+	ExternalLabels      map[string]string            `mapstructure:"external_labels"`
+	AddMetricSuffixes   bool                         `mapstructure:"add_metric_suffixes"`
+	ResourceToTelemetry resourcetotelemetry.Settings `mapstructure:"resource_to_telemetry_conversion"`
+	TargetInfo          TargetInfo                   `mapstructure:"target_info"`
+
+	_ struct{}
+}
+
+// QueueConfig configures the sending queue.
+type QueueConfig struct {
+	// Storage names a storage extension (file_storage) that makes the queue persistent.
+	Storage *component.ID `mapstructure:"storage"`
+	// QueueSize is how many batches (one per push from the pipeline) the queue holds; beyond it new
+	// data is refused (an error the pipeline sees).
+	QueueSize int `mapstructure:"queue_size"`
+
+	_ struct{}
+}
+
+// TargetInfo says whether target_info series carry resource attributes.
+type TargetInfo struct {
+	Enabled bool `mapstructure:"enabled"`
+	_       struct{}
+}
+
+var _ component.Config = (*Config)(nil)
+
+// Validate names the key of every problem.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.Endpoint == "" {
+		errs = append(errs, errors.New(`"endpoint" must be specified, e.g. http://127.0.0.1:9090/api/v1/write`))
+	} else if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf(`"endpoint" %q must be an http:// or https:// URL`, cfg.Endpoint))
+	}
+	if cfg.MaxSamplesPerRequest <= 0 {
+		errs = append(errs, fmt.Errorf(`"max_samples_per_request" must be positive, got %d`, cfg.MaxSamplesPerRequest))
+	}
+	if cfg.QueueConfig.QueueSize <= 0 {
+		errs = append(errs, fmt.Errorf(`"sending_queue.queue_size" must be positive, got %d`, cfg.QueueConfig.QueueSize))
+	}
+	return errors.Join(errs...)
+}

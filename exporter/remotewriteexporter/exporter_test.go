@@ -1,0 +1,205 @@
+package remotewriteexporter
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otel-inference/collector/exporter/remotewriteexporter/internal/metadata"
+)
+
+// backend is a fake remote-write receiver: it decodes each request and answers with the next status
+// of its script (then 204).
+type backend struct {
+	mu       sync.Mutex
+	requests []*prompb.WriteRequest
+	script   []int
+	headers  []http.Header
+}
+
+func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	body, err := snappy.Decode(nil, raw)
+	if err != nil {
+		http.Error(w, "not snappy", http.StatusBadRequest)
+		return
+	}
+	var req prompb.WriteRequest
+	if err := req.Unmarshal(body); err != nil {
+		http.Error(w, "not a WriteRequest", http.StatusBadRequest)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.headers = append(b.headers, r.Header.Clone())
+	status := http.StatusNoContent
+	if len(b.script) > 0 {
+		status, b.script = b.script[0], b.script[1:]
+	}
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "0")
+	}
+	if status/100 == 2 {
+		b.requests = append(b.requests, &req)
+	}
+	msg := map[int]string{400: "out of order sample", 500: "tsdb busy", 429: "slow down"}[status]
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg))
+}
+
+// gauge builds one point of a gauge "step" at second t with value v.
+func gauge(t int64, v float64, series int) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "vllm")
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("step")
+	g := m.SetEmptyGauge()
+	for s := 0; s < series; s++ {
+		dp := g.DataPoints().AppendEmpty()
+		dp.SetTimestamp(pcommon.Timestamp(t * int64(time.Second)))
+		dp.SetDoubleValue(v)
+		dp.Attributes().PutInt("s", int64(s))
+	}
+	return md
+}
+
+func newTestExporter(t *testing.T, b *backend, mutate func(*Config)) (func(pmetric.Metrics), func()) {
+	t.Helper()
+	srv := httptest.NewServer(b)
+	f := NewFactory()
+	cfg := f.CreateDefaultConfig().(*Config)
+	cfg.Endpoint = srv.URL + "/api/v1/write"
+	cfg.BackOffConfig.InitialInterval = 10 * time.Millisecond
+	cfg.BackOffConfig.MaxInterval = 20 * time.Millisecond
+	if mutate != nil {
+		mutate(cfg)
+	}
+	require.NoError(t, cfg.Validate())
+	exp, err := f.CreateMetrics(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	send := func(md pmetric.Metrics) { require.NoError(t, exp.ConsumeMetrics(context.Background(), md)) }
+	stop := func() {
+		require.NoError(t, exp.Shutdown(context.Background()))
+		srv.Close()
+	}
+	return send, stop
+}
+
+// stepsOf lists the values of the "step" series with s="0", in the order the backend received them.
+func (b *backend) stepsOf() []float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []float64
+	seen := map[int64]bool{}
+	for _, r := range b.requests {
+		for _, ts := range r.Timeseries {
+			isStep, s0 := false, false
+			for _, l := range ts.Labels {
+				isStep = isStep || (l.Name == "__name__" && l.Value == "step")
+				s0 = s0 || (l.Name == "s" && l.Value == "0")
+			}
+			if !isStep || !s0 {
+				continue
+			}
+			for _, smp := range ts.Samples {
+				if !seen[smp.Timestamp] { // a retried request repeats what was taken: Prometheus accepts exact duplicates
+					out = append(out, smp.Value)
+				}
+				seen[smp.Timestamp] = true
+			}
+		}
+	}
+	return out
+}
+
+func TestInOrderAcrossRetries(t *testing.T) {
+	b := &backend{script: []int{500, 500, 429, 204, 503}}
+	send, stop := newTestExporter(t, b, nil)
+	for i := int64(1); i <= 20; i++ {
+		send(gauge(i, float64(i), 1))
+	}
+	require.Eventually(t, func() bool { return len(b.stepsOf()) == 20 }, 10*time.Second, 10*time.Millisecond)
+	stop()
+	got := b.stepsOf()
+	for i, v := range got {
+		assert.InDelta(t, float64(i+1), v, 0, "sample %d arrived out of order: %v", i, got)
+	}
+	assert.Equal(t, "snappy", b.headers[0].Get("Content-Encoding"))
+	assert.Equal(t, "0.1.0", b.headers[0].Get("X-Prometheus-Remote-Write-Version"))
+}
+
+func TestRejectedSamplesAreDroppedNotRetried(t *testing.T) {
+	b := &backend{script: []int{400}}
+	send, stop := newTestExporter(t, b, func(c *Config) { c.MaxSamplesPerRequest = 5 })
+	// 12 series in one push: three requests of 5, 5 and 2 samples; the first is refused for good.
+	send(gauge(1, 1, 12))
+	require.Eventually(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.headers) == 3
+	}, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	assert.Len(t, b.headers, 3, "a 400 is not retried")
+	require.Len(t, b.requests, 2)
+	assert.Equal(t, 5, samplesIn(b.requests[0]))
+	assert.Equal(t, 2, samplesIn(b.requests[1]))
+}
+
+func TestSplitKeepsTimeOrderWithinASeries(t *testing.T) {
+	ts := &prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "x"}}}
+	for _, t := range []int64{5, 1, 4, 2, 3} {
+		ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: t, Value: float64(t)})
+	}
+	reqs := split(map[string]*prompb.TimeSeries{"a": ts}, 2)
+	require.Len(t, reqs, 3)
+	var order []int64
+	for _, r := range reqs {
+		assert.LessOrEqual(t, samplesIn(r), 2)
+		for _, s := range r.Timeseries[0].Samples {
+			order = append(order, s.Timestamp)
+		}
+	}
+	assert.Equal(t, []int64{1, 2, 3, 4, 5}, order)
+}
+
+func TestDropReasonAndRetryAfter(t *testing.T) {
+	assert.Equal(t, "out_of_order", dropReason("out of order sample"))
+	assert.Equal(t, "duplicate", dropReason("duplicate sample for timestamp"))
+	assert.Equal(t, "too_old", dropReason("out of bounds"))
+	assert.Equal(t, "bad_request", dropReason("label name invalid"))
+	d, ok := retryAfter("3")
+	assert.True(t, ok)
+	assert.Equal(t, 3*time.Second, d)
+	_, ok = retryAfter("soon")
+	assert.False(t, ok)
+}
+
+func TestConfigValidate(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	require.ErrorContains(t, cfg.Validate(), `"endpoint" must be specified`)
+	cfg.Endpoint = "http://127.0.0.1:9090/api/v1/write"
+	require.NoError(t, cfg.Validate())
+	cfg.QueueConfig.QueueSize = 0
+	require.ErrorContains(t, cfg.Validate(), `"sending_queue.queue_size" must be positive`)
+	cfg.QueueConfig.QueueSize = 10
+	cfg.MaxSamplesPerRequest = 0
+	require.ErrorContains(t, cfg.Validate(), `"max_samples_per_request" must be positive`)
+}
