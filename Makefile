@@ -9,7 +9,7 @@ TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
 GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist
 
-.PHONY: all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
+.PHONY: reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
 all: build
 
@@ -74,6 +74,11 @@ bench: build prometheus
 bench-smoke: build
 	$(GO) build -o $(BUILD_DIR)/benchharness ./cmd/benchharness
 	./$(BUILD_DIR)/benchharness -bin $(BIN) -payloads vllm -pairs 1 -targets 2 -warmup 2s -measure 3s
+
+## reliability: the durability scenario with our remote_write and with contrib's exporter, side by side
+reliability: build prometheus
+	RELIABILITY=1 E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) \
+		$(GO) test -count=1 -v -timeout 15m -run 'TestDurabilityBackendOutageAndCrash|TestReliabilityContribExporter' ./test/e2e/ | grep -E 'RELIABILITY|remote_write:|^(---|ok|FAIL)'
 
 ## prometheus: Debian's prometheus package (the remote-write backend of the end-to-end tests)
 prometheus:

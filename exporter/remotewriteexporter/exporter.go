@@ -165,8 +165,8 @@ func (e *rwExporter) run(ctx context.Context) {
 // samples. It retries each request until the backend takes it, refuses it for good, or the retries
 // run out (max_elapsed_time); it returns false when shutdown interrupted it.
 func (e *rwExporter) deliver(ctx context.Context, items [][]byte) bool {
-	merged := map[string]*prompb.TimeSeries{}
-	for _, b := range items {
+	var merged map[string]*prompb.TimeSeries
+	for i, b := range items {
 		md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
 		if err != nil {
 			e.logOnce("corrupt", "A queued batch cannot be read; it is dropped", zap.Error(err))
@@ -175,6 +175,13 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte) bool {
 		tsMap, err := prometheusremotewrite.FromMetrics(md, e.settings)
 		if err != nil {
 			e.logOnce("translation", "Some metrics could not be translated to Prometheus series and were dropped", zap.Error(err))
+		}
+		if i == 0 && len(items) == 1 {
+			merged = tsMap // one batch: nothing to merge
+			break
+		}
+		if merged == nil {
+			merged = make(map[string]*prompb.TimeSeries, len(tsMap))
 		}
 		for _, ts := range tsMap {
 			key := signature(ts.Labels)
@@ -244,25 +251,25 @@ func (e *rwExporter) sendWithRetry(ctx context.Context, req *prompb.WriteRequest
 }
 
 // split orders each series' samples by time and packs the series into requests of at most max
-// samples; a series with more samples than that is cut into consecutive pieces, in time order.
+// samples; a series with more samples than that is cut into consecutive pieces, in time order. (The
+// order of different series does not matter to the backend.)
 func split(tsMap map[string]*prompb.TimeSeries, maxSamples int) []*prompb.WriteRequest {
-	keys := make([]string, 0, len(tsMap))
-	for k := range tsMap {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // deterministic requests, whatever the map's order
 	var out []*prompb.WriteRequest
-	cur := &prompb.WriteRequest{}
+	newRequest := func() *prompb.WriteRequest {
+		return &prompb.WriteRequest{Timeseries: make([]prompb.TimeSeries, 0, min(len(tsMap), maxSamples))}
+	}
+	cur := newRequest()
 	n := 0
 	flush := func() {
 		if len(cur.Timeseries) > 0 {
 			out = append(out, cur)
-			cur, n = &prompb.WriteRequest{}, 0
+			cur, n = newRequest(), 0
 		}
 	}
-	for _, k := range keys {
-		ts := tsMap[k]
-		sort.SliceStable(ts.Samples, func(i, j int) bool { return ts.Samples[i].Timestamp < ts.Samples[j].Timestamp })
+	for _, ts := range tsMap {
+		if !sort.SliceIsSorted(ts.Samples, func(i, j int) bool { return ts.Samples[i].Timestamp < ts.Samples[j].Timestamp }) {
+			sort.SliceStable(ts.Samples, func(i, j int) bool { return ts.Samples[i].Timestamp < ts.Samples[j].Timestamp })
+		}
 		samples := ts.Samples
 		histograms := ts.Histograms
 		for len(samples) > 0 || len(histograms) > 0 {

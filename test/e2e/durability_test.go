@@ -136,9 +136,11 @@ func checkLossless(t *testing.T, stored, expected []int) {
 	assert.True(t, sort.IntsAreSorted(stored), "stored out of order: %v", stored)
 }
 
-// TestDurabilityBackendOutageAndCrash: backend down 60 s, the collector killed with -9 in the middle
-// and restarted at once, backend back: every scraped sample is in Prometheus exactly once, in order.
-func TestDurabilityBackendOutageAndCrash(t *testing.T) {
+// outageScenario: a replayed server scraped every second into exporterYAML (an exporter named
+// "under_test" after the config key), the backend down 60 s, the collector killed with -9 in the middle
+// and restarted at once, the backend back. It returns the steps that were served, the ones that must
+// be stored (all but the scrape in flight at the kill), and what Prometheus stored.
+func outageScenario(t *testing.T, exporterKey, exporterYAML string) (served int, expected, stored []int) {
 	collectorBin, prometheusBin := binaries(t)
 	steps := &stepServer{}
 	srv := httptest.NewServer(steps)
@@ -156,23 +158,19 @@ receivers:
     servers:
       - {name: steps, endpoint: %s/metrics, flavor: prometheus}
 exporters:
-  remote_write:
+  %s:
     endpoint: %s/api/v1/write
-    sending_queue:
-      storage: file_storage/queue
-    retry_on_failure:
-      initial_interval: 200ms
-      max_interval: 1s
+%s
 service:
   extensions: [file_storage/queue]
   pipelines:
     metrics:
       receivers: [inference]
-      exporters: [remote_write]
+      exporters: [%s]
   telemetry:
     metrics:
       level: none
-`, t.TempDir(), srv.URL, prom.url())
+`, t.TempDir(), srv.URL, exporterKey, prom.url(), exporterYAML, exporterKey)
 	collector := startCollector(t, collectorBin, config)
 	time.Sleep(8 * time.Second)
 
@@ -184,13 +182,55 @@ service:
 	time.Sleep(35 * time.Second)
 	prom.start(t)
 
-	expected := steps.expected([2]time.Time{killedAt.Add(-1500 * time.Millisecond), killedAt.Add(time.Second)})
-	waitFor(t, 60*time.Second, "every scraped step to reach Prometheus", func() bool {
+	expected = steps.expected([2]time.Time{killedAt.Add(-1500 * time.Millisecond), killedAt.Add(time.Second)})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && !containsAll(stepsStored(t, prom.url()), expected) {
 		collector.requireRunning(t)
-		return containsAll(stepsStored(t, prom.url()), expected)
-	})
-	checkLossless(t, stepsStored(t, prom.url()), expected)
-	t.Logf("%d steps scraped across a 60 s outage and a kill -9; all %d expected ones stored once, in order", len(steps.servedAt), len(expected))
+		time.Sleep(500 * time.Millisecond)
+	}
+	steps.mu.Lock()
+	served = len(steps.servedAt)
+	steps.mu.Unlock()
+	return served, expected, stepsStored(t, prom.url())
+}
+
+// TestDurabilityBackendOutageAndCrash: with our remote_write and its queue on disk, every scraped
+// sample is in Prometheus exactly once, in order, across a 60 s outage and a kill -9.
+func TestDurabilityBackendOutageAndCrash(t *testing.T) {
+	served, expected, stored := outageScenario(t, "remote_write", `    sending_queue:
+      storage: file_storage/queue
+    retry_on_failure:
+      initial_interval: 200ms
+      max_interval: 1s`)
+	checkLossless(t, stored, expected)
+	t.Logf("remote_write: %d steps scraped across a 60 s outage and a kill -9; %d expected, %d stored", served, len(expected), len(stored))
+}
+
+// TestReliabilityContribExporter runs the same scenario with contrib's prometheus_remote_write (the
+// peer, reported in RELIABILITY.md, not asserted). Only with RELIABILITY=1: it adds 90 s.
+func TestReliabilityContribExporter(t *testing.T) {
+	if os.Getenv("RELIABILITY") == "" {
+		t.Skip("set RELIABILITY=1 (make reliability) to run the peer's scenario")
+	}
+	served, expected, stored := outageScenario(t, "prometheus_remote_write", `    remote_write_queue:
+      enabled: true
+    retry_on_failure:
+      enabled: true
+      initial_interval: 200ms
+      max_interval: 1s
+      max_elapsed_time: 10m`)
+	have := map[int]bool{}
+	for _, k := range stored {
+		have[k] = true
+	}
+	missing := 0
+	for _, k := range expected {
+		if !have[k] {
+			missing++
+		}
+	}
+	t.Logf("RELIABILITY prometheus_remote_write (no wal; in-memory queue): %d steps scraped, %d expected, %d stored, %d lost (%.0f%%), in order: %v",
+		served, len(expected), len(stored), missing, 100*float64(missing)/float64(len(expected)), sort.IntsAreSorted(stored))
 }
 
 // TestDurabilityAgentGateway: the shipped agent and gateway configurations, the backend down, the
