@@ -59,7 +59,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 	for _, want := range []string{
 		`server "a": "endpoint" "ftp://x/metrics" must start with http:// or https://`,
 		`server "a": "name" is used by servers[0] too`,
-		`server "a": unknown "flavor" "sglang-typo" (use one of json, llamacpp, nim, ollama, prometheus, sglang, tei, tgi, triton, vllm, or omit it to detect it)`,
+		`server "a": unknown "flavor" "sglang-typo" (use one of dcgm, json, llamacpp, nim, ollama, prometheus, sglang, tei, tgi, triton, vllm, or omit it to detect it)`,
 		`server "a": "passthrough": unknown passthrough "some": use unmapped, all or none`,
 		`servers[2]: flavor json needs "fields"`,
 		`servers[2]: "max_series" must not be negative`,

@@ -143,6 +143,8 @@ func goldenCases() []goldenCase {
 		}, path: "/metrics", server: ServerConfig{Flavor: "tgi"}, detected: "tgi"},
 		{name: "tei", routes: metricsRoute("testdata/payloads/tei.txt"), path: "/metrics", server: ServerConfig{Flavor: "tei"}, detected: "tei"},
 		{name: "triton", routes: metricsRoute(payloadDir + "/triton/datadog-triton_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "triton"}, detected: "triton"},
+		{name: "dcgm", routes: metricsRoute(payloadDir + "/dcgm/datadog-dcgm_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "dcgm"}, detected: "dcgm"},
+		{name: "dcgm_t4", routes: metricsRoute("../../testdata/gpu/dcgm-exporter-datadog-t4.txt"), path: "/metrics", server: ServerConfig{Flavor: "dcgm"}, detected: "dcgm"},
 		{name: "llamacpp", routes: metricsRoute("testdata/payloads/llamacpp.txt"), path: "/metrics", server: ServerConfig{Flavor: "llamacpp"}, detected: "llamacpp"},
 		{name: "app", routes: metricsRoute("testdata/payloads/app.txt"), path: "/metrics", server: ServerConfig{Flavor: "prometheus", Mappings: appMappings}, detected: "prometheus"},
 		{name: "ollama", routes: map[string]route{

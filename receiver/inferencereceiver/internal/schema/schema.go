@@ -129,6 +129,16 @@ var descriptions = map[string]string{
 	MetricModelsLoaded:         "Models loaded in memory now.",
 	MetricModelMemory:          "Memory a loaded model takes, by inference.memory.kind (vram, total).",
 	MetricModelUnloadIn:        "Time until an idle loaded model is unloaded.",
+	MetricGPUUtilization:       "Fraction of time the GPU's engine (hw.gpu.task) was busy, 0..1.",
+	MetricGPUMemoryUsage:       "GPU memory in use.",
+	MetricGPUMemoryLimit:       "GPU memory in total.",
+	MetricGPUMemoryUtilization: "GPU memory in use over its total, 0..1.",
+	MetricGPUMemoryBusy:        "Fraction of time the memory controller was busy, 0..1 (not the memory used).",
+	MetricPower:                "Power drawn now.",
+	MetricEnergy:               "Energy consumed since the driver loaded.",
+	MetricTemperature:          "Temperature (nvidia.gpu.sensor: gpu, memory).",
+	MetricErrors:               "Hardware errors, by error.type.",
+	MetricClock:                "Clock frequency (nvidia.gpu.clock.type: sm, memory).",
 }
 
 // Description is the description of a unified metric.
@@ -344,11 +354,66 @@ var LlamaCPP = Flavor{
 	Markers:       []string{"llamacpp:prompt_tokens_total", "llamacpp:requests_processing", "llamacpp:n_decode_total"},
 }
 
+// GPU metrics (OTel hardware conventions; nvidia.gpu.* for NVIDIA-only facts).
+const (
+	MetricGPUUtilization       = "hw.gpu.utilization"
+	MetricGPUMemoryUsage       = "hw.gpu.memory.usage"
+	MetricGPUMemoryLimit       = "hw.gpu.memory.limit"
+	MetricGPUMemoryUtilization = "hw.gpu.memory.utilization"
+	MetricGPUMemoryBusy        = "nvidia.gpu.memory.busy"
+	MetricPower                = "hw.power"
+	MetricEnergy               = "hw.energy"
+	MetricTemperature          = "hw.temperature"
+	MetricErrors               = "hw.errors"
+	MetricClock                = "nvidia.gpu.clock.frequency"
+)
+
+var dcgmLabels = []Rename{
+	{Label: "UUID", Attribute: "hw.id"},
+	{Label: "modelName", Attribute: "hw.name"},
+	{Label: "gpu", Attribute: "nvidia.gpu.index"},
+	{Label: "device", Attribute: "nvidia.gpu.device"},
+	{Label: "Hostname", Attribute: "host.name"},
+	{Label: "pod", Attribute: "k8s.pod.name"},
+	{Label: "namespace", Attribute: "k8s.namespace.name"},
+	{Label: "container", Attribute: "k8s.container.name"},
+}
+
+func dcgm(source, metric string, kind Kind, unit string, scale float64, static ...[2]string) Rule {
+	return Rule{Sources: []string{source}, Metric: metric, Kind: kind, Unit: unit, Scale: scale, Renames: dcgmLabels,
+		Static: append([][2]string{{"hw.vendor", "nvidia"}}, static...)}
+}
+
+// DCGM is NVIDIA's dcgm-exporter, normalised to the same hw.gpu.* schema as the receiver's own GPU
+// scraper: percentages → 0..1, MiB → By, mJ → J, MHz → Hz; gpu/UUID/modelName → hw.*, Kubernetes
+// labels → k8s.*. DCGM_FI_DEV_XID_ERRORS (the last Xid, a gauge) passes through.
+var DCGM = Flavor{
+	Name: "dcgm",
+	Rules: []Rule{
+		dcgm("DCGM_FI_DEV_GPU_UTIL", MetricGPUUtilization, Gauge, "1", 0.01, [2]string{"hw.gpu.task", "general"}),
+		dcgm("DCGM_FI_DEV_ENC_UTIL", MetricGPUUtilization, Gauge, "1", 0.01, [2]string{"hw.gpu.task", "encoder"}),
+		dcgm("DCGM_FI_DEV_DEC_UTIL", MetricGPUUtilization, Gauge, "1", 0.01, [2]string{"hw.gpu.task", "decoder"}),
+		dcgm("DCGM_FI_DEV_MEM_COPY_UTIL", MetricGPUMemoryBusy, Gauge, "1", 0.01),
+		dcgm("DCGM_FI_DEV_FB_USED", MetricGPUMemoryUsage, Gauge, "By", 1<<20),
+		dcgm("DCGM_FI_DEV_FB_TOTAL", MetricGPUMemoryLimit, Gauge, "By", 1<<20),
+		dcgm("DCGM_FI_DEV_FB_USED_PERCENT", MetricGPUMemoryUtilization, Gauge, "1", 0.01),
+		dcgm("DCGM_FI_DEV_POWER_USAGE", MetricPower, Gauge, "W", 1),
+		dcgm("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", MetricEnergy, Sum, "J", 0.001),
+		dcgm("DCGM_FI_DEV_GPU_TEMP", MetricTemperature, Gauge, "Cel", 1, [2]string{"nvidia.gpu.sensor", "gpu"}),
+		dcgm("DCGM_FI_DEV_MEMORY_TEMP", MetricTemperature, Gauge, "Cel", 1, [2]string{"nvidia.gpu.sensor", "memory"}),
+		dcgm("DCGM_FI_DEV_SM_CLOCK", MetricClock, Gauge, "Hz", 1e6, [2]string{"nvidia.gpu.clock.type", "sm"}),
+		dcgm("DCGM_FI_DEV_MEM_CLOCK", MetricClock, Gauge, "Hz", 1e6, [2]string{"nvidia.gpu.clock.type", "memory"}),
+		dcgm("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", MetricErrors, Sum, "{error}", 1, [2]string{AttrErrorType, "remapped_row_correctable"}),
+		dcgm("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", MetricErrors, Sum, "{error}", 1, [2]string{AttrErrorType, "remapped_row_uncorrectable"}),
+	},
+	Markers: []string{"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP"},
+}
+
 // Prometheus is a generic exporter: nothing is mapped unless the user configures mappings.
 var Prometheus = Flavor{Name: "prometheus"}
 
 // exposition flavors, in the order auto-detection tries them (NIM before the bare names of others).
-var expositionFlavors = []*Flavor{&VLLM, &SGLang, &TGI, &TEI, &Triton, &LlamaCPP, &NIM, &Prometheus}
+var expositionFlavors = []*Flavor{&VLLM, &SGLang, &TGI, &TEI, &Triton, &LlamaCPP, &DCGM, &NIM, &Prometheus}
 
 // Flavors read from something other than a Prometheus exposition.
 const (
