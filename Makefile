@@ -2,6 +2,8 @@
 # fetched by these targets (Go modules and tools through `go tool`, Prometheus with apt-get).
 
 SHELL      := /bin/bash
+# go-nvml's cgo prologue uses NVML calls the header marks deprecated; the warnings are noise.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 GO         ?= go
 BUILD_DIR  := build
 BIN        := $(BUILD_DIR)/otelcol-inference
@@ -9,7 +11,7 @@ TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
 GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist
 
-.PHONY: reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
+.PHONY: gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
 all: build
 
@@ -79,6 +81,14 @@ bench-smoke: build
 reliability: build prometheus
 	RELIABILITY=1 E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) \
 		$(GO) test -count=1 -v -timeout 15m -run 'TestDurabilityBackendOutageAndCrash|TestReliabilityContribExporter' ./test/e2e/ | grep -E 'RELIABILITY|remote_write:|^(---|ok|FAIL)'
+
+## gpu-check: on a machine with an NVIDIA GPU, the GPU reader against the real driver (a small binary;
+## carry build/gpucheck and scripts/ to the device machine and run scripts/gpu-check.sh there)
+gpu-check:
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags="-s -w" -o $(BUILD_DIR)/gpucheck ./receiver/inferencereceiver/internal/gpu/gpucheck
+	@ls -la $(BUILD_DIR)/gpucheck
+	@if command -v nvidia-smi >/dev/null 2>&1; then scripts/gpu-check.sh $(BUILD_DIR)/gpucheck; \
+	else echo "no NVIDIA GPU here: built $(BUILD_DIR)/gpucheck; run scripts/gpu-check.sh on a GPU machine"; fi
 
 ## prometheus: Debian's prometheus package (the remote-write backend of the end-to-end tests)
 prometheus:

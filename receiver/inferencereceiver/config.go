@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/collector/component"
@@ -22,8 +23,57 @@ type Config struct {
 
 	// Servers are the model servers to scrape.
 	Servers []ServerConfig `mapstructure:"servers"`
+	// GPU reads this host's NVIDIA GPUs through NVML.
+	GPU GPUConfig `mapstructure:"gpu"`
 
 	_ struct{}
+}
+
+// GPUConfig configures the GPU scraper.
+type GPUConfig struct {
+	// Enabled is true by default; without a GPU or driver the receiver logs once and goes on.
+	Enabled bool `mapstructure:"enabled"`
+	// Devices is "all" or a list of GPU indexes and UUIDs; unset means all.
+	Devices any `mapstructure:"devices"`
+	// Processes turns on per-process GPU memory and utilisation, joined to the configured servers.
+	Processes bool `mapstructure:"processes"`
+	// PCIeThroughput turns on PCIe throughput (NVML samples for 20 ms per call and GPU).
+	PCIeThroughput bool `mapstructure:"pcie_throughput"`
+	// LibraryPath is libnvidia-ml's path; empty means libnvidia-ml.so.1 from the loader's path.
+	LibraryPath string `mapstructure:"library_path"`
+
+	_ struct{}
+}
+
+// deviceList reads Devices: nil for all GPUs, else the indexes and UUIDs given.
+func (g *GPUConfig) deviceList() ([]string, error) {
+	switch d := g.Devices.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if d == "all" || d == "" {
+			return nil, nil
+		}
+		return []string{d}, nil
+	case int:
+		return []string{strconv.Itoa(d)}, nil
+	case []any:
+		out := make([]string, 0, len(d))
+		for _, x := range d {
+			switch v := x.(type) {
+			case string:
+				out = append(out, v)
+			case int:
+				out = append(out, strconv.Itoa(v))
+			case uint64:
+				out = append(out, strconv.FormatUint(v, 10))
+			default:
+				return nil, fmt.Errorf(`"gpu.devices" entries must be GPU indexes or UUIDs, got %v`, x)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf(`"gpu.devices" must be "all" or a list of GPU indexes and UUIDs, got %v`, g.Devices)
 }
 
 // ServerConfig is one scraped model server. Every confighttp client option applies (headers, auth,
@@ -113,8 +163,11 @@ var _ component.Config = (*Config)(nil)
 // Validate checks the configuration and names the key of every problem.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if len(cfg.Servers) == 0 {
-		errs = append(errs, errors.New(`"servers" must list at least one server`))
+	if len(cfg.Servers) == 0 && !cfg.GPU.Enabled {
+		errs = append(errs, errors.New(`"servers" must list at least one server (or enable "gpu")`))
+	}
+	if _, err := cfg.GPU.deviceList(); err != nil {
+		errs = append(errs, err)
 	}
 	names := make(map[string]int)
 	for i := range cfg.Servers {

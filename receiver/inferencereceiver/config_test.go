@@ -51,7 +51,10 @@ func TestLoadConfigCustom(t *testing.T) {
 
 func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 	_, err := loadConfig(t, component.NewIDWithName(metadata.Type, "no_servers"))
-	require.ErrorContains(t, err, `"servers" must list at least one server`)
+	require.ErrorContains(t, err, `"servers" must list at least one server (or enable "gpu")`)
+
+	_, err = loadConfig(t, component.NewIDWithName(metadata.Type, "gpu_bad_devices"))
+	require.ErrorContains(t, err, `"gpu.devices" must be "all" or a list of GPU indexes and UUIDs`)
 
 	_, err = loadConfig(t, component.NewIDWithName(metadata.Type, "bad_server"))
 	require.Error(t, err)
@@ -66,6 +69,37 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 	} {
 		assert.Contains(t, msg, want)
 	}
+}
+
+func TestLoadConfigGPU(t *testing.T) {
+	cfg, err := loadConfig(t, component.NewIDWithName(metadata.Type, "gpu_only"))
+	require.NoError(t, err)
+	assert.True(t, cfg.GPU.Enabled, "on by default")
+	assert.False(t, cfg.GPU.Processes)
+	assert.True(t, cfg.GPU.PCIeThroughput)
+	devices, err := cfg.GPU.deviceList()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"0", "GPU-1c2f0000-0000-0000-0000-000000000000"}, devices)
+
+	def := createDefaultConfig().(*Config)
+	all, err := def.GPU.deviceList()
+	require.NoError(t, err)
+	assert.Nil(t, all, "all GPUs by default")
+	assert.True(t, def.GPU.Processes)
+}
+
+func TestLocalServersForTheGPUJoin(t *testing.T) {
+	got := localServers([]ServerConfig{
+		serverConfig("a", "http://127.0.0.1:8000/metrics", "vllm"),
+		serverConfig("b", "http://10.0.0.5:8000/metrics", "vllm"),
+		serverConfig("", "http://localhost:30000/metrics", "sglang"),
+		serverConfig("c", "http://myhost:9000/metrics", "tgi"),
+	}, "myhost")
+	require.Len(t, got, 3)
+	assert.Equal(t, "a", got[0].Name)
+	assert.Equal(t, 8000, got[0].Port)
+	assert.Equal(t, "http://localhost:30000/metrics", got[1].Name)
+	assert.Equal(t, "c", got[2].Name)
 }
 
 func TestHostPort(t *testing.T) {

@@ -13,8 +13,11 @@ import (
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
-// serversScraperType names the scraper of model servers in the scrape telemetry.
-var serversScraperType = component.MustNewType("servers")
+// The scrapers' names in the scrape telemetry.
+var (
+	serversScraperType = component.MustNewType("servers")
+	gpuScraperType     = component.MustNewType("gpu")
+)
 
 // NewFactory creates the factory of the inference receiver.
 func NewFactory() receiver.Factory {
@@ -31,18 +34,28 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+		GPU:                  GPUConfig{Enabled: true, Processes: true}, // devices unset: all
 	}
 }
 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
 	rCfg := cfg.(*Config)
-	s := newServersScraper(rCfg, set)
-	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
-	if err != nil {
-		return nil, err
+	var opts []scraperhelper.ControllerOption
+	if len(rCfg.Servers) > 0 {
+		s := newServersScraper(rCfg, set)
+		sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, scraperhelper.AddMetricsScraper(serversScraperType, sc))
 	}
-	return scraperhelper.NewMetricsController(
-		&rCfg.ControllerConfig, set, next,
-		scraperhelper.AddMetricsScraper(serversScraperType, sc),
-	)
+	if rCfg.GPU.Enabled {
+		g := newGPUScraper(rCfg, set)
+		sc, err := scraper.NewMetrics(g.scrape, scraper.WithStart(g.start), scraper.WithShutdown(g.shutdown))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, scraperhelper.AddMetricsScraper(gpuScraperType, sc))
+	}
+	return scraperhelper.NewMetricsController(&rCfg.ControllerConfig, set, next, opts...)
 }

@@ -1,0 +1,54 @@
+// Package gpu owns the NVIDIA GPU reading of the inference receiver: NVML through go-nvml (cgo, Linux
+// only; a stub elsewhere reports GPU metrics unavailable), the per-process view, and the join of GPU
+// processes to the configured model servers through /proc.
+package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
+)
+
+// Server is a configured model server on this host that GPU processes may be joined to.
+type Server struct {
+	Name string
+	Port int
+}
+
+// Options configure the reader.
+type Options struct {
+	// Devices selects GPUs by index or UUID; empty means all.
+	Devices []string
+	// Processes turns on per-process memory and utilisation.
+	Processes bool
+	// PCIe turns on PCIe throughput (NVML samples for 20 ms per call).
+	PCIe bool
+	// LibraryPath is libnvidia-ml's path; empty means libnvidia-ml.so.1.
+	LibraryPath string
+	// Servers are joined to the GPU processes that listen on their ports.
+	Servers []Server
+	// ProcRoot is /proc (tests point it at a fake tree).
+	ProcRoot string
+}
+
+// Reader reads the GPUs of this host.
+type Reader interface {
+	// Start initialises NVML. Without a usable NVML it logs once why GPU metrics are off and
+	// returns nil: the servers are still scraped.
+	Start(ctx context.Context) error
+	// Scrape appends the GPU metrics to ms. It never fails the scrape for a missing or broken GPU: what
+	// cannot be read is skipped and counted.
+	Scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error
+	// Shutdown stops the event reader and releases NVML.
+	Shutdown(ctx context.Context) error
+}
+
+// New returns the reader for this build: NVML on Linux with cgo, a stub elsewhere.
+func New(opts Options, logger *zap.Logger) Reader {
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	return newReader(opts, logger)
+}

@@ -1,0 +1,387 @@
+//go:build linux && cgo
+
+package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.uber.org/zap"
+)
+
+// reinitEvery bounds how often a missing or unloaded driver is tried again.
+const reinitEvery = time.Minute
+
+type reader struct {
+	opts   Options
+	logger *zap.Logger
+	newLib func() nvml.Interface
+
+	lib      nvml.Interface
+	ready    bool
+	lastInit time.Time
+	offWhy   string // the last reason GPU metrics were off, logged once per distinct reason
+
+	// Symbols of newer APIs, checked once per initialisation: a driver without one loses that metric.
+	hasEnergy, hasRemapped bool
+
+	// skipped counts calls skipped (NOT_SUPPORTED, GPU lost), by metric, for one debug line each.
+	skipped map[string]int
+	lost    map[string]bool // GPUs fallen off the bus, logged once each
+
+	// lastProcTs is the NVML timestamp (µs) of the last process-utilisation read, per GPU.
+	lastProcTs map[string]uint64
+
+	// Xid events: counters read by a goroutine that Shutdown stops.
+	xidMu   sync.Mutex
+	xid     map[string]map[uint64]int64 // GPU UUID → Xid code → count
+	xidStop chan struct{}
+	xidDone chan struct{}
+	start   time.Time
+}
+
+func newReader(opts Options, logger *zap.Logger) Reader {
+	return newReaderWithLib(opts, logger, func() nvml.Interface {
+		if opts.LibraryPath != "" {
+			return nvml.New(nvml.WithLibraryPath(opts.LibraryPath))
+		}
+		return nvml.New()
+	})
+}
+
+// newReaderWithLib takes the NVML to use (go-nvml's mocks in tests).
+func newReaderWithLib(opts Options, logger *zap.Logger, newLib func() nvml.Interface) *reader {
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	return &reader{
+		opts: opts, logger: logger, newLib: newLib,
+		skipped: map[string]int{}, lost: map[string]bool{}, lastProcTs: map[string]uint64{},
+		xid: map[string]map[uint64]int64{}, start: time.Now(),
+	}
+}
+
+func (r *reader) Start(context.Context) error {
+	r.init()
+	return nil
+}
+
+// init loads NVML. Nothing of NVML is called unless Init returned SUCCESS: a missing symbol would
+// kill the process, not fail the call.
+func (r *reader) init() {
+	r.lastInit = time.Now()
+	lib := r.newLib()
+	if ret := lib.Init(); ret != nvml.SUCCESS {
+		r.off(fmt.Sprintf("NVML did not initialise: %s (no NVIDIA driver or libnvidia-ml on this host? set gpu.library_path, or gpu.enabled: false)", nvml.ErrorString(ret)))
+		return
+	}
+	r.lib, r.ready = lib, true
+	r.offWhy = ""
+	ext := lib.Extensions()
+	r.hasEnergy = ext.LookupSymbol("nvmlDeviceGetTotalEnergyConsumption") == nil
+	r.hasRemapped = ext.LookupSymbol("nvmlDeviceGetRemappedRows") == nil
+	n, _ := lib.DeviceGetCount()
+	driver, _ := lib.SystemGetDriverVersion()
+	r.logger.Info("Reading NVIDIA GPUs through NVML", zap.Int("gpus", n), zap.String("driver", driver))
+	r.startEvents()
+}
+
+func (r *reader) off(why string) {
+	if why != r.offWhy {
+		r.logger.Info("GPU metrics are off; model servers are still scraped", zap.String("reason", why))
+		r.offWhy = why
+	}
+}
+
+// reset drops NVML after the driver went away (unloaded, restarted); the next scrapes initialise again.
+func (r *reader) reset(why string) {
+	r.stopEvents()
+	if r.lib != nil {
+		r.lib.Shutdown()
+	}
+	r.lib, r.ready = nil, false
+	r.off(why)
+}
+
+func (r *reader) Shutdown(context.Context) error {
+	r.stopEvents()
+	if r.ready {
+		r.lib.Shutdown()
+		r.ready = false
+	}
+	return nil
+}
+
+// skip records a call that could not be read, for the one debug line per metric.
+func (r *reader) skip(metric string, ret nvml.Return) {
+	r.skipped[metric]++
+	if r.skipped[metric] == 1 {
+		r.logger.Debug("GPU metric not available; skipped (counted)", zap.String("metric", metric), zap.String("nvml", nvml.ErrorString(ret)))
+	}
+}
+
+func (r *reader) Scrape(_ context.Context, now time.Time, ms pmetric.MetricSlice) error {
+	if !r.ready {
+		if time.Since(r.lastInit) < reinitEvery {
+			return nil
+		}
+		r.init()
+		if !r.ready {
+			return nil
+		}
+	}
+	count, ret := r.lib.DeviceGetCount()
+	if ret == nvml.ERROR_UNINITIALIZED || ret == nvml.ERROR_DRIVER_NOT_LOADED {
+		r.reset("the NVIDIA driver went away: " + nvml.ErrorString(ret))
+		return nil
+	}
+	if ret != nvml.SUCCESS {
+		r.skip("device count", ret)
+		return nil
+	}
+	out := newMetricSet(ms, pcommon.NewTimestampFromTime(now), pcommon.NewTimestampFromTime(r.start))
+	var ports map[uint64]string // socket inode → server name, read once per scrape when needed
+	for i := 0; i < count; i++ {
+		dev, ret := r.lib.DeviceGetHandleByIndex(i)
+		if ret != nvml.SUCCESS {
+			r.skip("device handle", ret)
+			continue
+		}
+		uuid, ret := dev.GetUUID()
+		if ret != nvml.SUCCESS {
+			r.skip("device uuid", ret)
+			continue
+		}
+		if !r.selected(i, uuid) {
+			continue
+		}
+		name, _ := dev.GetName()
+		attrs := deviceAttrs{id: uuid, name: name, index: strconv.Itoa(i)}
+		if !r.readDevice(dev, attrs, out) {
+			continue
+		}
+		if r.opts.Processes {
+			if ports == nil {
+				ports = listeningServers(r.opts.ProcRoot, r.opts.Servers)
+			}
+			r.readProcesses(dev, attrs, now, ports, out)
+		}
+		r.readMIG(dev, attrs, out)
+	}
+	r.emitXid(out)
+	return nil
+}
+
+func (r *reader) selected(index int, uuid string) bool {
+	if len(r.opts.Devices) == 0 {
+		return true
+	}
+	for _, d := range r.opts.Devices {
+		if d == "all" || d == uuid || d == strconv.Itoa(index) {
+			return true
+		}
+	}
+	return false
+}
+
+// readDevice reads one GPU's own metrics. It returns false when the GPU fell off the bus.
+func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool {
+	util, ret := dev.GetUtilizationRates()
+	if r.lostGPU(a.id, ret) {
+		return false
+	}
+	if ret == nvml.SUCCESS {
+		out.gauge("hw.gpu.utilization", "1", a, float64(util.Gpu)/100, "hw.gpu.task", "general")
+		out.gauge("nvidia.gpu.memory.busy", "1", a, float64(util.Memory)/100)
+	} else {
+		r.skip("hw.gpu.utilization", ret)
+	}
+	if v, _, ret := dev.GetEncoderUtilization(); ret == nvml.SUCCESS {
+		out.gauge("hw.gpu.utilization", "1", a, float64(v)/100, "hw.gpu.task", "encoder")
+	} else {
+		r.skip("hw.gpu.utilization encoder", ret)
+	}
+	if v, _, ret := dev.GetDecoderUtilization(); ret == nvml.SUCCESS {
+		out.gauge("hw.gpu.utilization", "1", a, float64(v)/100, "hw.gpu.task", "decoder")
+	} else {
+		r.skip("hw.gpu.utilization decoder", ret)
+	}
+	r.readMemory(dev, a, out)
+	if mw, ret := dev.GetPowerUsage(); ret == nvml.SUCCESS {
+		out.gauge("hw.power", "W", a, float64(mw)/1000)
+	} else {
+		r.skip("hw.power", ret)
+	}
+	if r.hasEnergy {
+		if mj, ret := dev.GetTotalEnergyConsumption(); ret == nvml.SUCCESS {
+			out.sum("hw.energy", "J", a, float64(mj)/1000)
+		} else {
+			r.skip("hw.energy", ret)
+		}
+	}
+	if c, ret := dev.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
+		out.gauge("hw.temperature", "Cel", a, float64(c), "nvidia.gpu.sensor", "gpu")
+	} else {
+		r.skip("hw.temperature", ret)
+	}
+	for _, c := range []struct {
+		kind nvml.ClockType
+		name string
+	}{{nvml.CLOCK_SM, "sm"}, {nvml.CLOCK_MEM, "memory"}} {
+		if mhz, ret := dev.GetClockInfo(c.kind); ret == nvml.SUCCESS {
+			out.gauge("nvidia.gpu.clock.frequency", "Hz", a, float64(mhz)*1e6, "nvidia.gpu.clock.type", c.name)
+		} else {
+			r.skip("nvidia.gpu.clock.frequency "+c.name, ret)
+		}
+	}
+	if reasons, ret := dev.GetCurrentClocksEventReasons(); ret == nvml.SUCCESS {
+		for _, b := range clockEventReasons {
+			v := 0.0
+			if reasons&b.bit != 0 {
+				v = 1
+			}
+			out.gauge("nvidia.gpu.clock_event.active", "1", a, v, "nvidia.gpu.clock_event.reason", b.name)
+		}
+	} else {
+		r.skip("nvidia.gpu.clock_event.active", ret)
+	}
+	for _, e := range []struct {
+		kind nvml.MemoryErrorType
+		name string
+	}{{nvml.MEMORY_ERROR_TYPE_CORRECTED, "ecc_corrected"}, {nvml.MEMORY_ERROR_TYPE_UNCORRECTED, "ecc_uncorrected"}} {
+		if n, ret := dev.GetTotalEccErrors(e.kind, nvml.AGGREGATE_ECC); ret == nvml.SUCCESS {
+			out.sum("hw.errors", "{error}", a, float64(n), "error.type", e.name)
+		} else {
+			r.skip("hw.errors "+e.name, ret)
+		}
+	}
+	if r.hasRemapped {
+		if corr, unc, _, _, ret := dev.GetRemappedRows(); ret == nvml.SUCCESS {
+			out.sum("hw.errors", "{error}", a, float64(corr), "error.type", "remapped_row_correctable")
+			out.sum("hw.errors", "{error}", a, float64(unc), "error.type", "remapped_row_uncorrectable")
+		} else {
+			r.skip("hw.errors remapped rows", ret)
+		}
+	}
+	if r.opts.PCIe {
+		for _, p := range []struct {
+			counter nvml.PcieUtilCounter
+			dir     string
+		}{{nvml.PCIE_UTIL_TX_BYTES, "transmit"}, {nvml.PCIE_UTIL_RX_BYTES, "receive"}} {
+			if kbps, ret := dev.GetPcieThroughput(p.counter); ret == nvml.SUCCESS {
+				out.gauge("nvidia.gpu.pcie.throughput", "By/s", a, float64(kbps)*1024, "network.io.direction", p.dir)
+			} else {
+				r.skip("nvidia.gpu.pcie.throughput", ret)
+			}
+		}
+	}
+	return true
+}
+
+func (r *reader) readMemory(dev nvml.Device, a deviceAttrs, out *metricSet) {
+	mem, ret := dev.GetMemoryInfo()
+	if ret != nvml.SUCCESS {
+		r.skip("hw.gpu.memory.usage", ret)
+		return
+	}
+	out.gauge("hw.gpu.memory.usage", "By", a, float64(mem.Used))
+	out.gauge("hw.gpu.memory.limit", "By", a, float64(mem.Total))
+	if mem.Total > 0 {
+		out.gauge("hw.gpu.memory.utilization", "1", a, float64(mem.Used)/float64(mem.Total))
+	}
+}
+
+// lostGPU reports (once per GPU) a GPU that fell off the bus; its metrics are skipped.
+func (r *reader) lostGPU(uuid string, ret nvml.Return) bool {
+	if ret != nvml.ERROR_GPU_IS_LOST {
+		if r.lost[uuid] {
+			delete(r.lost, uuid)
+			r.logger.Info("GPU is back on the bus", zap.String("hw.id", uuid))
+		}
+		return false
+	}
+	r.skip("gpu lost", ret)
+	if !r.lost[uuid] {
+		r.lost[uuid] = true
+		r.logger.Warn("GPU has fallen off the bus (NVML GPU_IS_LOST); its metrics are skipped until it answers", zap.String("hw.id", uuid))
+	}
+	return true
+}
+
+var clockEventReasons = []struct {
+	bit  uint64
+	name string
+}{
+	{0x1, "gpu_idle"}, {0x2, "applications_clocks_setting"}, {0x4, "sw_power_cap"}, {0x8, "hw_slowdown"},
+	{0x10, "sync_boost"}, {0x20, "sw_thermal_slowdown"}, {0x40, "hw_thermal_slowdown"}, {0x80, "hw_power_brake_slowdown"},
+	{0x100, "display_clock_setting"},
+}
+
+// readProcesses reads per-process GPU memory and SM utilisation, naming each process and joining it
+// to the configured server that listens from it.
+func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, ports map[uint64]string, out *metricSet) {
+	procs, ret := dev.GetComputeRunningProcesses()
+	if ret != nvml.SUCCESS {
+		r.skip("processes", ret)
+		return
+	}
+	util := map[uint32]uint32{}
+	samples, ret := dev.GetProcessUtilization(r.lastProcTs[a.id])
+	switch ret {
+	case nvml.SUCCESS:
+		for _, s := range samples {
+			util[s.Pid] = s.SmUtil
+		}
+	case nvml.ERROR_NOT_FOUND:
+		// No sample since the last read: the processes were idle.
+	default:
+		r.skip("process utilization", ret)
+	}
+	r.lastProcTs[a.id] = uint64(now.UnixMicro())
+	for _, p := range procs {
+		pid := strconv.FormatUint(uint64(p.Pid), 10)
+		extra := []string{"process.pid", pid}
+		if exe := processName(r.opts.ProcRoot, pid); exe != "" {
+			extra = append(extra, "process.executable.name", exe)
+		}
+		if server := serverOf(r.opts.ProcRoot, pid, ports); server != "" {
+			extra = append(extra, "inference.server.name", server)
+		}
+		out.gauge("nvidia.gpu.process.memory.usage", "By", a, float64(p.UsedGpuMemory), extra...)
+		if ret != nvml.ERROR_NOT_FOUND && ret != nvml.SUCCESS {
+			continue
+		}
+		out.gauge("nvidia.gpu.process.utilization", "1", a, float64(util[p.Pid])/100, extra...)
+	}
+}
+
+// readMIG reads the memory of each MIG instance of a GPU in MIG mode (what NVML supports per
+// instance; the rest stays per GPU).
+func (r *reader) readMIG(dev nvml.Device, a deviceAttrs, out *metricSet) {
+	current, _, ret := dev.GetMigMode()
+	if ret != nvml.SUCCESS || current != nvml.DEVICE_MIG_ENABLE {
+		return
+	}
+	n, ret := dev.GetMaxMigDeviceCount()
+	if ret != nvml.SUCCESS {
+		r.skip("mig count", ret)
+		return
+	}
+	for j := 0; j < n; j++ {
+		mig, ret := dev.GetMigDeviceHandleByIndex(j)
+		if ret != nvml.SUCCESS {
+			continue // an empty slot
+		}
+		uuid, ret := mig.GetUUID()
+		if ret != nvml.SUCCESS {
+			continue
+		}
+		r.readMemory(mig, deviceAttrs{id: uuid, name: a.name, parent: a.id}, out)
+	}
+}

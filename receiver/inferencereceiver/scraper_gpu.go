@@ -1,0 +1,80 @@
+package inferencereceiver // import "github.com/otel-inference/collector/receiver/inferencereceiver"
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
+)
+
+// gpuScraper reads the host's NVIDIA GPUs: one resource (the host), one point per GPU and metric.
+type gpuScraper struct {
+	reader gpu.Reader
+	host   string
+}
+
+func newGPUScraper(cfg *Config, set receiver.Settings) *gpuScraper {
+	devices, _ := cfg.GPU.deviceList() // validated
+	host, _ := os.Hostname()
+	return &gpuScraper{
+		host: host,
+		reader: gpu.New(gpu.Options{
+			Devices:     devices,
+			Processes:   cfg.GPU.Processes,
+			PCIe:        cfg.GPU.PCIeThroughput,
+			LibraryPath: cfg.GPU.LibraryPath,
+			Servers:     localServers(cfg.Servers, host),
+		}, set.Logger),
+	}
+}
+
+// localServers are the configured servers on this host, by port: the GPU processes listening on them
+// are joined to their names.
+func localServers(servers []ServerConfig, hostname string) []gpu.Server {
+	var out []gpu.Server
+	for i := range servers {
+		s := &servers[i]
+		u, err := url.Parse(s.Endpoint)
+		if err != nil {
+			continue
+		}
+		switch u.Hostname() {
+		case "127.0.0.1", "localhost", "::1", "0.0.0.0", hostname:
+		default:
+			continue
+		}
+		_, port := hostPort(s.Endpoint)
+		name := s.Name
+		if name == "" {
+			name = s.Endpoint
+		}
+		out = append(out, gpu.Server{Name: name, Port: int(port)})
+	}
+	return out
+}
+
+func (g *gpuScraper) start(ctx context.Context, _ component.Host) error { return g.reader.Start(ctx) }
+
+func (g *gpuScraper) shutdown(ctx context.Context) error { return g.reader.Shutdown(ctx) }
+
+func (g *gpuScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	if g.host != "" {
+		rm.Resource().Attributes().PutStr("host.name", g.host)
+	}
+	sm := rm.ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(metadata.ScopeName)
+	err := g.reader.Scrape(ctx, time.Now(), sm.Metrics())
+	if sm.Metrics().Len() == 0 {
+		return pmetric.NewMetrics(), err
+	}
+	return md, err
+}
