@@ -323,67 +323,55 @@ points:
 }
 
 func (p *ratioProcessor) updateHistogram(m pmetric.Metric, rules []*rule, resHash uint64, nowNs int64) {
-	name := m.Name()
-	nameHash := xxhash.Sum64String(name)
 	delta := m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta
 	dps := m.Histogram().DataPoints()
 	for k := 0; k < dps.Len(); k++ {
 		dp := dps.At(k)
 		for _, r := range rules {
-			if r.hist == nil || !r.hist.matches(name, dp.Attributes()) {
-				continue
-			}
-			// A histogram series is tracked per rule: each rule has its own threshold.
-			s := p.lookup(mapHash(dp.Attributes(), resHash^nameHash^uint64(r.index+1)*0x9e3779b97f4a7c15), name)
-			if s == nil {
-				continue
-			}
-			if layout := layoutOf(dp.ExplicitBounds()); layout != s.layout {
-				s.Clear()
-				s.layout = layout
-			}
-			p.recordFraction(s, int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
-				countAtMost(dp.ExplicitBounds(), dp.BucketCounts(), r.threshold), delta, nowNs)
-			p.link(s, r, resHash, dp.Attributes(), int64(dp.Timestamp()))
+			p.fractionPoint(m.Name(), r, resHash, dp.Attributes(), layoutOf(dp.ExplicitBounds()), delta, nowNs,
+				int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
+				func() float64 { return countAtMost(dp.ExplicitBounds(), dp.BucketCounts(), r.threshold) })
 		}
 	}
 }
 
 func (p *ratioProcessor) updateExponential(m pmetric.Metric, rules []*rule, resHash uint64, nowNs int64) {
-	name := m.Name()
-	nameHash := xxhash.Sum64String(name)
 	delta := m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta
 	dps := m.ExponentialHistogram().DataPoints()
 	for k := 0; k < dps.Len(); k++ {
 		dp := dps.At(k)
 		for _, r := range rules {
-			if r.hist == nil || !r.hist.matches(name, dp.Attributes()) {
-				continue
-			}
-			s := p.lookup(mapHash(dp.Attributes(), resHash^nameHash^uint64(r.index+1)*0x9e3779b97f4a7c15), name)
-			if s == nil {
-				continue
-			}
-			if layout := uint64(int64(dp.Scale())) + 1; layout != s.layout {
-				s.Clear()
-				s.layout = layout
-			}
-			p.recordFraction(s, int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
-				exponentialCountAtMost(dp, r.threshold), delta, nowNs)
-			p.link(s, r, resHash, dp.Attributes(), int64(dp.Timestamp()))
+			p.fractionPoint(m.Name(), r, resHash, dp.Attributes(), uint64(int64(dp.Scale()))+1, delta, nowNs,
+				int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
+				func() float64 { return exponentialCountAtMost(dp, r.threshold) })
 		}
 	}
 }
 
-// recordFraction stores a histogram point as two paired counters: its count (V) and its observations
-// at most the threshold (W).
-func (p *ratioProcessor) recordFraction(s *tracked, t, start int64, count, atMost float64, delta bool, nowNs int64) {
+// fractionPoint records one histogram point for one histogram rule as two paired counters: its count
+// (V) and its observations at most the threshold (W). A series is tracked per rule (each rule has its
+// own threshold); a change of bucket layout restarts its window.
+func (p *ratioProcessor) fractionPoint(name string, r *rule, resHash uint64, attrs pcommon.Map, layout uint64, delta bool, nowNs int64,
+	t, start int64, count float64, atMost func() float64,
+) {
+	if r.hist == nil || !r.hist.matches(name, attrs) {
+		return
+	}
+	s := p.lookup(mapHash(attrs, resHash^xxhash.Sum64String(name)^uint64(r.index+1)*0x9e3779b97f4a7c15), name)
+	if s == nil {
+		return
+	}
+	if layout != s.layout {
+		s.Clear()
+		s.layout = layout
+	}
 	if delta {
-		s.AddDelta(t, start, count, atMost, p.keep)
+		s.AddDelta(t, start, count, atMost(), p.keep)
 	} else {
-		s.AddCumulative(t, start, count, atMost, p.keep)
+		s.AddCumulative(t, start, count, atMost(), p.keep)
 	}
 	s.LastSeen = nowNs
+	p.link(s, r, resHash, attrs, t)
 }
 
 func (p *ratioProcessor) link(s *tracked, r *rule, resHash uint64, attrs pcommon.Map, t int64) {
