@@ -52,6 +52,9 @@ func main() {
 
 	var ps []payload
 	for _, n := range strings.Split(*names, ",") {
+		if strings.TrimSpace(n) == "" {
+			continue
+		}
 		p, err := loadPayload(strings.TrimSpace(n))
 		if err != nil {
 			log.Fatalf("benchharness: %v", err)

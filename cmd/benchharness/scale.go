@@ -22,7 +22,7 @@ const scaleInterval = 10 * time.Second
 
 // scaleRun runs n replayed vLLM servers (paths on one loopback port) scraped every 10 s by our
 // receiver: once alone (batch + debug), once with the ratio processor and remote write to a local
-// Prometheus. It reports cores used, peak RSS, scrapes missed, samples per second delivered and the
+// Prometheus (through our remote_write exporter). It reports cores used, peak RSS, scrapes missed, samples per second delivered and the
 // delay from scrape to queryable.
 func scaleRun(w io.Writer, bin, prometheusBin string, n int, measure time.Duration) error {
 	p, err := loadPayload("vllm")
@@ -53,7 +53,8 @@ func scaleRun(w io.Writer, bin, prometheusBin string, n int, measure time.Durati
 
 	var servers strings.Builder
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&servers, "      - {endpoint: \"%s/s/%d/metrics\", flavor: vllm}\n", base, i)
+		// Named: the servers share one host and port here, so the name is what tells their series apart.
+		fmt.Fprintf(&servers, "      - {name: s%d, endpoint: \"%s/s/%d/metrics\", flavor: vllm}\n", i, base, i)
 	}
 	fmt.Fprintf(w, "Scale run: %d replayed vLLM servers (%d bytes each) on loopback, every %s; %s warm-up, %s measured.\n\n",
 		n, len(p.body), scaleInterval, 2*scaleInterval, measure)
@@ -99,9 +100,8 @@ func scaleRun(w io.Writer, bin, prometheusBin string, n int, measure time.Durati
 %sprocessors:
   ratio:
     window: 5m
-  batch: {}
 exporters:
-  prometheus_remote_write:
+  remote_write:
     endpoint: %s/api/v1/write
     resource_to_telemetry_conversion:
       enabled: true
@@ -109,8 +109,8 @@ service:
   pipelines:
     metrics:
       receivers: [inference]
-      processors: [ratio, batch]
-      exporters: [prometheus_remote_write]
+      processors: [ratio]
+      exporters: [remote_write]
   telemetry:
     logs:
       level: warn
@@ -155,7 +155,7 @@ service:
 		return fmt.Errorf("with ratio and remote write: %w", err)
 	}
 	rate := (samples1 - samples0) / t1.Sub(t0).Seconds()
-	fmt.Fprintf(w, "| inference → ratio → batch → prometheus_remote_write → Prometheus | %.3f | %.0f MiB (%.0f MiB) | %d | %.0f | %.2f s, %.2f s |\n",
+	fmt.Fprintf(w, "| inference → ratio → remote_write (ours, in-memory queue) → Prometheus | %.3f | %.0f MiB (%.0f MiB) | %d | %.0f | %.2f s, %.2f s |\n",
 		m.cores, mib(m.rssBytes), mib(m.anonBytes), missed, rate, median(delays)/1000, maxOrZero(delays)/1000)
 	fmt.Fprintln(w, "\nThe delay is measured from the moment the replayed server answered to the first poll (every 250 ms) at which Prometheus returned that sample; it includes up to 250 ms of polling.")
 	return nil
@@ -324,7 +324,7 @@ func queryScalar(base, expr string) (float64, bool) {
 	return v, err == nil
 }
 
-// promCounter reads one unlabelled counter from Prometheus's own /metrics.
+// promCounter reads a counter from Prometheus's own /metrics, summed over its label sets.
 func promCounter(base, name string) (float64, error) {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -333,11 +333,21 @@ func promCounter(base, name string) (float64, error) {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	total, found := 0.0, false
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, name+" ") {
-			return strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, name)), 64)
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
 		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			return 0, err
+		}
+		total, found = total+v, true
 	}
-	return 0, fmt.Errorf("%s not found", name)
+	if !found {
+		return 0, fmt.Errorf("%s not found", name)
+	}
+	return total, nil
 }

@@ -47,8 +47,15 @@ type rwExporter struct {
 	done   chan struct{}
 }
 
-// batchesPerSend bounds how many queued batches one round of sending merges.
-const batchesPerSend = 64
+const (
+	// batchesPerSend bounds how many queued batches one round of sending merges, and bytesPerSend
+	// how much encoded data (so that a large backlog is sent in rounds, not decoded all at once).
+	batchesPerSend = 64
+	bytesPerSend   = 4 << 20
+	// resourcesPerItem splits a large push (one scrape of many servers) into queue items of at most
+	// this many resources, which bounds the memory one round of sending takes.
+	resourcesPerItem = 64
+)
 
 func newExporter(cfg *Config, set exporter.Settings) (*rwExporter, error) {
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
@@ -125,17 +132,36 @@ func (e *rwExporter) shutdown(ctx context.Context) error {
 // enqueue is the pipeline's side: the batch is stored (durably with storage) before it returns, so
 // what the pipeline was told is accepted survives a crash.
 func (e *rwExporter) enqueue(ctx context.Context, md pmetric.Metrics) error {
-	b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
-	if err != nil {
-		return consumererror.NewPermanent(err)
-	}
-	if err := e.queue.Put(ctx, b); err != nil {
-		if errors.Is(err, fifo.ErrFull) {
-			return fmt.Errorf("%w (%d batches waiting: is the backend down? raise sending_queue.queue_size to wait longer)", err, e.cfg.QueueConfig.QueueSize)
+	for _, part := range splitResources(md, resourcesPerItem) {
+		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(part)
+		if err != nil {
+			return consumererror.NewPermanent(err)
 		}
-		return err
+		if err := e.queue.Put(ctx, b); err != nil {
+			if errors.Is(err, fifo.ErrFull) {
+				return fmt.Errorf("%w (%d batches waiting: is the backend down? raise sending_queue.queue_size to wait longer)", err, e.cfg.QueueConfig.QueueSize)
+			}
+			return err
+		}
 	}
 	return nil
+}
+
+// splitResources cuts md into parts of at most n resources each, in order (md itself when small).
+func splitResources(md pmetric.Metrics, n int) []pmetric.Metrics {
+	rms := md.ResourceMetrics()
+	if rms.Len() <= n {
+		return []pmetric.Metrics{md}
+	}
+	var parts []pmetric.Metrics
+	for i := 0; i < rms.Len(); i += n {
+		part := pmetric.NewMetrics()
+		for j := i; j < min(i+n, rms.Len()); j++ {
+			rms.At(j).CopyTo(part.ResourceMetrics().AppendEmpty())
+		}
+		parts = append(parts, part)
+	}
+	return parts
 }
 
 // run is the one sender: it takes the oldest batches, merges them, sends them in order, and removes
@@ -150,6 +176,13 @@ func (e *rwExporter) run(ctx context.Context) {
 				e.logger.Error("Cannot read the remote_write queue", zap.Error(err))
 			}
 			return
+		}
+		size := 0
+		for i, item := range items {
+			if size += len(item); size > bytesPerSend && i > 0 {
+				items = items[:i]
+				break
+			}
 		}
 		if !e.deliver(ctx, items) {
 			return // shutting down: the batches stay queued

@@ -203,3 +203,18 @@ func TestConfigValidate(t *testing.T) {
 	cfg.MaxSamplesPerRequest = 0
 	require.ErrorContains(t, cfg.Validate(), `"max_samples_per_request" must be positive`)
 }
+
+func TestLargePushIsSplitInOrder(t *testing.T) {
+	md := pmetric.NewMetrics()
+	for i := 0; i < 150; i++ {
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutInt("i", int64(i))
+	}
+	parts := splitResources(md, 64)
+	require.Len(t, parts, 3)
+	assert.Equal(t, 64, parts[0].ResourceMetrics().Len())
+	assert.Equal(t, 22, parts[2].ResourceMetrics().Len())
+	first, _ := parts[1].ResourceMetrics().At(0).Resource().Attributes().Get("i")
+	assert.Equal(t, int64(64), first.Int())
+	assert.Len(t, splitResources(gauge(1, 1, 1), 64), 1)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 // acceptHeader prefers the classic text format, whose family names (counters with _total) are the
 // ones the flavor tables use; OpenMetrics is read too and normalised to the same names.
 const acceptHeader = "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1"
+
+// cpuSlots bounds the parsing and converting done at once, process-wide.
+var cpuSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 
 // promSource reads a Prometheus text or OpenMetrics endpoint and maps it with the flavor's table.
 type promSource struct {
@@ -61,7 +65,11 @@ func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 		p.modelKnown = false
 		return err
 	}
+	// Parsing and converting are CPU work: bounded to one per core, so that the payloads of many
+	// servers fetched at once are not all held in memory at the same time.
+	cpuSlots <- struct{}{}
 	payload, err := p.parser.Parse(body, contentType)
+	<-cpuSlots
 	if err != nil {
 		p.modelKnown = false
 		return fmt.Errorf("server %q: GET %s: %w (is the endpoint a Prometheus metrics path, e.g. /metrics?)", t.label, t.cfg.Endpoint, err)
@@ -76,7 +84,10 @@ func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 	if f := p.conv.Flavor(); f.ModelInfoPath != "" && !p.modelKnown {
 		p.readModel(ctx, f)
 	}
-	if dropped := p.conv.Append(payload, now.UnixMilli(), ms); dropped > 0 {
+	cpuSlots <- struct{}{}
+	dropped := p.conv.Append(payload, now.UnixMilli(), ms)
+	<-cpuSlots
+	if dropped > 0 {
 		t.tb.ReceiverInferenceSeriesDropped.Add(ctx, int64(dropped), t.attrs)
 		if !p.droppedLogged {
 			p.droppedLogged = true

@@ -66,7 +66,7 @@ type Converter struct {
 	// bySource maps an exposed family name to the rules that may read it.
 	bySource map[string][]int
 
-	starts map[seriesKey]*startEntry
+	starts map[seriesKey]startEntry
 	gen    uint32
 
 	// model is added as gen_ai.request.model to mapped points that carry none (servers whose metrics
@@ -83,7 +83,7 @@ func New(flavor *schema.Flavor, passthrough Passthrough) *Converter {
 		flavor:      flavor,
 		passthrough: passthrough,
 		bySource:    make(map[string][]int),
-		starts:      make(map[seriesKey]*startEntry),
+		starts:      make(map[seriesKey]startEntry),
 	}
 	for i, r := range flavor.Rules {
 		for _, s := range r.Sources {
@@ -390,8 +390,7 @@ func (c *Converter) start(family string, s *exposition.Series, value float64, pr
 	e, ok := c.starts[key]
 	switch {
 	case !ok:
-		e = &startEntry{startMs: firstStart(s, processStartMs, ts)}
-		c.starts[key] = e
+		e = startEntry{startMs: firstStart(s, processStartMs, ts)}
 	case value < e.last:
 		// A counter that went down restarted from zero after the previous observation.
 		e.startMs = e.lastMs + 1
@@ -402,6 +401,7 @@ func (c *Converter) start(family string, s *exposition.Series, value float64, pr
 		}
 	}
 	e.last, e.lastMs, e.gen = value, ts, c.gen
+	c.starts[key] = e
 	return msToTimestamp(e.startMs)
 }
 
