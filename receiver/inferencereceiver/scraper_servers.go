@@ -155,7 +155,9 @@ func (s *serversScraper) shutdown(context.Context) error {
 }
 
 // scrape scrapes every server at once (bounded), and emits one resource per server in configuration
-// order. A server that fails is a partial error: the others' data still flows.
+// order. A server that fails is a partial error, the first time it fails that way (so that the
+// scraper logs it once, not every interval; later failures are counted in
+// receiver_inference_scrape_errors and show as inference.server.up 0): the others' data still flows.
 func (s *serversScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	results := make([]pmetric.Metrics, len(s.targets))
 	errs := make([]error, len(s.targets))
@@ -187,6 +189,8 @@ func (s *serversScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	return out, nil
 }
 
+// scrape scrapes the server. It returns the error only when it differs from the last one (see
+// serversScraper.scrape).
 func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	began := time.Now()
 	now := pcommon.NewTimestampFromTime(began)
@@ -208,6 +212,8 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		if msg := err.Error(); msg != t.lastErr {
 			t.logger.Warn("Cannot scrape model server; reporting inference.server.up=0 until it answers", zap.Error(err))
 			t.lastErr = msg
+		} else {
+			err = nil // already said; counted above
 		}
 	}
 	t.mb.RecordInferenceServerScrapeDurationDataPoint(now, time.Since(began).Seconds())

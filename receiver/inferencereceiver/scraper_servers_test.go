@@ -449,3 +449,20 @@ func TestTGIModelReadAgainAfterFailure(t *testing.T) {
 	_, _ = model()
 	assert.Equal(t, hits, infoHits.Load(), "/info is read once it answered, not every scrape")
 }
+
+// A server that stays down is reported once, then counted: its later identical failures are not
+// errors again (the scraper would log each one).
+func TestRepeatedFailureReportedOnce(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close()
+	s := newServersScraper(testConfig(serverConfig("gone", url+"/metrics", "vllm")), receivertest.NewNopSettings(metadata.Type))
+	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, s.shutdown(context.Background())) }()
+	_, err := s.scrape(context.Background())
+	require.Error(t, err)
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+	up := byName(md.ResourceMetrics().At(0))["inference.server.up"]
+	assert.Equal(t, int64(0), up.Gauge().DataPoints().At(0).IntValue(), "still reported down")
+}
