@@ -18,13 +18,39 @@ import (
 type gpuScraper struct {
 	reader gpu.Reader
 	host   string
+	// disabled are the GPU metrics turned off under `metrics:` (documentation.md lists them).
+	disabled map[string]bool
 }
 
 func newGPUScraper(cfg *Config, set receiver.Settings) *gpuScraper {
 	devices, _ := cfg.GPU.deviceList() // validated
 	host, _ := os.Hostname()
+	m := cfg.Metrics
+	enabled := map[string]bool{
+		"hw.gpu.utilization":              m.HwGpuUtilization.Enabled,
+		"hw.gpu.memory.usage":             m.HwGpuMemoryUsage.Enabled,
+		"hw.gpu.memory.limit":             m.HwGpuMemoryLimit.Enabled,
+		"hw.gpu.memory.utilization":       m.HwGpuMemoryUtilization.Enabled,
+		"nvidia.gpu.memory.busy":          m.NvidiaGpuMemoryBusy.Enabled,
+		"hw.power":                        m.HwPower.Enabled,
+		"hw.energy":                       m.HwEnergy.Enabled,
+		"hw.temperature":                  m.HwTemperature.Enabled,
+		"nvidia.gpu.clock.frequency":      m.NvidiaGpuClockFrequency.Enabled,
+		"nvidia.gpu.clock_event.active":   m.NvidiaGpuClockEventActive.Enabled,
+		"hw.errors":                       m.HwErrors.Enabled,
+		"nvidia.gpu.pcie.throughput":      m.NvidiaGpuPcieThroughput.Enabled,
+		"nvidia.gpu.process.memory.usage": m.NvidiaGpuProcessMemoryUsage.Enabled,
+		"nvidia.gpu.process.utilization":  m.NvidiaGpuProcessUtilization.Enabled,
+	}
+	disabled := map[string]bool{}
+	for name, on := range enabled {
+		if !on {
+			disabled[name] = true
+		}
+	}
 	return &gpuScraper{
-		host: host,
+		host:     host,
+		disabled: disabled,
 		reader: gpu.New(gpu.Options{
 			Devices:     devices,
 			Processes:   cfg.GPU.Processes,
@@ -73,6 +99,9 @@ func (g *gpuScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
 	err := g.reader.Scrape(ctx, time.Now(), sm.Metrics())
+	if len(g.disabled) > 0 {
+		sm.Metrics().RemoveIf(func(m pmetric.Metric) bool { return g.disabled[m.Name()] })
+	}
 	if sm.Metrics().Len() == 0 {
 		return pmetric.NewMetrics(), err
 	}

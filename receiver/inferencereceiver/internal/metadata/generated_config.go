@@ -3,9 +3,426 @@
 package metadata
 
 import (
+	"fmt"
+
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/filter"
 )
+
+// HwEnergyMetricAttributeKey specifies the key of an attribute for the hw.energy metric.
+type HwEnergyMetricAttributeKey string
+
+const (
+	HwEnergyMetricAttributeKeyHwID           HwEnergyMetricAttributeKey = "hw.id"
+	HwEnergyMetricAttributeKeyHwName         HwEnergyMetricAttributeKey = "hw.name"
+	HwEnergyMetricAttributeKeyHwVendor       HwEnergyMetricAttributeKey = "hw.vendor"
+	HwEnergyMetricAttributeKeyNvidiaGpuIndex HwEnergyMetricAttributeKey = "nvidia.gpu.index"
+)
+
+// HwEnergyMetricConfig provides config for the hw.energy metric.
+type HwEnergyMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwEnergyMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwEnergyMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwEnergyMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyNvidiaGpuIndex:
+		default:
+			return fmt.Errorf("metric hw.energy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// HwErrorsMetricAttributeKey specifies the key of an attribute for the hw.errors metric.
+type HwErrorsMetricAttributeKey string
+
+const (
+	HwErrorsMetricAttributeKeyHwID           HwErrorsMetricAttributeKey = "hw.id"
+	HwErrorsMetricAttributeKeyHwName         HwErrorsMetricAttributeKey = "hw.name"
+	HwErrorsMetricAttributeKeyHwVendor       HwErrorsMetricAttributeKey = "hw.vendor"
+	HwErrorsMetricAttributeKeyNvidiaGpuIndex HwErrorsMetricAttributeKey = "nvidia.gpu.index"
+	HwErrorsMetricAttributeKeyErrorType      HwErrorsMetricAttributeKey = "error.type"
+	HwErrorsMetricAttributeKeyNvidiaGpuXid   HwErrorsMetricAttributeKey = "nvidia.gpu.xid"
+)
+
+// HwErrorsMetricConfig provides config for the hw.errors metric.
+type HwErrorsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwErrorsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwErrorsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwErrorsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid:
+		default:
+			return fmt.Errorf("metric hw.errors doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, error.type, nvidia.gpu.xid]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// HwGpuMemoryLimitMetricAttributeKey specifies the key of an attribute for the hw.gpu.memory.limit metric.
+type HwGpuMemoryLimitMetricAttributeKey string
+
+const (
+	HwGpuMemoryLimitMetricAttributeKeyHwID           HwGpuMemoryLimitMetricAttributeKey = "hw.id"
+	HwGpuMemoryLimitMetricAttributeKeyHwName         HwGpuMemoryLimitMetricAttributeKey = "hw.name"
+	HwGpuMemoryLimitMetricAttributeKeyHwVendor       HwGpuMemoryLimitMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryLimitMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuMemoryLimitMetricAttributeKeyHwParent       HwGpuMemoryLimitMetricAttributeKey = "hw.parent"
+)
+
+// HwGpuMemoryLimitMetricConfig provides config for the hw.gpu.memory.limit metric.
+type HwGpuMemoryLimitMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                               `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwGpuMemoryLimitMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwGpuMemoryLimitMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwGpuMemoryLimitMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent:
+		default:
+			return fmt.Errorf("metric hw.gpu.memory.limit doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// HwGpuMemoryUsageMetricAttributeKey specifies the key of an attribute for the hw.gpu.memory.usage metric.
+type HwGpuMemoryUsageMetricAttributeKey string
+
+const (
+	HwGpuMemoryUsageMetricAttributeKeyHwID           HwGpuMemoryUsageMetricAttributeKey = "hw.id"
+	HwGpuMemoryUsageMetricAttributeKeyHwName         HwGpuMemoryUsageMetricAttributeKey = "hw.name"
+	HwGpuMemoryUsageMetricAttributeKeyHwVendor       HwGpuMemoryUsageMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryUsageMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuMemoryUsageMetricAttributeKeyHwParent       HwGpuMemoryUsageMetricAttributeKey = "hw.parent"
+)
+
+// HwGpuMemoryUsageMetricConfig provides config for the hw.gpu.memory.usage metric.
+type HwGpuMemoryUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                               `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwGpuMemoryUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwGpuMemoryUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwGpuMemoryUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent:
+		default:
+			return fmt.Errorf("metric hw.gpu.memory.usage doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// HwGpuMemoryUtilizationMetricAttributeKey specifies the key of an attribute for the hw.gpu.memory.utilization metric.
+type HwGpuMemoryUtilizationMetricAttributeKey string
+
+const (
+	HwGpuMemoryUtilizationMetricAttributeKeyHwID           HwGpuMemoryUtilizationMetricAttributeKey = "hw.id"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwName         HwGpuMemoryUtilizationMetricAttributeKey = "hw.name"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwVendor       HwGpuMemoryUtilizationMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryUtilizationMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwParent       HwGpuMemoryUtilizationMetricAttributeKey = "hw.parent"
+)
+
+// HwGpuMemoryUtilizationMetricConfig provides config for the hw.gpu.memory.utilization metric.
+type HwGpuMemoryUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                     `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwGpuMemoryUtilizationMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwGpuMemoryUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwGpuMemoryUtilizationMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent:
+		default:
+			return fmt.Errorf("metric hw.gpu.memory.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// HwGpuUtilizationMetricAttributeKey specifies the key of an attribute for the hw.gpu.utilization metric.
+type HwGpuUtilizationMetricAttributeKey string
+
+const (
+	HwGpuUtilizationMetricAttributeKeyHwID           HwGpuUtilizationMetricAttributeKey = "hw.id"
+	HwGpuUtilizationMetricAttributeKeyHwName         HwGpuUtilizationMetricAttributeKey = "hw.name"
+	HwGpuUtilizationMetricAttributeKeyHwVendor       HwGpuUtilizationMetricAttributeKey = "hw.vendor"
+	HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex HwGpuUtilizationMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuUtilizationMetricAttributeKeyHwGpuTask      HwGpuUtilizationMetricAttributeKey = "hw.gpu.task"
+)
+
+// HwGpuUtilizationMetricConfig provides config for the hw.gpu.utilization metric.
+type HwGpuUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                               `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwGpuUtilizationMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwGpuUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwGpuUtilizationMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask:
+		default:
+			return fmt.Errorf("metric hw.gpu.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.gpu.task]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// HwPowerMetricAttributeKey specifies the key of an attribute for the hw.power metric.
+type HwPowerMetricAttributeKey string
+
+const (
+	HwPowerMetricAttributeKeyHwID           HwPowerMetricAttributeKey = "hw.id"
+	HwPowerMetricAttributeKeyHwName         HwPowerMetricAttributeKey = "hw.name"
+	HwPowerMetricAttributeKeyHwVendor       HwPowerMetricAttributeKey = "hw.vendor"
+	HwPowerMetricAttributeKeyNvidiaGpuIndex HwPowerMetricAttributeKey = "nvidia.gpu.index"
+)
+
+// HwPowerMetricConfig provides config for the hw.power metric.
+type HwPowerMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwPowerMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwPowerMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwPowerMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyNvidiaGpuIndex:
+		default:
+			return fmt.Errorf("metric hw.power doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// HwTemperatureMetricAttributeKey specifies the key of an attribute for the hw.temperature metric.
+type HwTemperatureMetricAttributeKey string
+
+const (
+	HwTemperatureMetricAttributeKeyHwID            HwTemperatureMetricAttributeKey = "hw.id"
+	HwTemperatureMetricAttributeKeyHwName          HwTemperatureMetricAttributeKey = "hw.name"
+	HwTemperatureMetricAttributeKeyHwVendor        HwTemperatureMetricAttributeKey = "hw.vendor"
+	HwTemperatureMetricAttributeKeyNvidiaGpuIndex  HwTemperatureMetricAttributeKey = "nvidia.gpu.index"
+	HwTemperatureMetricAttributeKeyNvidiaGpuSensor HwTemperatureMetricAttributeKey = "nvidia.gpu.sensor"
+)
+
+// HwTemperatureMetricConfig provides config for the hw.temperature metric.
+type HwTemperatureMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwTemperatureMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwTemperatureMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwTemperatureMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor:
+		default:
+			return fmt.Errorf("metric hw.temperature doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.sensor]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
 
 // InferenceServerScrapeDurationMetricConfig provides config for the inference.server.scrape.duration metric.
 type InferenceServerScrapeDurationMetricConfig struct {
@@ -47,19 +464,418 @@ func (ms *InferenceServerUpMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	return nil
 }
 
+// NvidiaGpuClockFrequencyMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.clock.frequency metric.
+type NvidiaGpuClockFrequencyMetricAttributeKey string
+
+const (
+	NvidiaGpuClockFrequencyMetricAttributeKeyHwID               NvidiaGpuClockFrequencyMetricAttributeKey = "hw.id"
+	NvidiaGpuClockFrequencyMetricAttributeKeyHwName             NvidiaGpuClockFrequencyMetricAttributeKey = "hw.name"
+	NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor           NvidiaGpuClockFrequencyMetricAttributeKey = "hw.vendor"
+	NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex     NvidiaGpuClockFrequencyMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType NvidiaGpuClockFrequencyMetricAttributeKey = "nvidia.gpu.clock.type"
+)
+
+// NvidiaGpuClockFrequencyMetricConfig provides config for the nvidia.gpu.clock.frequency metric.
+type NvidiaGpuClockFrequencyMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuClockFrequencyMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuClockFrequencyMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuClockFrequencyMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuClockFrequencyMetricAttributeKeyHwID, NvidiaGpuClockFrequencyMetricAttributeKeyHwName, NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.clock.frequency doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.clock.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuClockEventActiveMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.clock_event.active metric.
+type NvidiaGpuClockEventActiveMetricAttributeKey string
+
+const (
+	NvidiaGpuClockEventActiveMetricAttributeKeyHwID                      NvidiaGpuClockEventActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuClockEventActiveMetricAttributeKeyHwName                    NvidiaGpuClockEventActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor                  NvidiaGpuClockEventActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex            NvidiaGpuClockEventActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason NvidiaGpuClockEventActiveMetricAttributeKey = "nvidia.gpu.clock_event.reason"
+)
+
+// NvidiaGpuClockEventActiveMetricConfig provides config for the nvidia.gpu.clock_event.active metric.
+type NvidiaGpuClockEventActiveMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuClockEventActiveMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuClockEventActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuClockEventActiveMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.clock_event.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.clock_event.reason]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuMemoryBusyMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.memory.busy metric.
+type NvidiaGpuMemoryBusyMetricAttributeKey string
+
+const (
+	NvidiaGpuMemoryBusyMetricAttributeKeyHwID           NvidiaGpuMemoryBusyMetricAttributeKey = "hw.id"
+	NvidiaGpuMemoryBusyMetricAttributeKeyHwName         NvidiaGpuMemoryBusyMetricAttributeKey = "hw.name"
+	NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor       NvidiaGpuMemoryBusyMetricAttributeKey = "hw.vendor"
+	NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex NvidiaGpuMemoryBusyMetricAttributeKey = "nvidia.gpu.index"
+)
+
+// NvidiaGpuMemoryBusyMetricConfig provides config for the nvidia.gpu.memory.busy metric.
+type NvidiaGpuMemoryBusyMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuMemoryBusyMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuMemoryBusyMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuMemoryBusyMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuMemoryBusyMetricAttributeKeyHwID, NvidiaGpuMemoryBusyMetricAttributeKeyHwName, NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor, NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.memory.busy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuPcieThroughputMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.pcie.throughput metric.
+type NvidiaGpuPcieThroughputMetricAttributeKey string
+
+const (
+	NvidiaGpuPcieThroughputMetricAttributeKeyHwID               NvidiaGpuPcieThroughputMetricAttributeKey = "hw.id"
+	NvidiaGpuPcieThroughputMetricAttributeKeyHwName             NvidiaGpuPcieThroughputMetricAttributeKey = "hw.name"
+	NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor           NvidiaGpuPcieThroughputMetricAttributeKey = "hw.vendor"
+	NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex     NvidiaGpuPcieThroughputMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection NvidiaGpuPcieThroughputMetricAttributeKey = "network.io.direction"
+)
+
+// NvidiaGpuPcieThroughputMetricConfig provides config for the nvidia.gpu.pcie.throughput metric.
+type NvidiaGpuPcieThroughputMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuPcieThroughputMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuPcieThroughputMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuPcieThroughputMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.pcie.throughput doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, network.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuProcessMemoryUsageMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.process.memory.usage metric.
+type NvidiaGpuProcessMemoryUsageMetricAttributeKey string
+
+const (
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID                  NvidiaGpuProcessMemoryUsageMetricAttributeKey = "hw.id"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName                NvidiaGpuProcessMemoryUsageMetricAttributeKey = "hw.name"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor              NvidiaGpuProcessMemoryUsageMetricAttributeKey = "hw.vendor"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex        NvidiaGpuProcessMemoryUsageMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid            NvidiaGpuProcessMemoryUsageMetricAttributeKey = "process.pid"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName NvidiaGpuProcessMemoryUsageMetricAttributeKey = "process.executable.name"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName   NvidiaGpuProcessMemoryUsageMetricAttributeKey = "inference.server.name"
+)
+
+// NvidiaGpuProcessMemoryUsageMetricConfig provides config for the nvidia.gpu.process.memory.usage metric.
+type NvidiaGpuProcessMemoryUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                          `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuProcessMemoryUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuProcessMemoryUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuProcessMemoryUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.process.memory.usage doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuProcessUtilizationMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.process.utilization metric.
+type NvidiaGpuProcessUtilizationMetricAttributeKey string
+
+const (
+	NvidiaGpuProcessUtilizationMetricAttributeKeyHwID                  NvidiaGpuProcessUtilizationMetricAttributeKey = "hw.id"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyHwName                NvidiaGpuProcessUtilizationMetricAttributeKey = "hw.name"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor              NvidiaGpuProcessUtilizationMetricAttributeKey = "hw.vendor"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex        NvidiaGpuProcessUtilizationMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid            NvidiaGpuProcessUtilizationMetricAttributeKey = "process.pid"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName NvidiaGpuProcessUtilizationMetricAttributeKey = "process.executable.name"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName   NvidiaGpuProcessUtilizationMetricAttributeKey = "inference.server.name"
+)
+
+// NvidiaGpuProcessUtilizationMetricConfig provides config for the nvidia.gpu.process.utilization metric.
+type NvidiaGpuProcessUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                          `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuProcessUtilizationMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuProcessUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuProcessUtilizationMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.process.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // MetricsConfig provides config for inference metrics.
 type MetricsConfig struct {
+	HwEnergy                      HwEnergyMetricConfig                      `mapstructure:"hw.energy"`
+	HwErrors                      HwErrorsMetricConfig                      `mapstructure:"hw.errors"`
+	HwGpuMemoryLimit              HwGpuMemoryLimitMetricConfig              `mapstructure:"hw.gpu.memory.limit"`
+	HwGpuMemoryUsage              HwGpuMemoryUsageMetricConfig              `mapstructure:"hw.gpu.memory.usage"`
+	HwGpuMemoryUtilization        HwGpuMemoryUtilizationMetricConfig        `mapstructure:"hw.gpu.memory.utilization"`
+	HwGpuUtilization              HwGpuUtilizationMetricConfig              `mapstructure:"hw.gpu.utilization"`
+	HwPower                       HwPowerMetricConfig                       `mapstructure:"hw.power"`
+	HwTemperature                 HwTemperatureMetricConfig                 `mapstructure:"hw.temperature"`
 	InferenceServerScrapeDuration InferenceServerScrapeDurationMetricConfig `mapstructure:"inference.server.scrape.duration"`
 	InferenceServerUp             InferenceServerUpMetricConfig             `mapstructure:"inference.server.up"`
+	NvidiaGpuClockFrequency       NvidiaGpuClockFrequencyMetricConfig       `mapstructure:"nvidia.gpu.clock.frequency"`
+	NvidiaGpuClockEventActive     NvidiaGpuClockEventActiveMetricConfig     `mapstructure:"nvidia.gpu.clock_event.active"`
+	NvidiaGpuMemoryBusy           NvidiaGpuMemoryBusyMetricConfig           `mapstructure:"nvidia.gpu.memory.busy"`
+	NvidiaGpuPcieThroughput       NvidiaGpuPcieThroughputMetricConfig       `mapstructure:"nvidia.gpu.pcie.throughput"`
+	NvidiaGpuProcessMemoryUsage   NvidiaGpuProcessMemoryUsageMetricConfig   `mapstructure:"nvidia.gpu.process.memory.usage"`
+	NvidiaGpuProcessUtilization   NvidiaGpuProcessUtilizationMetricConfig   `mapstructure:"nvidia.gpu.process.utilization"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		HwEnergy: HwEnergyMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
+		},
+		HwErrors: HwErrorsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
+		},
+		HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
+		},
+		HwGpuMemoryUsage: HwGpuMemoryUsageMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
+		},
+		HwGpuMemoryUtilization: HwGpuMemoryUtilizationMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
+		},
+		HwGpuUtilization: HwGpuUtilizationMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
+		},
+		HwPower: HwPowerMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyNvidiaGpuIndex},
+		},
+		HwTemperature: HwTemperatureMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+		},
 		InferenceServerScrapeDuration: InferenceServerScrapeDurationMetricConfig{
 			Enabled: true,
 		},
 		InferenceServerUp: InferenceServerUpMetricConfig{
 			Enabled: true,
+		},
+		NvidiaGpuClockFrequency: NvidiaGpuClockFrequencyMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuClockFrequencyMetricAttributeKey{NvidiaGpuClockFrequencyMetricAttributeKeyHwID, NvidiaGpuClockFrequencyMetricAttributeKeyHwName, NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType},
+		},
+		NvidiaGpuClockEventActive: NvidiaGpuClockEventActiveMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason},
+		},
+		NvidiaGpuMemoryBusy: NvidiaGpuMemoryBusyMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuMemoryBusyMetricAttributeKey{NvidiaGpuMemoryBusyMetricAttributeKeyHwID, NvidiaGpuMemoryBusyMetricAttributeKeyHwName, NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor, NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
+		},
+		NvidiaGpuPcieThroughput: NvidiaGpuPcieThroughputMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection},
+		},
+		NvidiaGpuProcessMemoryUsage: NvidiaGpuProcessMemoryUsageMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuProcessMemoryUsageMetricAttributeKey{NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName},
+		},
+		NvidiaGpuProcessUtilization: NvidiaGpuProcessUtilizationMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName},
 		},
 	}
 }
