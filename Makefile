@@ -75,7 +75,7 @@ bench: build prometheus
 
 bench-smoke: build
 	$(GO) build -o $(BUILD_DIR)/benchharness ./cmd/benchharness
-	./$(BUILD_DIR)/benchharness -bin $(BIN) -payloads vllm -pairs 1 -targets 2 -warmup 2s -measure 3s
+	./$(BUILD_DIR)/benchharness -bin $(BIN) -payloads vllm -pairs 1 -targets 2 -warmup 5s -measure 5s
 
 ## reliability: the durability scenario with our remote_write and with contrib's exporter, side by side
 reliability: build prometheus
