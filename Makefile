@@ -57,7 +57,7 @@ check-generated:
 
 ## test: generated-file check, unit tests, the distribution build, the end-to-end tests and a short
 ## run of the benchmark harness (it proves the harness works; its figures mean nothing)
-test: check-generated unit build prometheus e2e bench-smoke
+test: check-generated unit build prometheus bench-smoke e2e
 
 unit:
 	$(GO) test -count=1 ./...
