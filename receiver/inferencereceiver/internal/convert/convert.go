@@ -75,6 +75,10 @@ type Converter struct {
 	// maxSeries caps the series converted per scrape; 0 means no cap.
 	maxSeries int
 	gauges    map[string]bool
+
+	// ruleOf and targets are per-scrape scratch, kept to avoid two maps a scrape.
+	ruleOf  map[*exposition.Family]int
+	targets map[string]pmetric.Metric
 }
 
 // New returns a converter for one server.
@@ -120,7 +124,14 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 	}
 
 	// Which rule maps which family: for each rule, the first source present with a compatible type.
-	ruleOf := make(map[*exposition.Family]int, len(c.flavor.Rules))
+	if c.ruleOf == nil {
+		c.ruleOf = make(map[*exposition.Family]int, len(c.flavor.Rules))
+		c.targets = make(map[string]pmetric.Metric, len(c.flavor.Rules))
+	}
+	ruleOf, targets := c.ruleOf, c.targets
+	clear(ruleOf)
+	clear(targets)
+	defer func() { clear(ruleOf); clear(targets) }() // hold no payload or pdata between scrapes
 	for i, r := range c.flavor.Rules {
 		for _, src := range r.Sources {
 			if f := p.Family(src); f != nil && effectiveKind(&r, f.Kind) != schema.AsExposed {
@@ -130,7 +141,6 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 		}
 	}
 
-	targets := make(map[string]pmetric.Metric, len(c.flavor.Rules))
 	for _, f := range p.Families {
 		n := len(f.Series)
 		if c.maxSeries > 0 {
