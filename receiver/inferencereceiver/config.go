@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -142,7 +143,28 @@ type FieldConfig struct {
 const (
 	defaultMaxBodySize = 4 << 20
 	defaultMaxSeries   = 50_000
+	// defaultMaxTimeout is the longest scrape timeout given when none is set; shorter intervals
+	// give their interval, as Prometheus's scrape_timeout defaults do.
+	defaultMaxTimeout = 10 * time.Second
 )
+
+// scrapeTimeout is how long one scrape may take when the server sets no timeout of its own: the
+// receiver's "timeout", or min(collection_interval, 10s) when that is unset.
+func (cfg *Config) scrapeTimeout() time.Duration {
+	if cfg.Timeout > 0 {
+		return cfg.Timeout
+	}
+	return min(cfg.CollectionInterval, defaultMaxTimeout)
+}
+
+// serverTimeout is the deadline of each scrape of one server: its own "timeout" when set, else the
+// receiver's. Validate keeps both within the collection interval.
+func (cfg *Config) serverTimeout(s *ServerConfig) time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return cfg.scrapeTimeout()
+}
 
 func (s *ServerConfig) maxBodySize() int64 {
 	if s.MaxBodySize > 0 {
@@ -163,6 +185,12 @@ var _ component.Config = (*Config)(nil)
 // Validate checks the configuration and names the key of every problem.
 func (cfg *Config) Validate() error {
 	var errs []error
+	switch {
+	case cfg.Timeout < 0:
+		errs = append(errs, fmt.Errorf(`"timeout" (%s) must be positive; leave it out for min(collection_interval, 10s)`, cfg.Timeout))
+	case cfg.CollectionInterval > 0 && cfg.Timeout > cfg.CollectionInterval:
+		errs = append(errs, fmt.Errorf(`"timeout" (%s) must not be longer than "collection_interval" (%s): a server would be scraped again before its last scrape gave up`, cfg.Timeout, cfg.CollectionInterval))
+	}
 	if len(cfg.Servers) == 0 && !cfg.GPU.Enabled {
 		errs = append(errs, errors.New(`"servers" must list at least one server (or enable "gpu")`))
 	}
@@ -188,6 +216,12 @@ func (cfg *Config) Validate() error {
 		}
 		if _, err := convert.ParsePassthrough(s.Passthrough); err != nil {
 			errs = append(errs, fmt.Errorf(`%s: "passthrough": %w`, where, err))
+		}
+		switch {
+		case s.Timeout < 0:
+			errs = append(errs, fmt.Errorf(`%s: "timeout" (%s) must be positive; leave it out for the receiver's`, where, s.Timeout))
+		case cfg.CollectionInterval > 0 && s.Timeout > cfg.CollectionInterval:
+			errs = append(errs, fmt.Errorf(`%s: "timeout" (%s) must not be longer than "collection_interval" (%s)`, where, s.Timeout, cfg.CollectionInterval))
 		}
 		if s.MaxBodySize < 0 {
 			errs = append(errs, fmt.Errorf(`%s: "max_body_size" must not be negative`, where))

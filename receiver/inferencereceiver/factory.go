@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
-	"go.opentelemetry.io/collector/scraper"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
@@ -39,23 +38,5 @@ func createDefaultConfig() component.Config {
 }
 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
-	rCfg := cfg.(*Config)
-	var opts []scraperhelper.ControllerOption
-	if len(rCfg.Servers) > 0 {
-		s := newServersScraper(rCfg, set)
-		sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, scraperhelper.AddMetricsScraper(serversScraperType, sc))
-	}
-	if rCfg.GPU.Enabled {
-		g := newGPUScraper(rCfg, set)
-		sc, err := scraper.NewMetrics(g.scrape, scraper.WithStart(g.start), scraper.WithShutdown(g.shutdown))
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, scraperhelper.AddMetricsScraper(gpuScraperType, sc))
-	}
-	return scraperhelper.NewMetricsController(&rCfg.ControllerConfig, set, next, opts...)
+	return newInferenceReceiver(cfg.(*Config), set, next)
 }

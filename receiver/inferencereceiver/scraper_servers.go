@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -27,15 +27,62 @@ import (
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
 )
 
-// maxParallelScrapes bounds the servers scraped at once.
+// maxParallelScrapes bounds the servers of one receiver scraped at once.
 const maxParallelScrapes = 64
 
-type serversScraper struct {
+// serverGroup is what the servers of one receiver share: their telemetry, the bounds on concurrent
+// scrapes and on parsing, and the stop signal that cancels scrapes in flight at Shutdown. Each server
+// (a target) is scraped on its own schedule by its own scraperhelper controller (see receiver.go), so
+// that a slow or hung server delays nothing but itself.
+type serverGroup struct {
 	cfg       *Config
 	settings  receiver.Settings
-	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	targets   []*target
+
+	// scrapeSlots bounds the scrapes in flight; cpuSlots the payloads parsed and converted at once
+	// (one per core), so that many payloads fetched together are not all held in memory.
+	scrapeSlots chan struct{}
+	cpuSlots    chan struct{}
+
+	stop   context.Context
+	cancel context.CancelFunc
+}
+
+func newServerGroup(cfg *Config, set receiver.Settings) (*serverGroup, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	stop, cancel := context.WithCancel(context.Background())
+	g := &serverGroup{
+		cfg:         cfg,
+		settings:    set,
+		telemetry:   tb,
+		scrapeSlots: make(chan struct{}, maxParallelScrapes),
+		cpuSlots:    make(chan struct{}, runtime.GOMAXPROCS(0)),
+		stop:        stop,
+		cancel:      cancel,
+	}
+	for i := range cfg.Servers {
+		t, err := g.newTarget(&cfg.Servers[i])
+		if err != nil {
+			cancel()
+			tb.Shutdown()
+			return nil, err
+		}
+		g.targets = append(g.targets, t)
+	}
+	return g, nil
+}
+
+// shutdown cancels every scrape in flight; the controllers then stop.
+func (g *serverGroup) shutdown() {
+	g.cancel()
+}
+
+func (g *serverGroup) close() {
+	g.telemetry.Shutdown()
 }
 
 // source reads one kind of server (a Prometheus exposition, Ollama's API, a JSON document) into the
@@ -44,15 +91,19 @@ type source interface {
 	scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error
 }
 
-// target is one configured server and everything kept between its scrapes.
+// target is one configured server and everything kept between its scrapes. Its scrapes never run
+// at once (its controller calls them one after the other).
 type target struct {
+	g      *serverGroup
 	cfg    *ServerConfig
-	label  string // how messages name the server
-	client *http.Client
-	mb     *metadata.MetricsBuilder
-	logger *zap.Logger
-	tb     *metadata.TelemetryBuilder
-	attrs  metric.MeasurementOption // the server, on component telemetry
+	label  string // how messages name the server: its name, else its endpoint (credentials hidden)
+	// endpoint is the endpoint as messages show it, credentials hidden.
+	endpoint string
+	timeout  time.Duration
+	client   *http.Client
+	mb       *metadata.MetricsBuilder
+	logger   *zap.Logger
+	attrs    metric.MeasurementOption // the server, on component telemetry
 
 	address string
 	port    int64
@@ -62,54 +113,35 @@ type target struct {
 	version string
 	src     source
 
-	// lastErr is the last failure logged, so that a server that stays down is logged once.
-	lastErr string
+	// failing is the kind of the failure last logged ("" while the server answers), so that a
+	// server that stays down is logged once per kind of failure, not every scrape.
+	failing string
+	// errorCounts are the failed scrapes by error.type since start (inference.server.scrape.errors).
+	errorCounts map[string]int64
 	// body is reused from scrape to scrape; what is kept of a payload is copied out of it.
 	body bytes.Buffer
 }
 
-func newServersScraper(cfg *Config, set receiver.Settings) *serversScraper {
-	return &serversScraper{cfg: cfg, settings: set, logger: set.Logger}
-}
-
-func (s *serversScraper) start(ctx context.Context, host component.Host) error {
-	tb, err := metadata.NewTelemetryBuilder(s.settings.TelemetrySettings)
-	if err != nil {
-		return err
-	}
-	s.telemetry = tb
-	s.targets = make([]*target, 0, len(s.cfg.Servers))
-	for i := range s.cfg.Servers {
-		t, err := s.newTarget(ctx, host, &s.cfg.Servers[i])
-		if err != nil {
-			return err
-		}
-		s.targets = append(s.targets, t)
-	}
-	return nil
-}
-
-func (s *serversScraper) newTarget(ctx context.Context, host component.Host, sc *ServerConfig) (*target, error) {
-	label := sc.Endpoint
+func (g *serverGroup) newTarget(sc *ServerConfig) (*target, error) {
+	endpoint := redactURL(sc.Endpoint)
+	label := endpoint
 	if sc.Name != "" {
 		label = sc.Name
 	}
-	client, err := sc.ToClient(ctx, host.GetExtensions(), s.settings.TelemetrySettings)
-	if err != nil {
-		return nil, fmt.Errorf("server %q: cannot make its HTTP client: %w", label, err)
-	}
 	address, port := hostPort(sc.Endpoint)
 	t := &target{
-		cfg:     sc,
-		label:   label,
-		client:  client,
-		mb:      metadata.NewMetricsBuilder(s.cfg.MetricsBuilderConfig, s.settings),
-		logger:  s.logger.With(zap.String("server", label)),
-		tb:      s.telemetry,
-		attrs:   metric.WithAttributes(attribute.String("server", label)),
-		address: address,
-		port:    port,
-		flavor:  sc.Flavor,
+		g:           g,
+		cfg:         sc,
+		label:       label,
+		endpoint:    endpoint,
+		timeout:     g.cfg.serverTimeout(sc),
+		mb:          metadata.NewMetricsBuilder(g.cfg.MetricsBuilderConfig, g.settings),
+		logger:      g.settings.Logger.With(zap.String("server", label)),
+		attrs:       metric.WithAttributes(attribute.String("server", label)),
+		address:     address,
+		port:        port,
+		flavor:      sc.Flavor,
+		errorCounts: map[string]int64{},
 	}
 	switch sc.Flavor {
 	case schema.FlavorOllama:
@@ -124,6 +156,24 @@ func (s *serversScraper) newTarget(ctx context.Context, host component.Host, sc 
 		t.src = src
 	}
 	return t, nil
+}
+
+// start makes the server's HTTP client: auth extensions, TLS, headers and compression come from
+// confighttp.
+func (t *target) start(ctx context.Context, host component.Host) error {
+	client, err := t.cfg.ToClient(ctx, host.GetExtensions(), t.g.settings.TelemetrySettings)
+	if err != nil {
+		return fmt.Errorf("server %q: cannot make its HTTP client: %w", t.label, err)
+	}
+	t.client = client
+	return nil
+}
+
+func (t *target) shutdown(context.Context) error {
+	if t.client != nil {
+		t.client.CloseIdleConnections()
+	}
+	return nil
 }
 
 func hostPort(endpoint string) (string, int64) {
@@ -142,56 +192,15 @@ func hostPort(endpoint string) (string, int64) {
 	return u.Hostname(), p
 }
 
-func (s *serversScraper) shutdown(context.Context) error {
-	for _, t := range s.targets {
-		if t.client != nil {
-			t.client.CloseIdleConnections()
-		}
-	}
-	if s.telemetry != nil {
-		s.telemetry.Shutdown()
-	}
-	return nil
-}
-
-// scrape scrapes every server at once (bounded), and emits one resource per server in configuration
-// order. A server that fails is a partial error, the first time it fails that way (so that the
-// scraper logs it once, not every interval; later failures are counted in
-// receiver_inference_scrape_errors and show as inference.server.up 0): the others' data still flows.
-func (s *serversScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
-	results := make([]pmetric.Metrics, len(s.targets))
-	errs := make([]error, len(s.targets))
-	sem := make(chan struct{}, maxParallelScrapes)
-	var wg sync.WaitGroup
-	for i, t := range s.targets {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i], errs[i] = t.scrape(ctx)
-		}()
-	}
-	wg.Wait()
-
-	out := pmetric.NewMetrics()
-	failed := 0
-	var joined []error
-	for i := range results {
-		results[i].ResourceMetrics().MoveAndAppendTo(out.ResourceMetrics())
-		if errs[i] != nil {
-			failed++
-			joined = append(joined, errs[i])
-		}
-	}
-	if failed > 0 {
-		return out, scrapererror.NewPartialScrapeError(errors.Join(joined...), failed)
-	}
-	return out, nil
-}
-
-// scrape scrapes the server. It returns the error only when it differs from the last one (see
-// serversScraper.scrape).
+// scrape scrapes the server once, within its timeout, and returns its resource: its metrics and
+// inference.server.up 1, or only up 0 and its error counts when it failed. A failure is returned
+// every time, as a partial scrape error (the data still flows and scraperhelper counts it); it is
+// logged once per kind of failure, at warn, until the server answers again.
 func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(t.g.stop, cancel)()
+
 	began := time.Now()
 	now := pcommon.NewTimestampFromTime(began)
 	out := pmetric.NewMetrics()
@@ -199,22 +208,42 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
 
-	err := t.src.scrape(ctx, began, sm.Metrics())
+	var err error
+	select {
+	case t.g.scrapeSlots <- struct{}{}:
+		err = t.src.scrape(ctx, began, sm.Metrics())
+		<-t.g.scrapeSlots
+	case <-ctx.Done():
+		err = kindErr(kindTimeout, fmt.Errorf("server %q: no scrape slot free within %s (more than %d servers are being scraped at once)", t.label, t.timeout, maxParallelScrapes))
+	}
 	if err == nil {
 		t.mb.RecordInferenceServerUpDataPoint(now, 1)
-		if t.lastErr != "" {
-			t.logger.Info("Model server is answering again")
-			t.lastErr = ""
+		if t.failing != "" {
+			t.logger.Info(fmt.Sprintf("Model server %q is answering again", t.label))
+			t.failing = ""
 		}
 	} else {
+		sm.Metrics().RemoveIf(func(pmetric.Metric) bool { return true }) // nothing of a failed scrape
+		kind := errorKind(err)
+		t.errorCounts[kind]++
 		t.mb.RecordInferenceServerUpDataPoint(now, 0)
-		t.tb.ReceiverInferenceScrapeErrors.Add(ctx, 1, t.attrs)
-		if msg := err.Error(); msg != t.lastErr {
-			t.logger.Warn("Cannot scrape model server; reporting inference.server.up=0 until it answers", zap.Error(err))
-			t.lastErr = msg
-		} else {
-			err = nil // already said; counted above
+		t.g.telemetry.ReceiverInferenceScrapeErrors.Add(context.WithoutCancel(ctx), 1, t.attrs)
+		if kind != t.failing {
+			// The server's name is in the message: the collector's log sampling keys on messages,
+			// and must not merge the failures of different servers.
+			t.logger.Warn(fmt.Sprintf("Cannot scrape model server %q; it reports inference.server.up=0 until it answers", t.label),
+				zap.String("error.type", kind), zap.String("error", err.Error()))
+			t.failing = kind
 		}
+		// A failed server holds no large buffer.
+		t.body = bytes.Buffer{}
+	}
+	if t.body.Cap() > 4*max(t.body.Len(), 64<<10) {
+		// A huge payload once must not keep its buffer for good.
+		t.body = bytes.Buffer{}
+	}
+	for kind, n := range t.errorCounts {
+		t.mb.RecordInferenceServerScrapeErrorsDataPoint(now, n, kind)
 	}
 	t.mb.RecordInferenceServerScrapeDurationDataPoint(now, time.Since(began).Seconds())
 	own := t.mb.Emit()
@@ -222,7 +251,10 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		own.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().MoveAndAppendTo(sm.Metrics())
 	}
 	t.resource().MoveTo(rm.Resource())
-	return out, err
+	if err != nil {
+		return out, scrapererror.NewPartialScrapeError(err, 1)
+	}
+	return out, nil
 }
 
 // resource is the server's resource, built each scrape: the flavor and version may be learnt late.
@@ -243,32 +275,38 @@ func (t *target) resource() pcommon.Resource {
 }
 
 // get fetches a URL of the server, within max_body_size. The body returned is valid until the next
-// get. Errors name the server, the URL and what to check.
-func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, contentType string, err error) {
+// get. Errors name the server, the URL (credentials hidden) and what to check.
+func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, header http.Header, err error) {
+	shown := redactURL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, http.NoBody)
 	if err != nil {
-		return nil, "", fmt.Errorf("server %q: bad URL %q: %w", t.label, rawURL, err)
+		return nil, nil, kindErr(kindConfig, fmt.Errorf("server %q: bad URL %q: %w", t.label, shown, err))
 	}
 	req.Header.Set("Accept", accept)
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("server %q: GET %s: %w%s", t.label, rawURL, err, hintFor(err))
+		// url.Error repeats the URL with the user name in it: keep only what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, nil, fmt.Errorf("server %q: GET %s: %w%s", t.label, shown, err, hintFor(err, t.timeout))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, "", fmt.Errorf("server %q: GET %s: %s%s", t.label, rawURL, resp.Status, statusHint(resp.StatusCode, t.flavor))
+		return nil, nil, kindErr(strconv.Itoa(resp.StatusCode), fmt.Errorf("server %q: GET %s: %s%s", t.label, shown, resp.Status, statusHint(resp.StatusCode, t.flavor)))
 	}
 	limit := t.cfg.maxBodySize()
 	t.body.Reset()
 	if _, err := t.body.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
-		return nil, "", fmt.Errorf("server %q: GET %s: reading the body: %w", t.label, rawURL, err)
+		return nil, nil, fmt.Errorf("server %q: GET %s: reading the body: %w%s", t.label, shown, err, hintFor(err, t.timeout))
 	}
 	body = t.body.Bytes()
 	if int64(len(body)) > limit {
-		return nil, "", fmt.Errorf("server %q: GET %s: the body is larger than max_body_size (%d bytes): raise max_body_size, or check this is a metrics endpoint", t.label, rawURL, limit)
+		return nil, nil, kindErr(kindBodyTooLarge, fmt.Errorf("server %q: GET %s: the body is larger than max_body_size (%d bytes): raise max_body_size, or check this is a metrics endpoint", t.label, shown, limit))
 	}
-	return body, resp.Header.Get("Content-Type"), nil
+	return body, resp.Header, nil
 }
 
 // sibling is the URL of another path on the server's host (e.g. TGI's /info beside /metrics).
@@ -281,16 +319,36 @@ func (t *target) sibling(path string) string {
 	return u.String()
 }
 
-func hintFor(err error) string {
+func hintFor(err error, timeout time.Duration) string {
+	if errors.Is(err, context.Canceled) {
+		return " (the collector is shutting down)"
+	}
 	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return " (the server did not answer in time: check it is up, or raise \"timeout\")"
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		return fmt.Sprintf(" (no answer within the scrape timeout, %s: check the server is not hung or overloaded, or raise \"timeout\", at most the collection interval)", timeout)
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		return " (nothing answers there: check the server is running and the endpoint's host and port)"
 	}
 	return ""
+}
+
+// redactURL hides the credentials of a URL (http://user:pass@host/ → http://xxxxx@host/) so that no
+// message or attribute carries them.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return "xxxxx" + raw[i:]
+		}
+		return raw
+	}
+	if u.User == nil {
+		return raw
+	}
+	u.User = url.User("xxxxx")
+	return u.String()
 }
 
 // metricsPaths are where each flavor serves its metrics, for the hint on a 404.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
@@ -20,8 +22,12 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
@@ -48,13 +54,45 @@ func serverConfig(name, endpoint, flavor string) ServerConfig {
 	return ServerConfig{ClientConfig: confighttp.ClientConfig{Endpoint: endpoint}, Name: name, Flavor: flavor}
 }
 
-// scrapeOnce starts a servers scraper on cfg, scrapes once and shuts it down.
+// startGroup makes the servers of cfg and starts their HTTP clients; the test's end shuts them down.
+func startGroup(t *testing.T, cfg *Config, set receiver.Settings) *serverGroup {
+	t.Helper()
+	g, err := newServerGroup(cfg, set)
+	require.NoError(t, err)
+	for _, tg := range g.targets {
+		require.NoError(t, tg.start(context.Background(), componenttest.NewNopHost()))
+	}
+	t.Cleanup(func() {
+		g.shutdown()
+		for _, tg := range g.targets {
+			require.NoError(t, tg.shutdown(context.Background()))
+		}
+		g.close()
+	})
+	return g
+}
+
+// scrapeAll scrapes every server of g once, in configuration order, each within its timeout as its
+// controller would, and joins what they return.
+func scrapeAll(g *serverGroup) (pmetric.Metrics, error) {
+	out := pmetric.NewMetrics()
+	var errs []error
+	for _, tg := range g.targets {
+		ctx, cancel := context.WithTimeout(context.Background(), tg.timeout)
+		md, err := tg.scrape(ctx)
+		cancel()
+		md.ResourceMetrics().MoveAndAppendTo(out.ResourceMetrics())
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// scrapeOnce starts the servers of cfg, scrapes each once and shuts them down.
 func scrapeOnce(t *testing.T, cfg *Config) (pmetric.Metrics, error) {
 	t.Helper()
-	s := newServersScraper(cfg, receivertest.NewNopSettings(metadata.Type))
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	defer func() { require.NoError(t, s.shutdown(context.Background())) }()
-	return s.scrape(context.Background())
+	return scrapeAll(startGroup(t, cfg, receivertest.NewNopSettings(metadata.Type)))
 }
 
 func testConfig(servers ...ServerConfig) *Config {
@@ -302,7 +340,7 @@ func TestScrapeOneServerDownOthersFlow(t *testing.T) {
 	assert.Contains(t, goodMetrics, "inference.requests")
 	assert.Equal(t, int64(1), goodMetrics["inference.server.up"].Gauge().DataPoints().At(0).IntValue())
 	lockedMetrics := byName(md.ResourceMetrics().At(1))
-	assert.Len(t, lockedMetrics, 2, "a failed server reports only up and scrape duration")
+	assert.Len(t, lockedMetrics, 3, "a failed server reports only up, its error counts and scrape duration")
 	assert.Equal(t, int64(0), lockedMetrics["inference.server.up"].Gauge().DataPoints().At(0).IntValue())
 }
 
@@ -379,18 +417,19 @@ func TestGzipBodySizeAndSeriesCap(t *testing.T) {
 	_, err = scrapeOnce(t, testConfig(small))
 	require.ErrorContains(t, err, "larger than max_body_size (1000 bytes)")
 
-	// max_series keeps the first series and drops the rest.
+	// Over max_series the whole scrape fails, as a Prometheus scrape over sample_limit does: up 0,
+	// nothing of the payload, the reason counted.
 	capped := serverConfig("capped", srv.URL+"/metrics", "vllm")
 	capped.MaxSeries = 10
 	md, err = scrapeOnce(t, testConfig(capped))
-	require.NoError(t, err)
-	points := 0
-	for name, m := range byName(md.ResourceMetrics().At(0)) {
-		if !strings.HasPrefix(name, "inference.server.") {
-			points += dataPoints(m)
-		}
+	require.ErrorContains(t, err, "more than 10 series (max_series)")
+	metrics := byName(md.ResourceMetrics().At(0))
+	for name := range metrics {
+		assert.True(t, strings.HasPrefix(name, "inference.server."), name)
 	}
-	assert.Equal(t, 10, points)
+	assert.Equal(t, int64(0), metrics["inference.server.up"].Gauge().DataPoints().At(0).IntValue())
+	errType, _ := metrics["inference.server.scrape.errors"].Sum().DataPoints().At(0).Attributes().Get("error.type")
+	assert.Equal(t, "too_many_series", errType.Str())
 }
 
 func dataPoints(m pmetric.Metric) int {
@@ -429,11 +468,9 @@ func TestTGIModelReadAgainAfterFailure(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	s := newServersScraper(testConfig(serverConfig("tgi", srv.URL+"/metrics", "tgi")), receivertest.NewNopSettings(metadata.Type))
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	defer func() { require.NoError(t, s.shutdown(context.Background())) }()
+	g := startGroup(t, testConfig(serverConfig("tgi", srv.URL+"/metrics", "tgi")), receivertest.NewNopSettings(metadata.Type))
 	model := func() (string, bool) {
-		md, err := s.scrape(context.Background())
+		md, err := scrapeAll(g)
 		require.NoError(t, err)
 		dp := byName(md.ResourceMetrics().At(0))["inference.requests"].Sum().DataPoints().At(0)
 		v, ok := dp.Attributes().Get("gen_ai.request.model")
@@ -450,19 +487,55 @@ func TestTGIModelReadAgainAfterFailure(t *testing.T) {
 	assert.Equal(t, hits, infoHits.Load(), "/info is read once it answered, not every scrape")
 }
 
-// A server that stays down is reported once, then counted: its later identical failures are not
-// errors again (the scraper would log each one).
-func TestRepeatedFailureReportedOnce(t *testing.T) {
-	closed := httptest.NewServer(http.NotFoundHandler())
-	url := closed.URL
-	closed.Close()
-	s := newServersScraper(testConfig(serverConfig("gone", url+"/metrics", "vllm")), receivertest.NewNopSettings(metadata.Type))
-	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
-	defer func() { require.NoError(t, s.shutdown(context.Background())) }()
-	_, err := s.scrape(context.Background())
+// A server that stays down is an error every scrape (scraperhelper counts each one), logged once per
+// kind of failure, and counted by kind in inference.server.scrape.errors.
+func TestRepeatedFailureLoggedOncePerKind(t *testing.T) {
+	var status atomic.Int64
+	status.Store(http.StatusServiceUnavailable)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code := int(status.Load()); code != http.StatusOK {
+			// A redirect-like changing text must not make a new log line.
+			http.Error(w, r.URL.String()+time.Now().String(), code)
+			return
+		}
+		w.Header().Set("Content-Type", textPlain)
+		_, _ = w.Write([]byte("# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 1\n"))
+	}))
+	defer srv.Close()
+	core, logs := observer.New(zapcore.InfoLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	g := startGroup(t, testConfig(serverConfig("flaky", srv.URL+"/metrics", "vllm")), set)
+
+	errorCounts := func(md pmetric.Metrics) map[string]int64 {
+		out := map[string]int64{}
+		dps := byName(md.ResourceMetrics().At(0))["inference.server.scrape.errors"].Sum().DataPoints()
+		for i := 0; i < dps.Len(); i++ {
+			k, _ := dps.At(i).Attributes().Get("error.type")
+			out[k.Str()] = dps.At(i).IntValue()
+		}
+		return out
+	}
+	for i := 0; i < 3; i++ {
+		md, err := scrapeAll(g)
+		require.Error(t, err, "every failed scrape is returned")
+		assert.True(t, scrapererror.IsPartialScrapeError(err))
+		assert.Equal(t, int64(0), byName(md.ResourceMetrics().At(0))["inference.server.up"].Gauge().DataPoints().At(0).IntValue())
+		assert.Equal(t, map[string]int64{"503": int64(i + 1)}, errorCounts(md))
+	}
+	status.Store(http.StatusNotFound)
+	md, err := scrapeAll(g)
 	require.Error(t, err)
-	md, err := s.scrape(context.Background())
+	assert.Equal(t, map[string]int64{"503": 3, "404": 1}, errorCounts(md))
+	status.Store(http.StatusOK)
+	md, err = scrapeAll(g)
 	require.NoError(t, err)
-	up := byName(md.ResourceMetrics().At(0))["inference.server.up"]
-	assert.Equal(t, int64(0), up.Gauge().DataPoints().At(0).IntValue(), "still reported down")
+	assert.Equal(t, map[string]int64{"503": 3, "404": 1}, errorCounts(md), "the counts stay, cumulative")
+
+	warns := logs.FilterLevelExact(zapcore.WarnLevel).All()
+	require.Len(t, warns, 2, "one line per kind of failure")
+	assert.Contains(t, warns[0].Message, `"flaky"`, "the server is in the message, which log sampling keys on")
+	assert.Equal(t, "503", warns[0].ContextMap()["error.type"])
+	assert.Equal(t, "404", warns[1].ContextMap()["error.type"])
+	assert.Len(t, logs.FilterMessageSnippet("answering again").All(), 1)
 }

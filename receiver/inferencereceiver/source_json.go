@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
 )
 
 // jsonSource reads a JSON stats document and emits the configured fields as metrics.
@@ -26,6 +28,8 @@ type jsonField struct {
 	cfg  FieldConfig
 	path []string
 	sum  bool
+	// conv applies the field's scale (a division where the scale is 1/n: exact).
+	conv schema.Rule
 	// start, last and lastMs track a sum's start time across scrapes (a drop is a restart).
 	startMs, lastMs int64
 	last            float64
@@ -35,7 +39,8 @@ type jsonField struct {
 func newJSONSource(t *target) *jsonSource {
 	j := &jsonSource{t: t, missingLogged: map[int]bool{}}
 	for _, f := range t.cfg.Fields {
-		j.fields = append(j.fields, jsonField{cfg: f, path: strings.Split(f.Field, "."), sum: f.Type == "sum"})
+		mul, div := schema.ScaleOf(f.Scale)
+		j.fields = append(j.fields, jsonField{cfg: f, path: strings.Split(f.Field, "."), sum: f.Type == "sum", conv: schema.Rule{Scale: mul, Div: div}})
 	}
 	return j
 }
@@ -48,7 +53,7 @@ func (j *jsonSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 	}
 	doc, err := decodeJSON(body)
 	if err != nil {
-		return fmt.Errorf("server %q: GET %s: not a JSON document: %w", t.label, t.cfg.Endpoint, err)
+		return kindErr(kindInvalidResponse, fmt.Errorf("server %q: GET %s: not a JSON document: %w", t.label, t.endpoint, err))
 	}
 	nowMs := now.UnixMilli()
 	metrics := map[string]pmetric.Metric{}
@@ -64,9 +69,7 @@ func (j *jsonSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 			continue
 		}
 		delete(j.missingLogged, i)
-		if f.cfg.Scale != 0 {
-			v *= f.cfg.Scale
-		}
+		v = f.conv.Convert(v)
 		m, ok := metrics[f.cfg.Metric]
 		if !ok {
 			m = ms.AppendEmpty()
@@ -119,27 +122,36 @@ func decodeJSON(b []byte) (any, error) {
 	return doc, nil
 }
 
-// lookup follows a dotted path (object keys, array indexes) to a number. Booleans read as 1 and 0,
-// numeric strings as their number.
-func lookup(doc any, path []string) (float64, bool) {
+// walk follows a dotted path (object keys, array indexes) into a decoded document.
+func walk(doc any, path []string) (any, bool) {
 	cur := doc
 	for _, p := range path {
 		switch node := cur.(type) {
 		case map[string]any:
 			next, ok := node[p]
 			if !ok {
-				return 0, false
+				return nil, false
 			}
 			cur = next
 		case []any:
 			i, err := strconv.Atoi(p)
 			if err != nil || i < 0 || i >= len(node) {
-				return 0, false
+				return nil, false
 			}
 			cur = node[i]
 		default:
-			return 0, false
+			return nil, false
 		}
+	}
+	return cur, true
+}
+
+// lookup follows a dotted path to a number. Booleans read as 1 and 0, numeric strings as their
+// number.
+func lookup(doc any, path []string) (float64, bool) {
+	cur, ok := walk(doc, path)
+	if !ok {
+		return 0, false
 	}
 	switch v := cur.(type) {
 	case json.Number:

@@ -20,7 +20,9 @@ type ollamaSource struct {
 }
 
 type ollamaPS struct {
-	Models []struct {
+	// Models is a pointer so that a document without "models" (not Ollama's answer) is told from
+	// one with none loaded; its entries too, so that a null entry is seen.
+	Models *[]*struct {
 		Name      string    `json:"name"`
 		Model     string    `json:"model"`
 		Size      float64   `json:"size"`
@@ -56,9 +58,14 @@ func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.Met
 		return err
 	}
 	var ps ollamaPS
-	if err := json.Unmarshal(body, &ps); err != nil {
-		return fmt.Errorf("server %q: GET %s: not Ollama's /api/ps answer: %w (is \"endpoint\" Ollama's base URL, e.g. http://127.0.0.1:11434?)", t.label, o.url("/api/ps"), err)
+	err = json.Unmarshal(body, &ps)
+	if err == nil {
+		err = ps.check()
 	}
+	if err != nil {
+		return kindErr(kindInvalidResponse, fmt.Errorf("server %q: GET %s: not Ollama's /api/ps answer: %w (is \"endpoint\" Ollama's base URL, e.g. http://127.0.0.1:11434?)", t.label, redactURL(o.url("/api/ps")), err))
+	}
+	models := *ps.Models
 	ts := pcommon.NewTimestampFromTime(now)
 
 	loaded := ms.AppendEmpty()
@@ -67,8 +74,8 @@ func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.Met
 	loaded.SetDescription(schema.Description(schema.MetricModelsLoaded))
 	dp := loaded.SetEmptyGauge().DataPoints().AppendEmpty()
 	dp.SetTimestamp(ts)
-	dp.SetIntValue(int64(len(ps.Models)))
-	if len(ps.Models) == 0 {
+	dp.SetIntValue(int64(len(models)))
+	if len(models) == 0 {
 		return nil
 	}
 
@@ -83,7 +90,7 @@ func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.Met
 	unload.SetDescription(schema.Description(schema.MetricModelUnloadIn))
 	unloadPoints := unload.SetEmptyGauge().DataPoints()
 
-	for _, m := range ps.Models {
+	for _, m := range models {
 		model := m.Model
 		if model == "" {
 			model = m.Name
@@ -98,7 +105,9 @@ func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.Met
 			p.Attributes().PutStr(schema.AttrModel, model)
 			p.Attributes().PutStr(schema.AttrMemoryKind, kv.kind)
 		}
-		if !m.ExpiresAt.IsZero() {
+		// keep_alive -1 keeps a model loaded for good: Ollama then says it expires in ~292 years (the
+		// longest Go duration). No unload is coming, so no point.
+		if !m.ExpiresAt.IsZero() && m.ExpiresAt.Sub(now) < neverUnloads {
 			p := unloadPoints.AppendEmpty()
 			p.SetTimestamp(ts)
 			p.SetDoubleValue(max(m.ExpiresAt.Sub(now).Seconds(), 0))
@@ -106,6 +115,25 @@ func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.Met
 			putIfSet(p.Attributes(), "ollama.model.family", m.Details.Family)
 			putIfSet(p.Attributes(), "ollama.model.parameter_size", m.Details.ParameterSize)
 			putIfSet(p.Attributes(), "ollama.model.quantization_level", m.Details.QuantizationLevel)
+		}
+	}
+	return nil
+}
+
+// neverUnloads: an expiry further away than this is keep_alive -1 (or a keep_alive of decades).
+const neverUnloads = 100 * 365 * 24 * time.Hour
+
+// check rejects a document that decodes but is not a list of loaded models.
+func (ps *ollamaPS) check() error {
+	if ps.Models == nil {
+		return fmt.Errorf(`no "models" list`)
+	}
+	for i, m := range *ps.Models {
+		if m == nil {
+			return fmt.Errorf("models[%d] is null", i)
+		}
+		if m.Name == "" && m.Model == "" {
+			return fmt.Errorf("models[%d] has neither name nor model", i)
 		}
 	}
 	return nil

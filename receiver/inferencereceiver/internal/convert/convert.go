@@ -5,9 +5,9 @@
 package convert // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/convert"
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -72,9 +72,10 @@ type Converter struct {
 	// model is added as gen_ai.request.model to mapped points that carry none (servers whose metrics
 	// have no model label; read elsewhere, e.g. TGI's /info).
 	model string
-	// maxSeries caps the series converted per scrape; 0 means no cap.
-	maxSeries int
-	gauges    map[string]bool
+	gauges map[string]bool
+	// restarted makes the next Append treat every series as restarted from zero (the server said it
+	// restarted, e.g. llama.cpp's Process-Start-Time-Unix header changed).
+	restarted bool
 
 	// ruleOf and targets are per-scrape scratch, kept to avoid two maps a scrape.
 	ruleOf  map[*exposition.Family]int
@@ -104,8 +105,17 @@ func New(flavor *schema.Flavor, passthrough Passthrough) *Converter {
 // SetModel sets the model attached to mapped points that name none ("" for none).
 func (c *Converter) SetModel(model string) { c.model = model }
 
-// SetMaxSeries caps the series converted per scrape (0: no cap). Series beyond it are dropped.
-func (c *Converter) SetMaxSeries(n int) { c.maxSeries = n }
+// Restarted tells the converter that the server restarted since the last payload: every counter
+// of the next one starts again from zero, even one whose value did not go down.
+func (c *Converter) Restarted() { c.restarted = true }
+
+// SetFlavor changes the table applied from the next payload on (a flavor detected late), keeping
+// the start times of the series already seen.
+func (c *Converter) SetFlavor(flavor *schema.Flavor) {
+	n := New(flavor, c.passthrough)
+	n.starts, n.gen, n.model = c.starts, c.gen, c.model
+	*c = *n
+}
 
 // Flavor is the table this converter applies.
 func (c *Converter) Flavor() *schema.Flavor { return c.flavor }
@@ -113,16 +123,19 @@ func (c *Converter) Flavor() *schema.Flavor { return c.flavor }
 // TrackedSeries is the number of cumulative series whose start time is remembered.
 func (c *Converter) TrackedSeries() int { return len(c.starts) }
 
-// Append converts p, scraped at nowMs (Unix milliseconds), into metrics appended to ms. It returns
-// how many series were dropped by the max_series cap.
-func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.MetricSlice) (dropped int) {
+// Append converts p, scraped at nowMs (Unix milliseconds), into metrics appended to ms. Families
+// the payload marked invalid are left out: it returns them, for the caller to count and report.
+func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.MetricSlice) (invalid []*exposition.Family) {
+	return c.AppendWithStart(p, nowMs, 0, ms)
+}
+
+// AppendWithStart is Append with the server's process start time given (Unix ms, 0 when unknown),
+// for servers that say it elsewhere than in process_start_time_seconds.
+func (c *Converter) AppendWithStart(p *exposition.Payload, nowMs, processStartMs int64, ms pmetric.MetricSlice) (invalid []*exposition.Family) {
 	c.gen++
-	budget := c.maxSeries
-	processStartMs := int64(0)
 	if f := p.Family(processStartFamily); f != nil && len(f.Series) == 1 {
 		processStartMs = int64(f.Series[0].Value * 1000)
 	}
-
 	// Which rule maps which family: for each rule, the first source present with a compatible type.
 	if c.ruleOf == nil {
 		c.ruleOf = make(map[*exposition.Family]int, len(c.flavor.Rules))
@@ -131,10 +144,10 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 	ruleOf, targets := c.ruleOf, c.targets
 	clear(ruleOf)
 	clear(targets)
-	defer func() { clear(ruleOf); clear(targets) }() // hold no payload or pdata between scrapes
+	defer func() { clear(ruleOf); clear(targets); c.restarted = false }() // hold no payload or pdata between scrapes
 	for i, r := range c.flavor.Rules {
 		for _, src := range r.Sources {
-			if f := p.Family(src); f != nil && effectiveKind(&r, f.Kind) != schema.AsExposed {
+			if f := p.Family(src); f != nil && f.Invalid == "" && effectiveKind(&r, f.Kind) != schema.AsExposed {
 				ruleOf[f] = i
 				break
 			}
@@ -142,23 +155,19 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 	}
 
 	for _, f := range p.Families {
-		n := len(f.Series)
-		if c.maxSeries > 0 {
-			if budget <= 0 {
-				dropped += n
-				continue
-			}
-			if n > budget {
-				dropped += n - budget
-				n = budget
-			}
+		if f.Invalid != "" {
+			invalid = append(invalid, f)
+			continue
 		}
-		series := f.Series[:n]
+		series := f.Series
 		ri, mapped := ruleOf[f]
-		// A rule that reads only a part of a family (a histogram's sum) leaves the family to pass
-		// through whole.
-		consumed := mapped && c.flavor.Rules[ri].Part == schema.PartValue
-		emitted := false
+		var read []exposition.Series
+		if mapped {
+			read = totals(series, c.flavor.Rules[ri].TotalOver)
+		}
+		// A rule that reads only a part of a family (a histogram's sum, the totals beside a per-label
+		// breakdown) leaves the family to pass through whole.
+		consumed := mapped && c.flavor.Rules[ri].Part == schema.PartValue && len(read) == len(series)
 		if mapped {
 			r := &c.flavor.Rules[ri]
 			kind := effectiveKind(r, f.Kind)
@@ -171,15 +180,10 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 				initKind(m, kind)
 				targets[r.Metric] = m
 			}
-			c.appendMapped(f.Name, series, r, kind, m, nowMs, processStartMs)
-			emitted = true
+			c.appendMapped(f.Name, read, r, kind, m, nowMs, processStartMs)
 		}
 		if c.passthrough == PassthroughAll || (!consumed && c.passthrough == PassthroughUnmapped) {
 			c.appendPassthrough(f, series, ms, nowMs, processStartMs)
-			emitted = true
-		}
-		if emitted {
-			budget -= n
 		}
 	}
 
@@ -188,7 +192,26 @@ func (c *Converter) Append(p *exposition.Payload, nowMs int64, ms pmetric.Metric
 			delete(c.starts, k)
 		}
 	}
-	return dropped
+	return invalid
+}
+
+// totals keeps, of a family broken down by label, the series without that label (the totals the
+// server exposes beside the breakdown, e.g. SGLang's priority=""), or every series when there is
+// none: then the breakdown is all there is, and summing it is the total.
+func totals(series []exposition.Series, label string) []exposition.Series {
+	if label == "" {
+		return series
+	}
+	var out []exposition.Series
+	for i := range series {
+		if !series[i].Labels.Has(label) {
+			out = append(out, series[i])
+		}
+	}
+	if len(out) == 0 {
+		return series
+	}
+	return out
 }
 
 // effectiveKind is the shape rule r gives a family of the exposed kind, or AsExposed when the rule
@@ -240,10 +263,6 @@ func initKind(m pmetric.Metric, k schema.Kind) {
 }
 
 func (c *Converter) appendMapped(family string, series []exposition.Series, r *schema.Rule, kind schema.Kind, m pmetric.Metric, nowMs, processStartMs int64) {
-	scale := r.Scale
-	if scale == 0 {
-		scale = 1
-	}
 	for i := range series {
 		s := &series[i]
 		ts := timestampOf(s, nowMs)
@@ -257,18 +276,20 @@ func (c *Converter) appendMapped(family string, series []exposition.Series, r *s
 			dp := m.Sum().DataPoints().AppendEmpty()
 			dp.SetTimestamp(ts)
 			dp.SetStartTimestamp(c.start(key, s, v, processStartMs, nowMs))
-			dp.SetDoubleValue(v * scale)
+			dp.SetDoubleValue(r.Convert(v))
+			putExemplars(dp.Exemplars(), s.Exemplars, r.Convert)
 			attrs = dp.Attributes()
 		case schema.Gauge:
 			dp := m.Gauge().DataPoints().AppendEmpty()
 			dp.SetTimestamp(ts)
-			dp.SetDoubleValue(s.Value * scale)
+			dp.SetDoubleValue(r.Convert(s.Value))
 			attrs = dp.Attributes()
 		case schema.Histogram:
 			dp := m.Histogram().DataPoints().AppendEmpty()
 			dp.SetTimestamp(ts)
 			dp.SetStartTimestamp(c.start(family, s, histogramCount(s), processStartMs, nowMs))
-			fillHistogram(dp, s, scale)
+			fillHistogram(dp, s, r.Convert)
+			putExemplars(dp.Exemplars(), s.Exemplars, r.Convert)
 			attrs = dp.Attributes()
 		}
 		mappedAttributes(s.Labels, r, attrs)
@@ -333,6 +354,7 @@ func (c *Converter) appendPassthrough(f *exposition.Family, series []exposition.
 			dp.SetTimestamp(timestampOf(s, nowMs))
 			dp.SetStartTimestamp(c.start(f.Name, s, s.Value, processStartMs, nowMs))
 			dp.SetDoubleValue(s.Value)
+			putExemplars(dp.Exemplars(), s.Exemplars, identity)
 			putLabels(s.Labels, dp.Attributes())
 		}
 	case exposition.Histogram:
@@ -343,7 +365,8 @@ func (c *Converter) appendPassthrough(f *exposition.Family, series []exposition.
 			dp := h.DataPoints().AppendEmpty()
 			dp.SetTimestamp(timestampOf(s, nowMs))
 			dp.SetStartTimestamp(c.start(f.Name, s, histogramCount(s), processStartMs, nowMs))
-			fillHistogram(dp, s, 1)
+			fillHistogram(dp, s, identity)
+			putExemplars(dp.Exemplars(), s.Exemplars, identity)
 			putLabels(s.Labels, dp.Attributes())
 		}
 	case exposition.Summary:
@@ -401,7 +424,7 @@ func (c *Converter) start(family string, s *exposition.Series, value float64, pr
 	switch {
 	case !ok:
 		e = startEntry{startMs: firstStart(s, processStartMs, ts)}
-	case value < e.last:
+	case value < e.last || c.restarted:
 		// A counter that went down restarted from zero after the previous observation.
 		e.startMs = e.lastMs + 1
 		if s.CreatedMs > e.lastMs && s.CreatedMs <= ts {
@@ -426,49 +449,77 @@ func firstStart(s *exposition.Series, processStartMs, ts int64) int64 {
 	}
 }
 
+// histogramCount is the count of a valid histogram series: its +Inf bucket (the exposition formats
+// require _count to equal it).
 func histogramCount(s *exposition.Series) float64 {
-	if s.HasCount {
-		return s.Count
+	if n := len(s.Buckets); n > 0 {
+		return s.Buckets[n-1].Count
 	}
-	for _, b := range s.Buckets {
-		if math.IsInf(b.UpperBound, 1) {
-			return b.Count
-		}
-	}
-	return 0
+	return s.Count
 }
 
-// fillHistogram turns cumulative "≤ le" buckets into OTLP's per-bucket counts.
-func fillHistogram(dp pmetric.HistogramDataPoint, s *exposition.Series, scale float64) {
-	total := histogramCount(s)
-	dp.SetCount(uint64(total))
+func identity(v float64) float64 { return v }
+
+// fillHistogram turns the cumulative "≤ le" buckets of a valid series (increasing bounds and
+// counts, +Inf last: the parser checked) into OTLP's per-bucket counts.
+func fillHistogram(dp pmetric.HistogramDataPoint, s *exposition.Series, conv func(float64) float64) {
+	dp.SetCount(nonNegative(histogramCount(s)))
 	if s.HasSum {
-		dp.SetSum(s.Sum * scale)
+		dp.SetSum(conv(s.Sum))
 	}
 	if len(s.Buckets) == 0 {
 		return
 	}
-	buckets := s.Buckets
-	if !slices.IsSortedFunc(buckets, func(a, b exposition.Bucket) int { return cmpFloat(a.UpperBound, b.UpperBound) }) {
-		buckets = slices.Clone(buckets)
-		slices.SortFunc(buckets, func(a, b exposition.Bucket) int { return cmpFloat(a.UpperBound, b.UpperBound) })
-	}
 	bounds := dp.ExplicitBounds()
 	counts := dp.BucketCounts()
-	bounds.EnsureCapacity(len(buckets))
-	counts.EnsureCapacity(len(buckets) + 1)
+	bounds.EnsureCapacity(len(s.Buckets) - 1)
+	counts.EnsureCapacity(len(s.Buckets))
 	prev := 0.0
-	for _, b := range buckets {
-		if math.IsInf(b.UpperBound, 1) {
-			continue
+	for _, b := range s.Buckets {
+		if !math.IsInf(b.UpperBound, 1) {
+			bounds.Append(conv(b.UpperBound))
 		}
-		bounds.Append(b.UpperBound * scale)
 		counts.Append(nonNegative(b.Count - prev))
-		if b.Count > prev {
-			prev = b.Count
-		}
+		prev = b.Count
 	}
-	counts.Append(nonNegative(total - prev))
+}
+
+// putExemplars carries OpenMetrics exemplars into OTLP: trace_id and span_id become the exemplar's
+// trace and span, the other labels its filtered attributes.
+func putExemplars(dst pmetric.ExemplarSlice, src []exposition.Exemplar, conv func(float64) float64) {
+	for _, e := range src {
+		x := dst.AppendEmpty()
+		x.SetDoubleValue(conv(e.Value))
+		if e.TimestampMs != 0 {
+			x.SetTimestamp(msToTimestamp(e.TimestampMs))
+		}
+		e.Labels.Range(func(l labels.Label) {
+			switch l.Name {
+			case "trace_id":
+				var id pcommon.TraceID
+				if hexID(id[:], l.Value) {
+					x.SetTraceID(id)
+					return
+				}
+			case "span_id":
+				var id pcommon.SpanID
+				if hexID(id[:], l.Value) {
+					x.SetSpanID(id)
+					return
+				}
+			}
+			x.FilteredAttributes().PutStr(l.Name, l.Value)
+		})
+	}
+}
+
+// hexID decodes a trace or span ID written in hex with exactly its length into dst.
+func hexID(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	_, err := hex.Decode(dst, []byte(s))
+	return err == nil
 }
 
 func nonNegative(v float64) uint64 {
@@ -476,14 +527,4 @@ func nonNegative(v float64) uint64 {
 		return 0
 	}
 	return uint64(v)
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -5,6 +5,7 @@
 package exposition // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/exposition"
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 )
@@ -72,7 +74,29 @@ type Series struct {
 	HasSum, HasCount bool
 	Buckets          []Bucket
 	Quantiles        []Quantile
+
+	// Exemplars are the OpenMetrics exemplars of the series' samples (buckets or counter value).
+	Exemplars []Exemplar
+
+	// seen marks the parts already read, so that a repeated line is told from a first one.
+	seen uint8
 }
+
+// Exemplar is one OpenMetrics exemplar: a sampled observation with its own labels (trace_id,
+// span_id, ...).
+type Exemplar struct {
+	Labels labels.Labels
+	Value  float64
+	// TimestampMs is 0 when the exemplar carries no timestamp.
+	TimestampMs int64
+}
+
+const (
+	seenValue uint8 = 1 << iota
+	seenSum
+	seenCount
+	seenCreated
+)
 
 // Family is one metric family as exposed.
 type Family struct {
@@ -83,6 +107,10 @@ type Family struct {
 	Help   string
 	Unit   string
 	Series []Series
+	// Invalid says why the family cannot be read as exposed (a histogram without +Inf bucket, with
+	// repeated or decreasing le, or with decreasing bucket counts); "" when it is valid. An invalid
+	// family is left out of the output, counted and logged by the caller.
+	Invalid string
 
 	index map[uint64]int
 }
@@ -90,7 +118,10 @@ type Family struct {
 // Payload is every family of one scrape, in exposition order.
 type Payload struct {
 	Families []*Family
-	byName   map[string]*Family
+	// Duplicates counts sample lines that repeated a line already read (the first one is kept, as
+	// Prometheus keeps it).
+	Duplicates int
+	byName     map[string]*Family
 }
 
 // Family returns the family exposed under name, or nil.
@@ -136,9 +167,35 @@ func Parse(b []byte, contentType string) (*Payload, error) {
 // (name and labels, as exposed) resolved to, so that a line seen before skips label parsing, hashing
 // and le/quantile parsing: only its value is read. It is not safe for concurrent use.
 type Parser struct {
+	// MaxSeries bounds the label sets one payload may hold (0: no bound). Parsing stops as soon as
+	// the payload exceeds it, so that memory stays bounded by the cap, not by the payload.
+	MaxSeries int
+
 	cache map[string]*resolved
 	gen   uint32
 }
+
+// TooManySeriesError is returned when a payload holds more label sets than Parser.MaxSeries.
+type TooManySeriesError struct{ Limit int }
+
+func (e *TooManySeriesError) Error() string {
+	return fmt.Sprintf("the payload has more than %d series (max_series)", e.Limit)
+}
+
+// SyntaxError is a payload that does not parse, with the line it failed at (0 when unknown).
+type SyntaxError struct {
+	Line int
+	Err  error
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("parse error at line %d: %v", e.Line, e.Err)
+	}
+	return fmt.Sprintf("parse error: %v", e.Err)
+}
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
 
 // resolved is what one exposed series line means.
 type resolved struct {
@@ -158,9 +215,16 @@ const maxCached = 200_000
 func NewParser() *Parser { return &Parser{cache: make(map[string]*resolved)} }
 
 // Parse reads a whole payload. contentType selects text or OpenMetrics; an empty or unknown one is
-// read as the Prometheus text format. On a syntax error Parse returns what it read before the error
-// together with an error that names the line.
+// read as the Prometheus text format. A payload that does not parse is an error (*SyntaxError, with
+// the line), and so is one over MaxSeries (*TooManySeriesError): either way what was read is
+// discarded, as a Prometheus scrape discards it.
 func (ps *Parser) Parse(b []byte, contentType string) (*Payload, error) {
+	// The text parser appends a newline to b; with no room for it, it would copy the whole payload
+	// (which it does anyway then), and the slices it returns would no longer point into b, whose
+	// offsets name the line of a syntax error.
+	if cap(b) == len(b) {
+		b = append(b, '\n')[:len(b)]
+	}
 	st := labels.NewSymbolTable()
 	parser, err := textparse.New(b, contentType, st, textparse.ParserOptions{FallbackContentType: ContentTypeText})
 	if parser == nil {
@@ -169,51 +233,99 @@ func (ps *Parser) Parse(b []byte, contentType string) (*Payload, error) {
 	if strings.HasPrefix(contentType, "application/vnd.google.protobuf") {
 		return &Payload{}, errors.New("the protobuf exposition format is not supported: let the server answer text/plain or application/openmetrics-text")
 	}
+	// The text parsers stop at a NUL byte as at the end of the input, so that a binary body would
+	// read as an empty payload: a NUL is never valid in a text exposition.
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return &Payload{}, &SyntaxError{Line: bytes.Count(b[:i], []byte{'\n'}) + 1, Err: errors.New("a NUL byte: the body is not a text exposition")}
+	}
 	openMetrics := strings.HasPrefix(contentType, "application/openmetrics-text")
 	ps.gen++
 	p := &Payload{byName: make(map[string]*Family)}
-	b2 := builder{payload: p}
-	var lset labels.Labels
+	b2 := builder{payload: p, limit: ps.MaxSeries}
+	var (
+		lset    labels.Labels
+		ex      exemplar.Exemplar
+		lastOff = -1 // offset in b of the last entry read, for the line of a syntax error
+	)
+	fail := func(err error) (*Payload, error) {
+		// Lines remembered from a payload that failed may be garbage: forget them all.
+		ps.cache = make(map[string]*resolved)
+		return &Payload{}, err
+	}
 	for {
 		entry, err := parser.Next()
 		if errors.Is(err, io.EOF) {
 			if openMetrics {
 				p.normaliseCounterNames()
 			}
+			p.foldCreated()
+			p.validate()
 			ps.sweep()
 			return p, nil
 		}
 		if err != nil {
-			return p, fmt.Errorf("parse error: %w", err)
+			return fail(&SyntaxError{Line: lineAfter(b, lastOff), Err: err})
 		}
 		switch entry {
 		case textparse.EntryType:
 			name, typ := parser.Type()
+			lastOff = offsetIn(b, name)
 			b2.declare(string(name)).Kind = kindOf(typ)
 		case textparse.EntryHelp:
 			name, help := parser.Help()
+			lastOff = offsetIn(b, name)
 			b2.declare(string(name)).Help = string(help)
 		case textparse.EntryUnit:
 			name, unit := parser.Unit()
+			lastOff = offsetIn(b, name)
 			b2.declare(string(name)).Unit = string(unit)
+		case textparse.EntryComment:
+			lastOff = offsetIn(b, parser.Comment())
 		case textparse.EntrySeries:
 			series, ts, v := parser.Series()
+			lastOff = offsetIn(b, series)
 			r := ps.cache[string(series)]
 			if r == nil || !b2.stillMeans(r) {
 				parser.Labels(&lset)
 				if r, err = b2.resolve(lset); err != nil {
-					return p, err
+					return fail(&SyntaxError{Line: lineAfter(b, lastOff) - 1, Err: err})
 				}
 				if len(ps.cache) < maxCached {
 					ps.cache[string(series)] = r
 				}
 			}
 			r.gen = ps.gen
-			b2.apply(r, ts, v)
+			var exp *exemplar.Exemplar
+			ex = exemplar.Exemplar{}
+			if openMetrics && parser.Exemplar(&ex) {
+				exp = &ex
+			}
+			if err := b2.apply(r, ts, v, exp); err != nil {
+				return fail(err)
+			}
 		case textparse.EntryHistogram:
 			// Native histograms come only with the protobuf format, refused above.
 		}
 	}
+}
+
+// offsetIn is where sub starts in b, or -1 when sub is not a slice of b (the parsers return slices
+// of the payload; this only reads their position).
+func offsetIn(b, sub []byte) int {
+	off := cap(b) - cap(sub)
+	if len(sub) == 0 || off < 0 || off > len(b) {
+		return -1
+	}
+	return off
+}
+
+// lineAfter is the number of the line after the one holding offset off (1 when off is -1: nothing
+// was read yet).
+func lineAfter(b []byte, off int) int {
+	if off < 0 {
+		return 1
+	}
+	return bytes.Count(b[:off], []byte{'\n'}) + 2
 }
 
 // sweep forgets lines not seen in the last payload (label values that churn must not grow the cache).
@@ -245,6 +357,8 @@ type builder struct {
 	// current is the family of the last metadata line; samples that belong to it need no lookup.
 	current *Family
 	lb      labels.ScratchBuilder
+	// limit is Parser.MaxSeries; series counts the label sets read so far.
+	limit, series int
 }
 
 func (b *builder) declare(name string) *Family {
@@ -365,6 +479,8 @@ func (b *builder) resolve(lset labels.Labels) (*resolved, error) {
 			le, hasLe = l.Value, true
 		case l.Name == model.QuantileLabel && f.Kind == Summary:
 			quantile, hasQuantile = l.Value, true
+		case l.Value == "":
+			// Prometheus treats a label with an empty value as absent.
 		default:
 			b.lb.Add(l.Name, l.Value)
 		}
@@ -394,8 +510,10 @@ func (b *builder) resolve(lset labels.Labels) (*resolved, error) {
 	return r, nil
 }
 
-// apply stores one sample of a resolved line.
-func (b *builder) apply(r *resolved, ts *int64, v float64) {
+// apply stores one sample of a resolved line. A line that repeats one already read is counted
+// and skipped (the first one wins); a bucket that breaks the histogram's shape marks its family
+// invalid.
+func (b *builder) apply(r *resolved, ts *int64, v float64, ex *exemplar.Exemplar) error {
 	f := b.payload.byName[r.family]
 	if f == nil {
 		f = b.declare(r.family)
@@ -403,11 +521,33 @@ func (b *builder) apply(r *resolved, ts *int64, v float64) {
 	}
 	idx, ok := f.index[r.hash]
 	if !ok {
+		b.series++
+		if b.limit > 0 && b.series > b.limit {
+			return &TooManySeriesError{Limit: b.limit}
+		}
 		idx = len(f.Series)
 		f.index[r.hash] = idx
 		f.Series = append(f.Series, Series{Labels: r.id, Hash: r.hash})
 	}
 	s := &f.Series[idx]
+	var part uint8
+	switch {
+	case r.role == roleCreated:
+		part = seenCreated
+	case r.role == roleSum:
+		part = seenSum
+	case r.role == roleCount:
+		part = seenCount
+	case r.role == roleValue && f.Kind != Summary:
+		part = seenValue
+	}
+	if part != 0 {
+		if s.seen&part != 0 {
+			b.payload.Duplicates++
+			return nil
+		}
+		s.seen |= part
+	}
 	if ts != nil {
 		s.TimestampMs = *ts
 	}
@@ -419,14 +559,116 @@ func (b *builder) apply(r *resolved, ts *int64, v float64) {
 	case roleCount:
 		s.Count, s.HasCount = v, true
 	case roleBucket:
+		if n := len(s.Buckets); n > 0 && f.Invalid == "" {
+			last := s.Buckets[n-1]
+			switch {
+			case r.bound == last.UpperBound:
+				f.Invalid = fmt.Sprintf("histogram %q: le=%q appears twice in one series", f.Name, formatBound(r.bound))
+			case r.bound < last.UpperBound:
+				f.Invalid = fmt.Sprintf("histogram %q: le=%q comes after le=%q (buckets must be in increasing order)", f.Name, formatBound(r.bound), formatBound(last.UpperBound))
+			case v < last.Count:
+				f.Invalid = fmt.Sprintf("histogram %q: the count of le=%q is lower than that of le=%q (buckets are cumulative)", f.Name, formatBound(r.bound), formatBound(last.UpperBound))
+			}
+		}
+		if math.IsNaN(v) || v < 0 {
+			f.Invalid = fmt.Sprintf("histogram %q: bucket le=%q has count %v", f.Name, formatBound(r.bound), v)
+		}
 		s.Buckets = append(s.Buckets, Bucket{UpperBound: r.bound, Count: v})
 	default:
 		if f.Kind == Summary {
+			for _, q := range s.Quantiles {
+				if q.Quantile == r.bound {
+					b.payload.Duplicates++
+					return nil
+				}
+			}
 			s.Quantiles = append(s.Quantiles, Quantile{Quantile: r.bound, Value: v})
 		} else {
 			s.Value = v
 		}
 	}
+	if ex != nil && (r.role == roleBucket || r.role == roleValue) {
+		e := Exemplar{Labels: ex.Labels.Copy(), Value: ex.Value}
+		if ex.HasTs {
+			e.TimestampMs = ex.Ts
+		}
+		s.Exemplars = append(s.Exemplars, e)
+	}
+	return nil
+}
+
+func formatBound(v float64) string {
+	if math.IsInf(v, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// validate marks the histograms whose series lack the +Inf bucket every histogram must have.
+func (p *Payload) validate() {
+	for _, f := range p.Families {
+		if f.Kind != Histogram || f.Invalid != "" {
+			continue
+		}
+		for i := range f.Series {
+			bs := f.Series[i].Buckets
+			if len(bs) == 0 || !math.IsInf(bs[len(bs)-1].UpperBound, 1) {
+				f.Invalid = fmt.Sprintf("histogram %q: a series has no le=\"+Inf\" bucket", f.Name)
+				break
+			}
+		}
+	}
+}
+
+// foldCreated reads the text format's X_created gauges (prometheus_client writes one beside each
+// counter, histogram and summary) as the start times of X's series, as OpenMetrics has them, and
+// drops them as families of their own. A _created family whose series do not all match a series of
+// X is left as it is.
+func (p *Payload) foldCreated() {
+	var drop map[*Family]bool
+	for _, f := range p.Families {
+		base, ok := strings.CutSuffix(f.Name, "_created")
+		if !ok || (f.Kind != Gauge && f.Kind != Unknown) {
+			continue
+		}
+		target := p.byName[base+"_total"]
+		if target == nil || target.Kind != Counter {
+			target = p.byName[base]
+		}
+		if target == nil || target == f || (target.Kind != Counter && target.Kind != Histogram && target.Kind != Summary) {
+			continue
+		}
+		matched := true
+		for i := range f.Series {
+			if _, ok := target.index[f.Series[i].Hash]; !ok {
+				matched = false
+				break
+			}
+		}
+		if !matched {
+			continue
+		}
+		for i := range f.Series {
+			s := &target.Series[target.index[f.Series[i].Hash]]
+			s.CreatedMs = int64(f.Series[i].Value * 1000)
+		}
+		if drop == nil {
+			drop = make(map[*Family]bool)
+		}
+		drop[f] = true
+	}
+	if drop == nil {
+		return
+	}
+	kept := p.Families[:0]
+	for _, f := range p.Families {
+		if drop[f] {
+			delete(p.byName, f.Name)
+			continue
+		}
+		kept = append(kept, f)
+	}
+	p.Families = kept
 }
 
 func parseFloat(s string) (float64, error) {

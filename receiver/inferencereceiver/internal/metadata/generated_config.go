@@ -444,6 +444,54 @@ func (ms *InferenceServerScrapeDurationMetricConfig) Unmarshal(parser *confmap.C
 	return nil
 }
 
+// InferenceServerScrapeErrorsMetricAttributeKey specifies the key of an attribute for the inference.server.scrape.errors metric.
+type InferenceServerScrapeErrorsMetricAttributeKey string
+
+const (
+	InferenceServerScrapeErrorsMetricAttributeKeyErrorType InferenceServerScrapeErrorsMetricAttributeKey = "error.type"
+)
+
+// InferenceServerScrapeErrorsMetricConfig provides config for the inference.server.scrape.errors metric.
+type InferenceServerScrapeErrorsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                          `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []InferenceServerScrapeErrorsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *InferenceServerScrapeErrorsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *InferenceServerScrapeErrorsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case InferenceServerScrapeErrorsMetricAttributeKeyErrorType:
+		default:
+			return fmt.Errorf("metric inference.server.scrape.errors doesn't have an attribute %v, valid attributes: [error.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // InferenceServerUpMetricConfig provides config for the inference.server.up metric.
 type InferenceServerUpMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -790,6 +838,7 @@ type MetricsConfig struct {
 	HwPower                       HwPowerMetricConfig                       `mapstructure:"hw.power"`
 	HwTemperature                 HwTemperatureMetricConfig                 `mapstructure:"hw.temperature"`
 	InferenceServerScrapeDuration InferenceServerScrapeDurationMetricConfig `mapstructure:"inference.server.scrape.duration"`
+	InferenceServerScrapeErrors   InferenceServerScrapeErrorsMetricConfig   `mapstructure:"inference.server.scrape.errors"`
 	InferenceServerUp             InferenceServerUpMetricConfig             `mapstructure:"inference.server.up"`
 	NvidiaGpuClockFrequency       NvidiaGpuClockFrequencyMetricConfig       `mapstructure:"nvidia.gpu.clock.frequency"`
 	NvidiaGpuClockEventActive     NvidiaGpuClockEventActiveMetricConfig     `mapstructure:"nvidia.gpu.clock_event.active"`
@@ -843,6 +892,11 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		InferenceServerScrapeDuration: InferenceServerScrapeDurationMetricConfig{
 			Enabled: true,
+		},
+		InferenceServerScrapeErrors: InferenceServerScrapeErrorsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []InferenceServerScrapeErrorsMetricAttributeKey{InferenceServerScrapeErrorsMetricAttributeKeyErrorType},
 		},
 		InferenceServerUp: InferenceServerUpMetricConfig{
 			Enabled: true,

@@ -69,6 +69,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					InferenceServerScrapeDuration: InferenceServerScrapeDurationMetricConfig{
 						Enabled: true,
 					},
+					InferenceServerScrapeErrors: InferenceServerScrapeErrorsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []InferenceServerScrapeErrorsMetricAttributeKey{InferenceServerScrapeErrorsMetricAttributeKeyErrorType},
+					},
 					InferenceServerUp: InferenceServerUpMetricConfig{
 						Enabled: true,
 					},
@@ -159,6 +164,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					InferenceServerScrapeDuration: InferenceServerScrapeDurationMetricConfig{
 						Enabled: false,
 					},
+					InferenceServerScrapeErrors: InferenceServerScrapeErrorsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []InferenceServerScrapeErrorsMetricAttributeKey{InferenceServerScrapeErrorsMetricAttributeKeyErrorType},
+					},
 					InferenceServerUp: InferenceServerUpMetricConfig{
 						Enabled: false,
 					},
@@ -206,7 +216,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerUpMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuMemoryBusyMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuMemoryBusyMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -303,6 +313,18 @@ func TestHwTemperatureMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric hw.temperature doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.sensor]")
 
 	cfg = DefaultMetricsConfig().HwTemperature
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestInferenceServerScrapeErrorsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().InferenceServerScrapeErrors
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []InferenceServerScrapeErrorsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric inference.server.scrape.errors doesn't have an attribute invalid, valid attributes: [error.type]")
+
+	cfg = DefaultMetricsConfig().InferenceServerScrapeErrors
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -55,6 +55,10 @@ var MetricsInfo = metricsInfo{
 	InferenceServerScrapeDuration: metricInfo{
 		Name: "inference.server.scrape.duration",
 	},
+	InferenceServerScrapeErrors: metricInfo{
+		Name:       "inference.server.scrape.errors",
+		Attributes: []string{"error.type"},
+	},
 	InferenceServerUp: metricInfo{
 		Name: "inference.server.up",
 	},
@@ -94,6 +98,7 @@ type metricsInfo struct {
 	HwPower                       metricInfo
 	HwTemperature                 metricInfo
 	InferenceServerScrapeDuration metricInfo
+	InferenceServerScrapeErrors   metricInfo
 	InferenceServerUp             metricInfo
 	NvidiaGpuClockFrequency       metricInfo
 	NvidiaGpuClockEventActive     metricInfo
@@ -967,6 +972,97 @@ func newMetricInferenceServerScrapeDuration(cfg InferenceServerScrapeDurationMet
 	return m
 }
 
+type metricInferenceServerScrapeErrors struct {
+	data          pmetric.Metric                          // data buffer for generated metric.
+	config        InferenceServerScrapeErrorsMetricConfig // metric config provided by user.
+	capacity      int                                     // max observed number of data points added to the metric.
+	aggDataPoints []int64                                 // slice containing number of aggregated datapoints at each index
+}
+
+// init fills inference.server.scrape.errors metric with initial data.
+func (m *metricInferenceServerScrapeErrors) init() {
+	m.data.SetName("inference.server.scrape.errors")
+	m.data.SetDescription("Failed scrapes of the server since the collector started, by error.type (see the receiver README for each kind).")
+	m.data.SetUnit("{scrape}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricInferenceServerScrapeErrors) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, errorTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, InferenceServerScrapeErrorsMetricAttributeKeyErrorType) {
+		dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceServerScrapeErrors) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceServerScrapeErrors) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceServerScrapeErrors(cfg InferenceServerScrapeErrorsMetricConfig) metricInferenceServerScrapeErrors {
+	m := metricInferenceServerScrapeErrors{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricInferenceServerUp struct {
 	data     pmetric.Metric                // data buffer for generated metric.
 	config   InferenceServerUpMetricConfig // metric config provided by user.
@@ -1651,6 +1747,7 @@ type MetricsBuilder struct {
 	metricHwPower                       metricHwPower
 	metricHwTemperature                 metricHwTemperature
 	metricInferenceServerScrapeDuration metricInferenceServerScrapeDuration
+	metricInferenceServerScrapeErrors   metricInferenceServerScrapeErrors
 	metricInferenceServerUp             metricInferenceServerUp
 	metricNvidiaGpuClockFrequency       metricNvidiaGpuClockFrequency
 	metricNvidiaGpuClockEventActive     metricNvidiaGpuClockEventActive
@@ -1692,6 +1789,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricHwPower:                       newMetricHwPower(mbc.Metrics.HwPower),
 		metricHwTemperature:                 newMetricHwTemperature(mbc.Metrics.HwTemperature),
 		metricInferenceServerScrapeDuration: newMetricInferenceServerScrapeDuration(mbc.Metrics.InferenceServerScrapeDuration),
+		metricInferenceServerScrapeErrors:   newMetricInferenceServerScrapeErrors(mbc.Metrics.InferenceServerScrapeErrors),
 		metricInferenceServerUp:             newMetricInferenceServerUp(mbc.Metrics.InferenceServerUp),
 		metricNvidiaGpuClockFrequency:       newMetricNvidiaGpuClockFrequency(mbc.Metrics.NvidiaGpuClockFrequency),
 		metricNvidiaGpuClockEventActive:     newMetricNvidiaGpuClockEventActive(mbc.Metrics.NvidiaGpuClockEventActive),
@@ -1810,6 +1908,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricHwPower.emit(ils.Metrics())
 	mb.metricHwTemperature.emit(ils.Metrics())
 	mb.metricInferenceServerScrapeDuration.emit(ils.Metrics())
+	mb.metricInferenceServerScrapeErrors.emit(ils.Metrics())
 	mb.metricInferenceServerUp.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockFrequency.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockEventActive.emit(ils.Metrics())
@@ -1891,6 +1990,11 @@ func (mb *MetricsBuilder) RecordHwTemperatureDataPoint(ts pcommon.Timestamp, val
 // RecordInferenceServerScrapeDurationDataPoint adds a data point to inference.server.scrape.duration metric.
 func (mb *MetricsBuilder) RecordInferenceServerScrapeDurationDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricInferenceServerScrapeDuration.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordInferenceServerScrapeErrorsDataPoint adds a data point to inference.server.scrape.errors metric.
+func (mb *MetricsBuilder) RecordInferenceServerScrapeErrorsDataPoint(ts pcommon.Timestamp, val int64, errorTypeAttributeValue string) {
+	mb.metricInferenceServerScrapeErrors.recordDataPoint(mb.startTime, ts, val, errorTypeAttributeValue)
 }
 
 // RecordInferenceServerUpDataPoint adds a data point to inference.server.up metric.

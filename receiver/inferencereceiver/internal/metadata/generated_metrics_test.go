@@ -75,6 +75,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["hw.gpu.utilization"] = mb.metricHwGpuUtilization.config.AggregationStrategy
 			aggMap["hw.power"] = mb.metricHwPower.config.AggregationStrategy
 			aggMap["hw.temperature"] = mb.metricHwTemperature.config.AggregationStrategy
+			aggMap["inference.server.scrape.errors"] = mb.metricInferenceServerScrapeErrors.config.AggregationStrategy
 			aggMap["nvidia.gpu.clock.frequency"] = mb.metricNvidiaGpuClockFrequency.config.AggregationStrategy
 			aggMap["nvidia.gpu.clock_event.active"] = mb.metricNvidiaGpuClockEventActive.config.AggregationStrategy
 			aggMap["nvidia.gpu.memory.busy"] = mb.metricNvidiaGpuMemoryBusy.config.AggregationStrategy
@@ -142,6 +143,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordInferenceServerScrapeDurationDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordInferenceServerScrapeErrorsDataPoint(ts, 1, "error.type-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordInferenceServerScrapeErrorsDataPoint(ts, 3, "error.type-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordInferenceServerUpDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -197,6 +204,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricHwGpuUtilization.aggDataPoints)
 				assert.Empty(t, mb.metricHwPower.aggDataPoints)
 				assert.Empty(t, mb.metricHwTemperature.aggDataPoints)
+				assert.Empty(t, mb.metricInferenceServerScrapeErrors.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuClockFrequency.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuClockEventActive.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuMemoryBusy.aggDataPoints)
@@ -725,6 +733,50 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "inference.server.scrape.errors":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["inference.server.scrape.errors"], "Found a duplicate in the metrics slice: inference.server.scrape.errors")
+						validatedMetrics["inference.server.scrape.errors"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Failed scrapes of the server since the collector started, by error.type (see the receiver README for each kind).", mi.Description())
+						assert.Equal(t, "{scrape}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						errorTypeAttrVal, ok := dp.Attributes().Get("error.type")
+						assert.True(t, ok)
+						assert.Equal(t, "error.type-val", errorTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["inference.server.scrape.errors"], "Found a duplicate in the metrics slice: inference.server.scrape.errors")
+						validatedMetrics["inference.server.scrape.errors"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Failed scrapes of the server since the collector started, by error.type (see the receiver README for each kind).", mi.Description())
+						assert.Equal(t, "{scrape}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["inference.server.scrape.errors"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("error.type")
+						assert.False(t, ok)
+					}
 				case "inference.server.up":
 					assert.False(t, validatedMetrics["inference.server.up"], "Found a duplicate in the metrics slice: inference.server.up")
 					validatedMetrics["inference.server.up"] = true

@@ -67,7 +67,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverInferenceSeriesDropped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_inference_series_dropped",
-		metric.WithDescription("Series dropped because a server exposed more than its max_series in one scrape. [Development]"),
+		metric.WithDescription("Series left out of scrapes, by server and reason: max_series (a scrape over the cap is dropped whole; counted as the cap + 1), invalid (a family that breaks the exposition format, e.g. a histogram without +Inf bucket), duplicate (a repeated sample line). [Development]"),
 		metric.WithUnit("{series}"),
 	)
 	errs = errors.Join(errs, err)

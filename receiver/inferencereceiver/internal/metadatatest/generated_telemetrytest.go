@@ -40,7 +40,7 @@ func AssertEqualReceiverInferenceScrapeErrors(t *testing.T, tt *componenttest.Te
 func AssertEqualReceiverInferenceSeriesDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_inference_series_dropped",
-		Description: "Series dropped because a server exposed more than its max_series in one scrape. [Development]",
+		Description: "Series left out of scrapes, by server and reason: max_series (a scrape over the cap is dropped whole; counted as the cap + 1), invalid (a family that breaks the exposition format, e.g. a histogram without +Inf bucket), duplicate (a repeated sample line). [Development]",
 		Unit:        "{series}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

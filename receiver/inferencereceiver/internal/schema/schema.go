@@ -4,7 +4,11 @@
 // Nothing here parses or builds pdata.
 package schema // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
 
-import "sort"
+import (
+	"math"
+	"sort"
+	"strings"
+)
 
 // Names of the unified metrics and attributes.
 const (
@@ -31,6 +35,7 @@ const (
 	AttrFinishReason = "inference.finish_reason"
 	AttrErrorType    = "error.type"
 	AttrMemoryKind   = "inference.memory.kind"
+	AttrTokenCached  = "inference.token.cached"
 
 	OutcomeSuccess = "success"
 	OutcomeError   = "error"
@@ -87,13 +92,42 @@ type Rule struct {
 	Kind    Kind
 	Part    Part
 	Unit    string
-	// Scale multiplies values (and histogram bounds and sums), e.g. 1e-6 for microseconds → seconds.
-	// Zero means 1.
+	// Scale multiplies values (and histogram bounds and sums), e.g. 1<<20 for MiB → bytes; Div
+	// divides them, e.g. 1e6 for microseconds → seconds (a division is exact where multiplying by
+	// 1e-6 is not: 3.2e6 µs is 3.2 s, not 3.1999999999999997). Zero means none.
 	Scale   float64
+	Div     float64
 	Renames []Rename
 	Outcome *Outcome
 	// Static attributes added to every point of this rule.
 	Static [][2]string
+	// TotalOver names a label by which the server breaks a family down beside the total (SGLang's
+	// priority): only the series without it are mapped (all of them when none lacks it), and the
+	// family also passes through whole.
+	TotalOver string
+}
+
+// Convert applies the rule's unit conversion to a value.
+func (r *Rule) Convert(v float64) float64 {
+	switch {
+	case r.Div != 0:
+		return v / r.Div
+	case r.Scale != 0:
+		return v * r.Scale
+	}
+	return v
+}
+
+// ScaleOf turns a user's multiplier into the rule's Scale and Div: a multiplier below 1 whose inverse
+// is a whole number (0.001, 1e-6) becomes a division, which is exact.
+func ScaleOf(scale float64) (mul, div float64) {
+	if scale > 0 && scale < 1 {
+		inv := math.Round(1 / scale)
+		if math.Abs(1/scale-inv) <= 1e-9*inv {
+			return 0, inv
+		}
+	}
+	return scale, 0
 }
 
 // Flavor is one kind of server: its name and its rules.
@@ -103,14 +137,18 @@ type Flavor struct {
 	// GaugeFamilies are exposed families typed counter that are not counters (an average, say): they
 	// pass through as gauges.
 	GaugeFamilies []string
-	// ModelInfoPath is a JSON endpoint on the same host that names the served model (field
-	// ModelInfoField), for servers whose metrics carry no model label.
+	// ModelInfoPath is a JSON endpoint on the same host that names the served model at
+	// ModelInfoField, a dotted path ("model_id", "data.0.id"), for servers whose metrics carry no
+	// model label.
 	ModelInfoPath  string
 	ModelInfoField string
 	// Markers are exposed families whose presence says a payload comes from this flavor: any one of
 	// them, or all of them with AllMarkers (for flavors whose names are unprefixed and common).
 	Markers    []string
 	AllMarkers bool
+	// Prefixes are name prefixes only this flavor's families have (vllm:, tgi_): one family with one
+	// of them is enough, so a server that has just started and exposes little is still recognised.
+	Prefixes []string
 }
 
 var descriptions = map[string]string{
@@ -235,7 +273,8 @@ func prefixed(rules []Rule, prefixes ...string) []Rule {
 var VLLM = Flavor{
 	Name:    "vllm",
 	Rules:   prefixed(vllmRules, "vllm:", "ray_vllm:"),
-	Markers: []string{"vllm:num_requests_running", "ray_vllm:num_requests_running", "vllm:request_success_total", "ray_vllm:request_success_total"},
+	Markers:  []string{"vllm:num_requests_running", "ray_vllm:num_requests_running", "vllm:request_success_total", "ray_vllm:request_success_total"},
+	Prefixes: []string{"vllm:", "ray_vllm:"},
 }
 
 // NIM is NVIDIA NIM for LLMs: vLLM's names without a prefix, and its own success / failure counters
@@ -275,13 +314,16 @@ var SGLang = Flavor{
 		{Sources: []string{"queue_time_seconds"}, Metric: MetricRequestQueueDuration, Kind: Histogram, Unit: "s", Renames: model},
 		{Sources: []string{"num_requests_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: success},
 		{Sources: []string{"num_aborted_requests_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: aborted},
-		{Sources: []string{"num_running_reqs"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}", Renames: model},
-		{Sources: []string{"num_queue_reqs"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: model},
+		// Priority scheduling adds one point per priority beside the total (priority=""): the total
+		// is mapped, so that sums do not count requests twice.
+		{Sources: []string{"num_running_reqs"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}", Renames: model, TotalOver: "priority"},
+		{Sources: []string{"num_queue_reqs"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: model, TotalOver: "priority"},
 		{Sources: []string{"prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: input},
 		{Sources: []string{"generation_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: output},
 		{Sources: []string{"token_usage"}, Metric: MetricKVCacheUtilization, Kind: Gauge, Unit: "1", Renames: model},
 	}, "sglang:"),
-	Markers: []string{"sglang:num_running_reqs", "sglang:prompt_tokens_total", "sglang:token_usage"},
+	Markers:  []string{"sglang:num_running_reqs", "sglang:prompt_tokens_total", "sglang:token_usage"},
+	Prefixes: []string{"sglang:"},
 }
 
 var errType = Rename{Label: "err", Attribute: AttrErrorType}
@@ -311,6 +353,8 @@ var TGI = Flavor{
 	ModelInfoPath:  "/info",
 	ModelInfoField: "model_id",
 	Markers:        []string{"tgi_request_success", "tgi_request_count", "tgi_queue_size"},
+	// A TGI that has served nothing yet exposes only tgi_batch_max_total_tokens.
+	Prefixes: []string{"tgi_"},
 }
 
 // TEI is Hugging Face text-embeddings-inference (embeddings produce no output tokens).
@@ -320,6 +364,7 @@ var TEI = Flavor{
 	ModelInfoPath:  "/info",
 	ModelInfoField: "model_id",
 	Markers:        []string{"te_request_success", "te_request_count", "te_queue_size"},
+	Prefixes:       []string{"te_"},
 }
 
 var tritonModel = []Rename{{Label: "model", Attribute: AttrModel}, {Label: "version", Attribute: AttrModelVersion}}
@@ -330,12 +375,26 @@ var Triton = Flavor{
 	Name: "triton",
 	Rules: []Rule{
 		{Sources: []string{"nv_inference_request_success"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: tritonModel, Static: success},
-		{Sources: []string{"nv_inference_request_failure"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: append([]Rename{{Label: "reason", Attribute: AttrErrorType}}, tritonModel...), Static: failure},
-		{Sources: []string{"nv_inference_request_duration_us"}, Metric: MetricRequestsDuration, Kind: Sum, Unit: "s", Scale: 1e-6, Renames: tritonModel},
-		{Sources: []string{"nv_inference_queue_duration_us"}, Metric: MetricRequestsQueueTime, Kind: Sum, Unit: "s", Scale: 1e-6, Renames: tritonModel},
+		{Sources: []string{"nv_inference_request_failure"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: tritonModel, Outcome: tritonOutcome},
+		{Sources: []string{"nv_inference_request_duration_us"}, Metric: MetricRequestsDuration, Kind: Sum, Unit: "s", Div: 1e6, Renames: tritonModel},
+		{Sources: []string{"nv_inference_queue_duration_us"}, Metric: MetricRequestsQueueTime, Kind: Sum, Unit: "s", Div: 1e6, Renames: tritonModel},
+		// With --metrics-config histogram_latencies=true: the time to the first response, in ms. For
+		// a streaming (decoupled) LLM model that is the first chunk, which is what a client waits for.
+		{Sources: []string{"nv_inference_first_response_histogram_ms"}, Metric: MetricTimeToFirstToken, Kind: Histogram, Unit: "s", Div: 1e3, Renames: tritonModel},
 		{Sources: []string{"nv_inference_pending_request_count"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: tritonModel},
 	},
-	Markers: []string{"nv_inference_request_success", "nv_inference_count"},
+	Markers:  []string{"nv_inference_request_success", "nv_inference_count"},
+	Prefixes: []string{"nv_inference_"},
+}
+
+// tritonOutcome: Triton's failure counter has reason = REJECTED, CANCELED, BACKEND or OTHER. A
+// request the client cancelled is aborted, as vLLM counts its aborts, not a server error; the reason
+// stays as error.type.
+var tritonOutcome = &Outcome{
+	Label:   "reason",
+	Values:  map[string]string{"CANCELED": OutcomeAborted},
+	Default: OutcomeError,
+	KeepAs:  AttrErrorType,
 }
 
 // LlamaCPP is llama.cpp's llama-server (--metrics). It exposes no errors; none are invented.
@@ -344,7 +403,11 @@ var Triton = Flavor{
 var LlamaCPP = Flavor{
 	Name: "llamacpp",
 	Rules: []Rule{
+		// prompt_tokens_total leaves out the prompt tokens served from the KV cache, which
+		// prompt_tokens_cached_total counts: both are input tokens (vLLM counts them in one), the
+		// cached ones marked inference.token.cached=true.
 		{Sources: []string{"llamacpp:prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Static: input},
+		{Sources: []string{"llamacpp:prompt_tokens_cached_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Static: [][2]string{{AttrTokenType, "input"}, {AttrTokenCached, "true"}}},
 		{Sources: []string{"llamacpp:tokens_predicted_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Static: output},
 		{Sources: []string{"llamacpp:requests_processing"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}"},
 		{Sources: []string{"llamacpp:requests_deferred"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}"},
@@ -352,6 +415,10 @@ var LlamaCPP = Flavor{
 	},
 	GaugeFamilies: []string{"llamacpp:n_busy_slots_per_decode"},
 	Markers:       []string{"llamacpp:prompt_tokens_total", "llamacpp:requests_processing", "llamacpp:n_decode_total"},
+	Prefixes:      []string{"llamacpp:"},
+	// The OpenAI-compatible model list names the served model (its alias, or the model's path).
+	ModelInfoPath:  "/v1/models",
+	ModelInfoField: "data.0.id",
 }
 
 // GPU metrics (OTel hardware conventions; nvidia.gpu.* for NVIDIA-only facts).
@@ -380,7 +447,8 @@ var dcgmLabels = []Rename{
 }
 
 func dcgm(source, metric string, kind Kind, unit string, scale float64, static ...[2]string) Rule {
-	return Rule{Sources: []string{source}, Metric: metric, Kind: kind, Unit: unit, Scale: scale, Renames: dcgmLabels,
+	mul, div := ScaleOf(scale)
+	return Rule{Sources: []string{source}, Metric: metric, Kind: kind, Unit: unit, Scale: mul, Div: div, Renames: dcgmLabels,
 		Static: append([][2]string{{"hw.vendor", "nvidia"}}, static...)}
 }
 
@@ -406,7 +474,8 @@ var DCGM = Flavor{
 		dcgm("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", MetricErrors, Sum, "{error}", 1, [2]string{AttrErrorType, "remapped_row_correctable"}),
 		dcgm("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", MetricErrors, Sum, "{error}", 1, [2]string{AttrErrorType, "remapped_row_uncorrectable"}),
 	},
-	Markers: []string{"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP"},
+	Markers:  []string{"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP"},
+	Prefixes: []string{"DCGM_FI_"},
 }
 
 // Prometheus is a generic exporter: nothing is mapped unless the user configures mappings.
@@ -446,9 +515,10 @@ func Valid(name string) bool {
 	return Lookup(name) != nil || name == FlavorOllama || name == FlavorJSON
 }
 
-// Detect names the flavor of a payload from the families it exposes (has reports whether a family is
-// present). Anything no flavor claims is a generic prometheus exporter.
-func Detect(has func(family string) bool) *Flavor {
+// Detect names the flavor of a payload from the families it exposes: has reports whether a family is
+// present, names lists them all. A flavor is recognised by its markers or by a family with one of
+// its prefixes. Anything no flavor claims is a generic prometheus exporter.
+func Detect(has func(family string) bool, names []string) *Flavor {
 	for _, f := range expositionFlavors {
 		found := 0
 		for _, m := range f.Markers {
@@ -458,6 +528,15 @@ func Detect(has func(family string) bool) *Flavor {
 		}
 		if found > 0 && (!f.AllMarkers || found == len(f.Markers)) {
 			return f
+		}
+	}
+	for _, name := range names {
+		for _, f := range expositionFlavors {
+			for _, p := range f.Prefixes {
+				if strings.HasPrefix(name, p) {
+					return f
+				}
+			}
 		}
 	}
 	return &Prometheus
