@@ -9,8 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,9 +94,9 @@ type source interface {
 // target is one configured server and everything kept between its scrapes. Its scrapes never run
 // at once (its controller calls them one after the other).
 type target struct {
-	g      *serverGroup
-	cfg    *ServerConfig
-	label  string // how messages name the server: its name, else its endpoint (credentials hidden)
+	g     *serverGroup
+	cfg   *ServerConfig
+	label string // how messages name the server: its name, else its endpoint (credentials hidden)
 	// endpoint is the endpoint as messages show it, credentials hidden.
 	endpoint string
 	timeout  time.Duration

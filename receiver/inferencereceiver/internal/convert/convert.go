@@ -71,7 +71,7 @@ type Converter struct {
 
 	// model is added as gen_ai.request.model to mapped points that carry none (servers whose metrics
 	// have no model label; read elsewhere, e.g. TGI's /info).
-	model string
+	model  string
 	gauges map[string]bool
 	// restarted makes the next Append treat every series as restarted from zero (the server said it
 	// restarted, e.g. llama.cpp's Process-Start-Time-Unix header changed).

@@ -271,8 +271,8 @@ func prefixed(rules []Rule, prefixes ...string) []Rule {
 // VLLM covers vLLM's v0 and v1 engines, and vLLM re-exported by Ray Serve (ray_vllm:, with Ray's
 // labels). Where v1 renamed a family, the v1 name comes first.
 var VLLM = Flavor{
-	Name:    "vllm",
-	Rules:   prefixed(vllmRules, "vllm:", "ray_vllm:"),
+	Name:     "vllm",
+	Rules:    prefixed(vllmRules, "vllm:", "ray_vllm:"),
 	Markers:  []string{"vllm:num_requests_running", "ray_vllm:num_requests_running", "vllm:request_success_total", "ray_vllm:request_success_total"},
 	Prefixes: []string{"vllm:", "ray_vllm:"},
 }
