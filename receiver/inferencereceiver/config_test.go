@@ -118,3 +118,28 @@ func TestHostPort(t *testing.T) {
 		assert.Equal(t, tt.port, p, tt.endpoint)
 	}
 }
+
+func TestLoadConfigTimeouts(t *testing.T) {
+	_, err := loadConfig(t, component.NewIDWithName(metadata.Type, "bad_timeouts"))
+	require.Error(t, err)
+	for _, want := range []string{
+		`"timeout" (-1s) must be positive; leave it out for min(collection_interval, 10s)`,
+		`server "slow": "timeout" (20s) must not be longer than "collection_interval" (10s)`,
+		`server "negative": "timeout" (-2s) must be positive`,
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	_, err = loadConfig(t, component.NewIDWithName(metadata.Type, "timeout_over_interval"))
+	require.ErrorContains(t, err, `"timeout" (6s) must not be longer than "collection_interval" (5s)`)
+
+	// Unset, the timeout is min(collection_interval, 10s); a server's own timeout wins.
+	cfg, err := loadConfig(t, component.NewIDWithName(metadata.Type, "short_interval"))
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, cfg.serverTimeout(&cfg.Servers[0]))
+	assert.Equal(t, 2*time.Second, cfg.serverTimeout(&cfg.Servers[1]))
+	def, err := loadConfig(t, component.NewID(metadata.Type))
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, def.serverTimeout(&def.Servers[0]))
+	def.CollectionInterval = time.Minute
+	assert.Equal(t, 10*time.Second, def.serverTimeout(&def.Servers[0]), "never more than 10s unless set")
+}

@@ -216,6 +216,10 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	case <-ctx.Done():
 		err = kindErr(kindTimeout, fmt.Errorf("server %q: no scrape slot free within %s (more than %d servers are being scraped at once)", t.label, t.timeout, maxParallelScrapes))
 	}
+	if err != nil && t.g.stop.Err() != nil {
+		// Cancelled by Shutdown: not the server's failure, and nothing to report.
+		return pmetric.NewMetrics(), nil
+	}
 	if err == nil {
 		t.mb.RecordInferenceServerUpDataPoint(now, 1)
 		if t.failing != "" {

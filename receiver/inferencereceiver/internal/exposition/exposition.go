@@ -328,6 +328,9 @@ func lineAfter(b []byte, off int) int {
 	return bytes.Count(b[:off], []byte{'\n'}) + 2
 }
 
+// CachedLines is the number of exposed lines remembered.
+func (ps *Parser) CachedLines() int { return len(ps.cache) }
+
 // sweep forgets lines not seen in the last payload (label values that churn must not grow the cache).
 func (ps *Parser) sweep() {
 	for k, r := range ps.cache {
