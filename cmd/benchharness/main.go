@@ -43,6 +43,9 @@ func main() {
 	scaleMeasure := flag.Duration("scale-measure", 60*time.Second, "measured time of each scale run")
 	prometheus := flag.String("prometheus", "prometheus", "Prometheus binary for the scale run's remote write")
 	out := flag.String("out", "", "also write the report (markdown) to this file")
+	huge := flag.Bool("huge", false, "also measure peak RSS with a 1,000,000-series target beside one vLLM (default max_series)")
+	hugeBins := flag.String("huge-bins", "", "binaries to compare in the huge-target run (comma-separated; default -bin)")
+	hugePairs := flag.Int("huge-pairs", 3, "pairs per binary in the huge-target run")
 	flag.Parse()
 
 	var report bytes.Buffer
@@ -75,6 +78,20 @@ func main() {
 			log.Fatalf("benchharness: %s: %v", p.name, err)
 		}
 		fmt.Fprintln(w, res)
+	}
+	if *huge {
+		bins := []string{*bin}
+		if *hugeBins != "" {
+			bins = strings.Split(*hugeBins, ",")
+		}
+		vllm, err := loadPayload("vllm")
+		if err != nil {
+			log.Fatalf("benchharness: %v", err)
+		}
+		fmt.Fprintln(w)
+		if err := runHuge(w, bins, vllm.body, *hugePairs, 5*time.Second, 12*time.Second, 20*time.Second); err != nil {
+			log.Fatalf("benchharness: huge-target run: %v", err)
+		}
 	}
 	if *scale {
 		fmt.Fprintln(w)

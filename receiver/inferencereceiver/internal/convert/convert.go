@@ -474,13 +474,15 @@ func fillHistogram(dp pmetric.HistogramDataPoint, s *exposition.Series, conv fun
 	counts := dp.BucketCounts()
 	bounds.EnsureCapacity(len(s.Buckets) - 1)
 	counts.EnsureCapacity(len(s.Buckets))
-	prev := 0.0
+	// Differences of the cumulative counts taken in integers, so that they add up to the count exactly.
+	var prev uint64
 	for _, b := range s.Buckets {
 		if !math.IsInf(b.UpperBound, 1) {
 			bounds.Append(conv(b.UpperBound))
 		}
-		counts.Append(nonNegative(b.Count - prev))
-		prev = b.Count
+		cum := nonNegative(b.Count)
+		counts.Append(cum - prev)
+		prev = cum
 	}
 }
 
@@ -522,9 +524,13 @@ func hexID(dst []byte, s string) bool {
 	return err == nil
 }
 
+// nonNegative is a count as an integer: 0 for negatives and NaN, saturated above 2^64.
 func nonNegative(v float64) uint64 {
-	if v <= 0 || math.IsNaN(v) {
+	switch {
+	case v <= 0 || math.IsNaN(v):
 		return 0
+	case v >= math.MaxUint64:
+		return math.MaxUint64
 	}
 	return uint64(v)
 }

@@ -102,3 +102,51 @@ func TestScaleConvertsHistogramBoundsAndSum(t *testing.T) {
 	assert.Equal(t, []uint64{2, 1}, dp.BucketCounts().AsRaw())
 	assert.InDelta(t, 0.005, dp.Sum(), 1e-12)
 }
+
+// FuzzParseAndConvert: whatever parses converts without panicking, under every flavor table, and
+// every histogram point it emits is a valid OTLP one (counts add up, one more count than bounds,
+// bounds increasing).
+func FuzzParseAndConvert(f *testing.F) {
+	f.Add([]byte("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 1\n"), "text/plain")
+	f.Add([]byte("# TYPE vllm:e2e_request_latency_seconds histogram\nvllm:e2e_request_latency_seconds_bucket{le=\"2\",model_name=\"m\"} 1\nvllm:e2e_request_latency_seconds_bucket{le=\"1\",model_name=\"m\"} 1\n"), "text/plain")
+	f.Add([]byte("# TYPE c counter\nc_total 1 # {trace_id=\"ab\"} 1\nc_created 1.7e9\n# EOF\n"), "application/openmetrics-text")
+	f.Add([]byte("# TYPE x_total counter\nx_total{a=\"\"} 1\n# TYPE x_created gauge\nx_created 5\n"), "")
+	f.Fuzz(func(t *testing.T, b []byte, contentType string) {
+		p, err := exposition.Parse(b, contentType)
+		if err != nil {
+			return
+		}
+		for _, fl := range []*schema.Flavor{&schema.VLLM, &schema.TGI, &schema.Triton, &schema.DCGM, &schema.Prometheus} {
+			ms := pmetric.NewMetricSlice()
+			New(fl, PassthroughAll).Append(p, 1, ms)
+			for i := 0; i < ms.Len(); i++ {
+				m := ms.At(i)
+				if m.Type() != pmetric.MetricTypeHistogram {
+					continue
+				}
+				for j := 0; j < m.Histogram().DataPoints().Len(); j++ {
+					dp := m.Histogram().DataPoints().At(j)
+					if dp.BucketCounts().Len() == 0 {
+						continue
+					}
+					if dp.BucketCounts().Len() != dp.ExplicitBounds().Len()+1 {
+						t.Fatalf("%s: %d counts for %d bounds", m.Name(), dp.BucketCounts().Len(), dp.ExplicitBounds().Len())
+					}
+					var total uint64
+					for _, c := range dp.BucketCounts().AsRaw() {
+						total += c
+					}
+					if total != dp.Count() {
+						t.Fatalf("%s: buckets add up to %d, count %d", m.Name(), total, dp.Count())
+					}
+					bs := dp.ExplicitBounds().AsRaw()
+					for k := 1; k < len(bs); k++ {
+						if !(bs[k] > bs[k-1]) {
+							t.Fatalf("%s: bounds not increasing: %v", m.Name(), bs)
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -576,6 +576,9 @@ func (b *builder) apply(r *resolved, ts *int64, v float64, ex *exemplar.Exemplar
 		if math.IsNaN(v) || v < 0 {
 			f.Invalid = fmt.Sprintf("histogram %q: bucket le=%q has count %v", f.Name, formatBound(r.bound), v)
 		}
+		if math.IsNaN(r.bound) {
+			f.Invalid = fmt.Sprintf("histogram %q: a bucket has le=\"NaN\"", f.Name)
+		}
 		s.Buckets = append(s.Buckets, Bucket{UpperBound: r.bound, Count: v})
 	default:
 		if f.Kind == Summary {
