@@ -278,13 +278,14 @@ func (t *target) resource() pcommon.Resource {
 	return rb.Emit()
 }
 
-// get fetches a URL of the server, within max_body_size. The body returned is valid until the next
-// get. Errors name the server, the URL (credentials hidden) and what to check.
-func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, header http.Header, err error) {
+// fetch GETs a URL of the server and hands its body (at most max_body_size bytes: a longer one
+// fails the read) and headers to consume. Errors name the server, the URL (credentials hidden) and
+// what to check.
+func (t *target) fetch(ctx context.Context, rawURL, accept string, consume func(body io.Reader, header http.Header) error) error {
 	shown := redactURL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, http.NoBody)
 	if err != nil {
-		return nil, nil, kindErr(kindConfig, fmt.Errorf("server %q: bad URL %q: %w", t.label, shown, err))
+		return kindErr(kindConfig, fmt.Errorf("server %q: bad URL %q: %w", t.label, shown, err))
 	}
 	req.Header.Set("Accept", accept)
 	resp, err := t.client.Do(req)
@@ -294,23 +295,75 @@ func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, h
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, nil, fmt.Errorf("server %q: GET %s: %w%s", t.label, shown, err, hintFor(err, t.timeout))
+		return fmt.Errorf("server %q: GET %s: %w%s", t.label, shown, err, hintFor(err, t.timeout))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, nil, kindErr(strconv.Itoa(resp.StatusCode), fmt.Errorf("server %q: GET %s: %s%s", t.label, shown, resp.Status, statusHint(resp.StatusCode, t.flavor)))
+		return kindErr(strconv.Itoa(resp.StatusCode), fmt.Errorf("server %q: GET %s: %s%s", t.label, shown, resp.Status, statusHint(resp.StatusCode, t.flavor)))
 	}
 	limit := t.cfg.maxBodySize()
-	t.body.Reset()
-	if _, err := t.body.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
-		return nil, nil, fmt.Errorf("server %q: GET %s: reading the body: %w%s", t.label, shown, err, hintFor(err, t.timeout))
+	body := &limitedBody{r: resp.Body, left: limit}
+	err = consume(body, resp.Header)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errBodyTooLarge):
+		return kindErr(kindBodyTooLarge, fmt.Errorf("server %q: GET %s: the body is larger than max_body_size (%d bytes): raise max_body_size, or check this is a metrics endpoint", t.label, shown, limit))
+	case body.failed:
+		return fmt.Errorf("server %q: GET %s: reading the body: %w%s", t.label, shown, err, hintFor(err, t.timeout))
 	}
-	body = t.body.Bytes()
-	if int64(len(body)) > limit {
-		return nil, nil, kindErr(kindBodyTooLarge, fmt.Errorf("server %q: GET %s: the body is larger than max_body_size (%d bytes): raise max_body_size, or check this is a metrics endpoint", t.label, shown, limit))
+	err = fmt.Errorf("server %q: GET %s: %w%s", t.label, shown, err, hintFor(err, t.timeout))
+	if errorKind(err) == kindConnection {
+		// Not the network's: what was read is not what was expected.
+		err = kindErr(kindInvalidResponse, err)
 	}
-	return body, resp.Header, nil
+	return err
+}
+
+// get fetches a URL of the server whole, within max_body_size. The body returned is valid until the
+// next get.
+func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, header http.Header, err error) {
+	err = t.fetch(ctx, rawURL, accept, func(r io.Reader, h http.Header) error {
+		t.body.Reset()
+		_, err := t.body.ReadFrom(r)
+		header = h
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return t.body.Bytes(), header, nil
+}
+
+var errBodyTooLarge = errors.New("body larger than max_body_size")
+
+// limitedBody reads at most left bytes of a body; one more is errBodyTooLarge. failed records a
+// read error, to tell it from what the consumer makes of the bytes.
+type limitedBody struct {
+	r      io.Reader
+	left   int64
+	failed bool
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		l.failed = true
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.failed = true
+		return n, errBodyTooLarge
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		l.failed = true
+	}
+	return n, err
 }
 
 // sibling is the URL of another path on the server's host (e.g. TGI's /info beside /metrics).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -72,34 +73,46 @@ func newPromSource(t *target) (*promSource, error) {
 
 func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error {
 	t := p.t
-	body, header, err := t.get(ctx, t.cfg.Endpoint, acceptHeader)
+	var (
+		payload *exposition.Payload
+		header  http.Header
+	)
+	err := t.fetch(ctx, t.cfg.Endpoint, acceptHeader, func(body io.Reader, h http.Header) error {
+		header = h
+		// Parsing (a chunk at a time while the body arrives) is CPU work: one payload per core.
+		select {
+		case t.g.cpuSlots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-t.g.cpuSlots }()
+		var err error
+		payload, err = p.parser.ParseFrom(body, h.Get("Content-Type"))
+		var tooMany *exposition.TooManySeriesError
+		var syntax *exposition.SyntaxError
+		switch {
+		case errors.As(err, &tooMany):
+			t.dropped(ctx, tooMany.Limit+1, "max_series")
+			return fmt.Errorf("%w: the whole scrape is dropped, as Prometheus drops a scrape over its sample_limit (raise max_series, or have the server expose fewer series)", err)
+		case errors.As(err, &syntax):
+			return fmt.Errorf("%w (is the endpoint a Prometheus metrics path, e.g. /metrics?)", err)
+		}
+		return err
+	})
 	if err != nil {
 		p.modelKnown = false
 		return err
-	}
-	// Parsing and converting are CPU work: bounded to one per core.
-	select {
-	case t.g.cpuSlots <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("server %q: GET %s: %w%s", t.label, t.endpoint, ctx.Err(), hintFor(ctx.Err(), t.timeout))
-	}
-	payload, err := p.parser.Parse(body, header.Get("Content-Type"))
-	<-t.g.cpuSlots
-	if err != nil {
-		p.modelKnown = false
-		var tooMany *exposition.TooManySeriesError
-		if errors.As(err, &tooMany) {
-			t.dropped(ctx, tooMany.Limit+1, "max_series")
-			return fmt.Errorf("server %q: GET %s: %w: the whole scrape is dropped, as Prometheus drops a scrape over its sample_limit (raise max_series, or have the server expose fewer series)", t.label, t.endpoint, err)
-		}
-		return fmt.Errorf("server %q: GET %s: %w (is the endpoint a Prometheus metrics path, e.g. /metrics?)", t.label, t.endpoint, err)
 	}
 	p.detect(payload)
 	if f := p.conv.Flavor(); f.ModelInfoPath != "" && !p.modelKnown {
 		p.readModel(ctx, f)
 	}
 	startMs := p.processStart(header, now)
-	t.g.cpuSlots <- struct{}{}
+	select {
+	case t.g.cpuSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("server %q: GET %s: %w%s", t.label, t.endpoint, ctx.Err(), hintFor(ctx.Err(), t.timeout))
+	}
 	invalid := p.conv.AppendWithStart(payload, now.UnixMilli(), startMs, ms)
 	<-t.g.cpuSlots
 	if payload.Duplicates > 0 {

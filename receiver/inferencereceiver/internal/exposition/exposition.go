@@ -12,6 +12,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/exemplar"
@@ -219,52 +220,167 @@ func NewParser() *Parser { return &Parser{cache: make(map[string]*resolved)} }
 // the line), and so is one over MaxSeries (*TooManySeriesError): either way what was read is
 // discarded, as a Prometheus scrape discards it.
 func (ps *Parser) Parse(b []byte, contentType string) (*Payload, error) {
-	// The text parser appends a newline to b; with no room for it, it would copy the whole payload
-	// (which it does anyway then), and the slices it returns would no longer point into b, whose
-	// offsets name the line of a syntax error.
-	if cap(b) == len(b) {
-		b = append(b, '\n')[:len(b)]
+	openMetrics, err := formatOf(contentType)
+	if err != nil {
+		return &Payload{}, err
 	}
-	st := labels.NewSymbolTable()
-	parser, err := textparse.New(b, contentType, st, textparse.ParserOptions{FallbackContentType: ContentTypeText})
-	if parser == nil {
-		return &Payload{}, fmt.Errorf("cannot choose a parser: %w", err)
+	r := ps.begin(openMetrics)
+	if err := r.feed(b); err != nil {
+		return ps.fail(err)
 	}
-	if strings.HasPrefix(contentType, "application/vnd.google.protobuf") {
-		return &Payload{}, errors.New("the protobuf exposition format is not supported: let the server answer text/plain or application/openmetrics-text")
+	return r.finish(), nil
+}
+
+// chunkSize is how much of a text payload ParseFrom holds at once (more only for a longer line).
+const chunkSize = 64 << 10
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+
+// ParseFrom reads a payload from rd. The text format is parsed a chunk of whole lines at a time, so
+// that a payload over MaxSeries is given up as soon as the cap is passed, having held no more than a
+// chunk of it and the series under the cap: memory is bounded by the cap, not by the payload.
+// OpenMetrics is read whole first (its parser needs the final # EOF). A read error is returned as
+// it is.
+func (ps *Parser) ParseFrom(rd io.Reader, contentType string) (*Payload, error) {
+	openMetrics, err := formatOf(contentType)
+	if err != nil {
+		return &Payload{}, err
 	}
+	if openMetrics {
+		b, err := io.ReadAll(rd)
+		if err != nil {
+			return ps.fail(err)
+		}
+		return ps.Parse(b, contentType)
+	}
+	bp := chunks.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) == chunkSize {
+			*bp = buf[:0]
+			chunks.Put(bp)
+		}
+	}()
+	r := ps.begin(false)
+	for {
+		if len(buf) == cap(buf) {
+			i := bytes.LastIndexByte(buf, '\n')
+			if i < 0 {
+				// One line longer than the buffer: make room for it.
+				buf = append(buf, 0)[:len(buf)]
+				continue
+			}
+			// The text parser writes a newline just past what it is given: the first byte of the
+			// next line, which is put back.
+			var err error
+			if i+1 == len(buf) {
+				err = r.feed(buf) // no room past it: feed copies it
+			} else {
+				next := buf[i+1 : i+2 : i+2]
+				saved := next[0]
+				err = r.feed(buf[:i+1])
+				next[0] = saved
+			}
+			if err != nil {
+				return ps.fail(err)
+			}
+			buf = buf[:copy(buf, buf[i+1:])]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return ps.fail(err)
+		}
+	}
+	if len(buf) > 0 {
+		if err := r.feed(buf); err != nil {
+			return ps.fail(err)
+		}
+	}
+	return r.finish(), nil
+}
+
+// formatOf tells OpenMetrics from the text format (the default), and refuses protobuf.
+func formatOf(contentType string) (openMetrics bool, err error) {
+	mt := strings.ToLower(strings.TrimSpace(contentType))
+	if i := strings.IndexByte(mt, ';'); i >= 0 {
+		mt = strings.TrimSpace(mt[:i])
+	}
+	switch mt {
+	case "application/openmetrics-text":
+		return true, nil
+	case "application/vnd.google.protobuf":
+		return false, errors.New("the protobuf exposition format is not supported: let the server answer text/plain or application/openmetrics-text")
+	}
+	return false, nil
+}
+
+// fail forgets what a failed payload left in the cache (it may be garbage).
+func (ps *Parser) fail(err error) (*Payload, error) {
+	ps.cache = make(map[string]*resolved)
+	return &Payload{}, err
+}
+
+// parseRun is one payload being parsed, fed in chunks of whole lines.
+type parseRun struct {
+	ps          *Parser
+	p           *Payload
+	b           builder
+	openMetrics bool
+	lines       int // lines in the chunks fed before
+	lset        labels.Labels
+	ex          exemplar.Exemplar
+}
+
+func (ps *Parser) begin(openMetrics bool) *parseRun {
+	ps.gen++
+	p := &Payload{byName: make(map[string]*Family)}
+	return &parseRun{ps: ps, p: p, b: builder{payload: p, limit: ps.MaxSeries}, openMetrics: openMetrics}
+}
+
+func (r *parseRun) finish() *Payload {
+	if r.openMetrics {
+		r.p.normaliseCounterNames()
+	}
+	r.p.foldCreated()
+	r.p.validate()
+	r.ps.sweep()
+	return r.p
+}
+
+// feed parses b, whole lines (a whole payload for OpenMetrics).
+func (r *parseRun) feed(b []byte) error {
 	// The text parsers stop at a NUL byte as at the end of the input, so that a binary body would
 	// read as an empty payload: a NUL is never valid in a text exposition.
 	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return &Payload{}, &SyntaxError{Line: bytes.Count(b[:i], []byte{'\n'}) + 1, Err: errors.New("a NUL byte: the body is not a text exposition")}
+		return &SyntaxError{Line: r.lines + bytes.Count(b[:i], []byte{'\n'}) + 1, Err: errors.New("a NUL byte: the body is not a text exposition")}
 	}
-	openMetrics := strings.HasPrefix(contentType, "application/openmetrics-text")
-	ps.gen++
-	p := &Payload{byName: make(map[string]*Family)}
-	b2 := builder{payload: p, limit: ps.MaxSeries}
-	var (
-		lset    labels.Labels
-		ex      exemplar.Exemplar
-		lastOff = -1 // offset in b of the last entry read, for the line of a syntax error
-	)
-	fail := func(err error) (*Payload, error) {
-		// Lines remembered from a payload that failed may be garbage: forget them all.
-		ps.cache = make(map[string]*resolved)
-		return &Payload{}, err
+	// The text parser appends a newline to b; with no room for it, it would copy b, and the slices
+	// it returns would no longer point into b, whose offsets name the line of a syntax error.
+	if cap(b) == len(b) {
+		b = append(b, '\n')[:len(b)]
 	}
+	contentType := "text/plain"
+	if r.openMetrics {
+		contentType = "application/openmetrics-text"
+	}
+	parser, err := textparse.New(b, contentType, labels.NewSymbolTable(), textparse.ParserOptions{FallbackContentType: ContentTypeText})
+	if parser == nil {
+		return fmt.Errorf("cannot choose a parser: %w", err)
+	}
+	ps, b2 := r.ps, &r.b
+	lastOff := -1 // offset in b of the last entry read, for the line of a syntax error
 	for {
 		entry, err := parser.Next()
 		if errors.Is(err, io.EOF) {
-			if openMetrics {
-				p.normaliseCounterNames()
-			}
-			p.foldCreated()
-			p.validate()
-			ps.sweep()
-			return p, nil
+			r.lines += bytes.Count(b, []byte{'\n'})
+			return nil
 		}
 		if err != nil {
-			return fail(&SyntaxError{Line: lineAfter(b, lastOff), Err: err})
+			return &SyntaxError{Line: r.lines + lineAfter(b, lastOff), Err: err}
 		}
 		switch entry {
 		case textparse.EntryType:
@@ -284,24 +400,24 @@ func (ps *Parser) Parse(b []byte, contentType string) (*Payload, error) {
 		case textparse.EntrySeries:
 			series, ts, v := parser.Series()
 			lastOff = offsetIn(b, series)
-			r := ps.cache[string(series)]
-			if r == nil || !b2.stillMeans(r) {
-				parser.Labels(&lset)
-				if r, err = b2.resolve(lset); err != nil {
-					return fail(&SyntaxError{Line: lineAfter(b, lastOff) - 1, Err: err})
+			res := ps.cache[string(series)]
+			if res == nil || !b2.stillMeans(res) {
+				parser.Labels(&r.lset)
+				if res, err = b2.resolve(r.lset); err != nil {
+					return &SyntaxError{Line: r.lines + lineAfter(b, lastOff) - 1, Err: err}
 				}
 				if len(ps.cache) < maxCached {
-					ps.cache[string(series)] = r
+					ps.cache[string(series)] = res
 				}
 			}
-			r.gen = ps.gen
+			res.gen = ps.gen
 			var exp *exemplar.Exemplar
-			ex = exemplar.Exemplar{}
-			if openMetrics && parser.Exemplar(&ex) {
-				exp = &ex
+			r.ex = exemplar.Exemplar{}
+			if r.openMetrics && parser.Exemplar(&r.ex) {
+				exp = &r.ex
 			}
-			if err := b2.apply(r, ts, v, exp); err != nil {
-				return fail(err)
+			if err := b2.apply(res, ts, v, exp); err != nil {
+				return err
 			}
 		case textparse.EntryHistogram:
 			// Native histograms come only with the protobuf format, refused above.

@@ -2,8 +2,11 @@ package exposition
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -147,4 +150,93 @@ reqs_total 5 # {user="a"} 1
 	rex := p.Family("reqs_total").Series[0].Exemplars
 	require.Len(t, rex, 1)
 	assert.Equal(t, "a", rex[0].Labels.Get("user"))
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// ParseFrom, chunk by chunk, reads what Parse reads: on a recorded payload larger than a chunk, with
+// lines longer than a chunk, and with a syntax error far into the payload (its line counted across
+// chunks).
+func TestParseFromEqualsParse(t *testing.T) {
+	tgi, err := os.ReadFile("../../../../testdata/modelservers/tgi/datadog-tgi_payload.txt")
+	require.NoError(t, err)
+	require.Greater(t, len(tgi), chunkSize)
+	long := "# TYPE l gauge\nl{v=\"" + strings.Repeat("x", 3*chunkSize) + "\"} 1\nm 2\n"
+	for name, body := range map[string]string{"tgi": string(tgi), "long line": long} {
+		want, err := Parse([]byte(body), "text/plain")
+		require.NoError(t, err)
+		// A reader that hands out a few bytes at a time, to cut lines anywhere.
+		got, err := NewParser().ParseFrom(iotest.HalfReader(strings.NewReader(body)), "text/plain; version=0.0.4")
+		require.NoError(t, err, name)
+		require.Len(t, got.Families, len(want.Families), name)
+		for i, f := range want.Families {
+			g := got.Families[i]
+			assert.Equal(t, f.Name, g.Name)
+			assert.Equal(t, f.Kind, g.Kind)
+			require.Len(t, g.Series, len(f.Series), f.Name)
+			for j := range f.Series {
+				assert.Equal(t, f.Series[j].Labels, g.Series[j].Labels)
+				assert.Equal(t, f.Series[j].Value, g.Series[j].Value)
+				assert.Equal(t, f.Series[j].Buckets, g.Series[j].Buckets)
+			}
+		}
+	}
+
+	var b strings.Builder
+	b.WriteString("# TYPE g gauge\n")
+	for i := 0; i < 20_000; i++ {
+		fmt.Fprintf(&b, "g{i=\"%d\"} 1\n", i)
+	}
+	b.WriteString("g{ broken\n")
+	_, err = NewParser().ParseFrom(strings.NewReader(b.String()), "")
+	var se *SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 20_002, se.Line)
+}
+
+// Over MaxSeries, ParseFrom stops reading: a million-series body costs a few chunks.
+func TestParseFromStopsAtTheCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# TYPE g gauge\n")
+	for i := 0; i < 1_000_000; i++ {
+		fmt.Fprintf(&b, "g{i=\"%d\"} 1\n", i)
+	}
+	cr := &countingReader{r: strings.NewReader(b.String())}
+	ps := NewParser()
+	ps.MaxSeries = 1000
+	_, err := ps.ParseFrom(cr, "text/plain")
+	var tooMany *TooManySeriesError
+	require.ErrorAs(t, err, &tooMany)
+	assert.LessOrEqual(t, cr.n, 2*chunkSize, "read %d of %d bytes", cr.n, b.Len())
+
+	// A read error is returned as it is.
+	_, err = NewParser().ParseFrom(iotest.ErrReader(io.ErrUnexpectedEOF), "")
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+// A chunk that ends exactly with a newline is parsed whole, and nothing is cut.
+func TestParseFromChunkEndsOnNewline(t *testing.T) {
+	line := "g{i=\"" + strings.Repeat("y", 50) + "\"} 1\n" // 59 bytes
+	var b strings.Builder
+	b.WriteString("# TYPE g gauge\n") // 15 bytes
+	for b.Len()+len(line) <= chunkSize {
+		b.WriteString(line)
+	}
+	b.WriteString(strings.Repeat("#", chunkSize-b.Len()-1) + "\n") // a comment up to the chunk's end
+	b.WriteString("h 2\n")
+	require.Equal(t, chunkSize+4, b.Len())
+	p, err := NewParser().ParseFrom(strings.NewReader(b.String()), "")
+	require.NoError(t, err)
+	require.NotNil(t, p.Family("h"))
+	assert.InDelta(t, 2.0, p.Family("h").Series[0].Value, 0)
 }
