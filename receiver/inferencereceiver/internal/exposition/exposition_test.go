@@ -1,6 +1,7 @@
 package exposition
 
 import (
+	"bytes"
 	"math"
 	"os"
 	"testing"
@@ -123,8 +124,13 @@ func FuzzParse(f *testing.F) {
 		f.Add(b, "text/plain")
 	}
 	f.Fuzz(func(t *testing.T, b []byte, contentType string) {
-		p, _ := Parse(b, contentType)
+		p, err := Parse(b, contentType)
 		require.NotNil(t, p)
 		_ = p.SeriesCount()
+		// Streamed, the same verdict and the same series.
+		q, err2 := NewParser().ParseFrom(bytes.NewReader(b), contentType)
+		require.NotNil(t, q)
+		require.Equal(t, err == nil, err2 == nil, "Parse: %v, ParseFrom: %v", err, err2)
+		require.Equal(t, p.SeriesCount(), q.SeriesCount())
 	})
 }
