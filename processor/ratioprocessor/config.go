@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+
+	"github.com/otel-inference/collector/internal/names"
 )
 
 // Config is the ratio processor's configuration.
@@ -62,27 +64,34 @@ type Selector struct {
 
 var _ component.Config = (*Config)(nil)
 
+// The default rules' outputs.
+const (
+	ErrorRatio     = "inference.requests.error_ratio"
+	ScoreHighRatio = "inference.score.high_ratio"
+	SLORatio       = "inference.requests.slo_ratio"
+)
+
 // DefaultRules are used when no rules are configured, on the inference receiver's schema: the error
 // ratio of inference.requests (aborted requests count in the denominator only), the fraction of
 // inference.score above 0.8, and the fraction of requests finished within 10 s.
 func DefaultRules() []RuleConfig {
-	model := []string{"gen_ai.request.model"}
+	model := []string{names.AttrGenAIRequestModel}
 	highScore, slo := 0.8, 10.0
 	return []RuleConfig{
 		{
-			Name:        "inference.requests.error_ratio",
-			Numerator:   &Selector{Metric: "inference.requests", Match: map[string]string{"inference.outcome": "error"}},
-			Denominator: &Selector{Metric: "inference.requests"},
+			Name:        ErrorRatio,
+			Numerator:   &Selector{Metric: names.InferenceRequests.Name, Match: map[string]string{names.AttrOutcome: names.OutcomeError}},
+			Denominator: &Selector{Metric: names.InferenceRequests.Name},
 			GroupBy:     model,
 		},
 		{
-			Name:      "inference.score.high_ratio",
-			Histogram: &HistogramSelector{Metric: "inference.score", Above: &highScore},
+			Name:      ScoreHighRatio,
+			Histogram: &HistogramSelector{Metric: names.InferenceScore.Name, Above: &highScore},
 			GroupBy:   model,
 		},
 		{
-			Name:      "inference.requests.slo_ratio",
-			Histogram: &HistogramSelector{Metric: "gen_ai.server.request.duration", AtMost: &slo},
+			Name:      SLORatio,
+			Histogram: &HistogramSelector{Metric: names.GenAIServerRequestDuration.Name, AtMost: &slo},
 			GroupBy:   model,
 		},
 	}

@@ -62,6 +62,18 @@ func TestVLLMCreatedAreStartTimes(t *testing.T) {
 	assert.Equal(t, pcommon.Timestamp(1_764_100_000_000*1e6), lat.StartTimestamp())
 	assert.Equal(t, []uint64{10, 50, 34}, lat.BucketCounts().AsRaw())
 	assert.Equal(t, map[string]float64{"0": 3, "1": 2}, pointsByAttr(metrics["inference.requests.running"], "engine"), "one point per data-parallel engine")
+
+	// Time per output token is per request, as semconv defines it (its count is the requests'); the
+	// per-token intervals have their own name.
+	tpot := metrics["gen_ai.server.time_per_output_token"].Histogram().DataPoints().At(0)
+	assert.Equal(t, uint64(94), tpot.Count())
+	assert.Equal(t, lat.Count(), tpot.Count(), "one observation per request")
+	provider, _ := tpot.Attributes().Get("gen_ai.provider.name")
+	assert.Equal(t, "vllm", provider.Str())
+	itl := metrics["inference.inter_token.duration"].Histogram().DataPoints().At(0)
+	assert.Equal(t, uint64(47899), itl.Count())
+	assert.NotContains(t, metrics, "vllm:request_time_per_output_token_seconds")
+	assert.NotContains(t, metrics, "vllm:inter_token_latency_seconds")
 }
 
 // SGLang with priority scheduling: the total (priority="", read as no priority) is mapped; the

@@ -25,32 +25,9 @@ type gpuScraper struct {
 func newGPUScraper(cfg *Config, set receiver.Settings) *gpuScraper {
 	devices, _ := cfg.GPU.deviceList() // validated
 	host, _ := os.Hostname()
-	m := cfg.Metrics
-	enabled := map[string]bool{
-		"hw.gpu.utilization":              m.HwGpuUtilization.Enabled,
-		"hw.gpu.memory.usage":             m.HwGpuMemoryUsage.Enabled,
-		"hw.gpu.memory.limit":             m.HwGpuMemoryLimit.Enabled,
-		"hw.gpu.memory.utilization":       m.HwGpuMemoryUtilization.Enabled,
-		"nvidia.gpu.memory.busy":          m.NvidiaGpuMemoryBusy.Enabled,
-		"hw.power":                        m.HwPower.Enabled,
-		"hw.energy":                       m.HwEnergy.Enabled,
-		"hw.temperature":                  m.HwTemperature.Enabled,
-		"nvidia.gpu.clock.frequency":      m.NvidiaGpuClockFrequency.Enabled,
-		"nvidia.gpu.clock_event.active":   m.NvidiaGpuClockEventActive.Enabled,
-		"hw.errors":                       m.HwErrors.Enabled,
-		"nvidia.gpu.pcie.throughput":      m.NvidiaGpuPcieThroughput.Enabled,
-		"nvidia.gpu.process.memory.usage": m.NvidiaGpuProcessMemoryUsage.Enabled,
-		"nvidia.gpu.process.utilization":  m.NvidiaGpuProcessUtilization.Enabled,
-	}
-	disabled := map[string]bool{}
-	for name, on := range enabled {
-		if !on {
-			disabled[name] = true
-		}
-	}
 	return &gpuScraper{
 		host:     host,
-		disabled: disabled,
+		disabled: disabledMetrics(cfg.Metrics),
 		reader: gpu.New(gpu.Options{
 			Devices:     devices,
 			Processes:   cfg.GPU.Processes,

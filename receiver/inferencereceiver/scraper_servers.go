@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -44,6 +45,8 @@ type serverGroup struct {
 	// (one per core), so that many payloads fetched together are not all held in memory.
 	scrapeSlots chan struct{}
 	cpuSlots    chan struct{}
+	// disabled are the metrics turned off under `metrics:`.
+	disabled map[string]bool
 
 	stop   context.Context
 	cancel context.CancelFunc
@@ -59,6 +62,7 @@ func newServerGroup(cfg *Config, set receiver.Settings) (*serverGroup, error) {
 		cfg:         cfg,
 		settings:    set,
 		telemetry:   tb,
+		disabled:    disabledMetrics(cfg.Metrics),
 		scrapeSlots: make(chan struct{}, maxParallelScrapes),
 		cpuSlots:    make(chan struct{}, runtime.GOMAXPROCS(0)),
 		stop:        stop,
@@ -74,6 +78,21 @@ func newServerGroup(cfg *Config, set receiver.Settings) (*serverGroup, error) {
 		g.targets = append(g.targets, t)
 	}
 	return g, nil
+}
+
+// disabledMetrics are the metrics `metrics: {NAME: {enabled: false}}` turns off: metadata.yaml
+// declares them all, so each has a switch in the generated config, whichever source feeds it (a
+// server's table, NVML, the dcgm flavor).
+func disabledMetrics(mc metadata.MetricsConfig) map[string]bool {
+	out := map[string]bool{}
+	v := reflect.ValueOf(mc)
+	for i := 0; i < v.NumField(); i++ {
+		name := v.Type().Field(i).Tag.Get("mapstructure")
+		if enabled := v.Field(i).FieldByName("Enabled"); enabled.IsValid() && !enabled.Bool() {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 // shutdown cancels every scrape in flight; the controllers then stop.
@@ -249,6 +268,9 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	for kind, n := range t.errorCounts {
 		t.mb.RecordInferenceServerScrapeErrorsDataPoint(now, n, kind)
 	}
+	if len(t.g.disabled) > 0 {
+		sm.Metrics().RemoveIf(func(m pmetric.Metric) bool { return t.g.disabled[m.Name()] })
+	}
 	t.mb.RecordInferenceServerScrapeDurationDataPoint(now, time.Since(began).Seconds())
 	own := t.mb.Emit()
 	if own.ResourceMetrics().Len() > 0 {
@@ -272,6 +294,14 @@ func (t *target) resource() pcommon.Resource {
 	if t.cfg.Name != "" {
 		rb.SetInferenceServerName(t.cfg.Name)
 	}
+	// job and instance for Prometheus users, as a scrape of this server would label it.
+	switch {
+	case t.cfg.Name != "":
+		rb.SetServiceName(t.cfg.Name)
+	case t.flavor != "":
+		rb.SetServiceName(t.flavor)
+	}
+	rb.SetServiceInstanceID(net.JoinHostPort(t.address, strconv.FormatInt(t.port, 10)))
 	if t.version != "" {
 		rb.SetInferenceServerVersion(t.version)
 	}

@@ -115,6 +115,7 @@ func compareGolden(t *testing.T, goldenName string, actual pmetric.Metrics) {
 		pmetrictest.IgnoreMetricsOrder(),
 		pmetrictest.IgnoreStartTimestamp(),
 		pmetrictest.IgnoreResourceAttributeValue("server.port"),
+		pmetrictest.IgnoreResourceAttributeValue("service.instance.id"),
 		pmetrictest.IgnoreMetricValues("inference.server.scrape.duration"),
 	))
 }
@@ -251,12 +252,16 @@ func TestScrapeVLLMSemantics(t *testing.T) {
 	assert.Equal(t, "vllm", res["inference.server.flavor"])
 	assert.Equal(t, "vllm-a", res["inference.server.name"])
 	assert.Equal(t, "127.0.0.1", res["server.address"])
+	// job and instance, as a Prometheus scrape would label them.
+	assert.Equal(t, "vllm-a", res["service.name"])
+	assert.Equal(t, srv.Listener.Addr().String(), res["service.instance.id"])
 
 	metrics := byName(rm)
 	// v1 names win over their v0 forerunners, which pass through under their own names.
 	tpot := metrics["gen_ai.server.time_per_output_token"]
 	require.Equal(t, pmetric.MetricTypeHistogram, tpot.Type())
 	assert.Equal(t, "s", tpot.Unit())
+	assert.Contains(t, metrics, "inference.inter_token.duration")
 	assert.Contains(t, metrics, "vllm:time_per_output_token_seconds")
 	assert.NotContains(t, metrics, "vllm:inter_token_latency_seconds")
 	assert.Contains(t, metrics, "vllm:gpu_cache_usage_perc")

@@ -73,8 +73,10 @@ func (j *jsonSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 		m, ok := metrics[f.cfg.Metric]
 		if !ok {
 			m = ms.AppendEmpty()
-			m.SetName(f.cfg.Metric)
-			m.SetUnit(f.cfg.Unit)
+			d := schema.MetricFor(f.cfg.Metric, f.cfg.Unit)
+			m.SetName(d.Name)
+			m.SetUnit(d.Unit)
+			m.SetDescription(d.Description)
 			if f.sum {
 				s := m.SetEmptySum()
 				s.SetIsMonotonic(true)

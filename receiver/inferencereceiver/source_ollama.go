@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/otel-inference/collector/internal/names"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
 )
 
@@ -68,27 +69,15 @@ func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.Met
 	models := *ps.Models
 	ts := pcommon.NewTimestampFromTime(now)
 
-	loaded := ms.AppendEmpty()
-	loaded.SetName(schema.MetricModelsLoaded)
-	loaded.SetUnit("{model}")
-	loaded.SetDescription(schema.Description(schema.MetricModelsLoaded))
-	dp := loaded.SetEmptyGauge().DataPoints().AppendEmpty()
+	dp := declared(ms, names.InferenceModelsLoaded).SetEmptyGauge().DataPoints().AppendEmpty()
 	dp.SetTimestamp(ts)
 	dp.SetIntValue(int64(len(models)))
 	if len(models) == 0 {
 		return nil
 	}
 
-	memory := ms.AppendEmpty()
-	memory.SetName(schema.MetricModelMemory)
-	memory.SetUnit("By")
-	memory.SetDescription(schema.Description(schema.MetricModelMemory))
-	memPoints := memory.SetEmptyGauge().DataPoints()
-	unload := ms.AppendEmpty()
-	unload.SetName(schema.MetricModelUnloadIn)
-	unload.SetUnit("s")
-	unload.SetDescription(schema.Description(schema.MetricModelUnloadIn))
-	unloadPoints := unload.SetEmptyGauge().DataPoints()
+	memPoints := declared(ms, names.InferenceModelMemoryUsage).SetEmptyGauge().DataPoints()
+	unloadPoints := declared(ms, names.InferenceModelUnloadIn).SetEmptyGauge().DataPoints()
 
 	for _, m := range models {
 		model := m.Model
@@ -137,6 +126,15 @@ func (ps *ollamaPS) check() error {
 		}
 	}
 	return nil
+}
+
+// declared appends a metric with the name, unit and description metadata.yaml gives it.
+func declared(ms pmetric.MetricSlice, d names.Metric) pmetric.Metric {
+	m := ms.AppendEmpty()
+	m.SetName(d.Name)
+	m.SetUnit(d.Unit)
+	m.SetDescription(d.Description)
+	return m
 }
 
 func putIfSet(attrs pcommon.Map, k, v string) {

@@ -219,14 +219,9 @@ func withMappings(f *schema.Flavor, mappings []MappingConfig) *schema.Flavor {
 		mul, div := schema.ScaleOf(m.Scale)
 		r := schema.Rule{
 			Sources: []string{m.From},
-			Metric:  m.To,
-			Kind:    schema.KindOf(m.To),
-			Unit:    m.Unit,
+			Metric:  schema.MetricFor(m.To, m.Unit),
 			Scale:   mul,
 			Div:     div,
-		}
-		if r.Unit == "" {
-			r.Unit = schema.UnitOf(m.To)
 		}
 		for _, label := range sortedKeys(m.Labels) {
 			r.Renames = append(r.Renames, schema.Rename{Label: label, Attribute: m.Labels[label]})

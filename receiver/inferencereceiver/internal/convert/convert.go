@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/otel-inference/collector/internal/names"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/exposition"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
 )
@@ -171,14 +173,14 @@ func (c *Converter) AppendWithStart(p *exposition.Payload, nowMs, processStartMs
 		if mapped {
 			r := &c.flavor.Rules[ri]
 			kind := effectiveKind(r, f.Kind)
-			m, ok := targets[r.Metric]
+			m, ok := targets[r.Metric.Name]
 			if !ok {
 				m = ms.AppendEmpty()
-				m.SetName(r.Metric)
-				m.SetUnit(r.Unit)
-				m.SetDescription(schema.Description(r.Metric))
+				m.SetName(r.Metric.Name)
+				m.SetUnit(r.Metric.Unit)
+				m.SetDescription(r.Metric.Description)
 				initKind(m, kind)
-				targets[r.Metric] = m
+				targets[r.Metric.Name] = m
 			}
 			c.appendMapped(f.Name, read, r, kind, m, nowMs, processStartMs)
 		}
@@ -223,10 +225,14 @@ func effectiveKind(r *schema.Rule, exposed exposition.Kind) schema.Kind {
 		}
 		return schema.AsExposed
 	}
-	switch r.Kind {
+	switch r.Kind() {
 	case schema.Sum:
 		if exposed == exposition.Counter {
 			return schema.Sum
+		}
+	case schema.UpDownSum:
+		if exposed == exposition.Gauge || exposed == exposition.Counter || exposed == exposition.Unknown {
+			return schema.UpDownSum
 		}
 	case schema.Gauge:
 		if exposed == exposition.Gauge || exposed == exposition.Counter || exposed == exposition.Unknown {
@@ -255,6 +261,10 @@ func initKind(m pmetric.Metric, k schema.Kind) {
 		s := m.SetEmptySum()
 		s.SetIsMonotonic(true)
 		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	case schema.UpDownSum:
+		s := m.SetEmptySum()
+		s.SetIsMonotonic(false)
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	case schema.Gauge:
 		m.SetEmptyGauge()
 	case schema.Histogram:
@@ -279,6 +289,13 @@ func (c *Converter) appendMapped(family string, series []exposition.Series, r *s
 			dp.SetDoubleValue(r.Convert(v))
 			putExemplars(dp.Exemplars(), s.Exemplars, r.Convert)
 			attrs = dp.Attributes()
+		case schema.UpDownSum:
+			dp := m.Sum().DataPoints().AppendEmpty()
+			dp.SetTimestamp(ts)
+			// An up-down value is no counter: it never restarts, its start is when it was first seen.
+			dp.SetStartTimestamp(c.start(family, s, 0, processStartMs, nowMs))
+			dp.SetDoubleValue(r.Convert(s.Value))
+			attrs = dp.Attributes()
 		case schema.Gauge:
 			dp := m.Gauge().DataPoints().AppendEmpty()
 			dp.SetTimestamp(ts)
@@ -293,6 +310,14 @@ func (c *Converter) appendMapped(family string, series []exposition.Series, r *s
 			attrs = dp.Attributes()
 		}
 		mappedAttributes(s.Labels, r, attrs)
+		if strings.HasPrefix(r.Metric.Name, genAIServerPrefix) {
+			if p := c.flavor.Provider; p != "" {
+				attrs.PutStr(names.AttrGenAIProviderName, p)
+			}
+			if op := c.flavor.Operation; op != "" {
+				attrs.PutStr(names.AttrGenAIOperationName, op)
+			}
+		}
 		if c.model != "" {
 			if _, ok := attrs.Get(schema.AttrModel); !ok {
 				attrs.PutStr(schema.AttrModel, c.model)
@@ -300,6 +325,9 @@ func (c *Converter) appendMapped(family string, series []exposition.Series, r *s
 		}
 	}
 }
+
+// genAIServerPrefix marks the semconv GenAI server metrics, which carry gen_ai.provider.name.
+const genAIServerPrefix = "gen_ai.server."
 
 func mappedAttributes(ls labels.Labels, r *schema.Rule, attrs pcommon.Map) {
 	attrs.EnsureCapacity(ls.Len() + len(r.Static) + 1)

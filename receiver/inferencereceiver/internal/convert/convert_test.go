@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/otel-inference/collector/internal/names"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/exposition"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
 )
@@ -59,15 +60,15 @@ func TestMappedRuleSkipsIncompatibleType(t *testing.T) {
 	// forced into the schema.
 	c := New(&schema.VLLM, PassthroughUnmapped)
 	m := convert(t, c, "# TYPE vllm:e2e_request_latency_seconds gauge\nvllm:e2e_request_latency_seconds 3\n", 1000)
-	assert.NotContains(t, m, schema.MetricRequestDuration)
+	assert.NotContains(t, m, names.GenAIServerRequestDuration.Name)
 	assert.Contains(t, m, "vllm:e2e_request_latency_seconds")
 }
 
 func TestFallbackSourceWhenPreferredAbsent(t *testing.T) {
 	c := New(&schema.VLLM, PassthroughUnmapped)
 	m := convert(t, c, "# TYPE vllm:gpu_cache_usage_perc gauge\nvllm:gpu_cache_usage_perc{model_name=\"x\"} 0.25\n", 1000)
-	require.Contains(t, m, schema.MetricKVCacheUtilization)
-	dp := m[schema.MetricKVCacheUtilization].Gauge().DataPoints().At(0)
+	require.Contains(t, m, names.InferenceKVCacheUtilization.Name)
+	dp := m[names.InferenceKVCacheUtilization.Name].Gauge().DataPoints().At(0)
 	assert.InDelta(t, 0.25, dp.DoubleValue(), 0)
 	model, _ := dp.Attributes().Get(schema.AttrModel)
 	assert.Equal(t, "x", model.Str())
@@ -83,7 +84,7 @@ vllm:request_success_total{finished_reason="abort",model_name="x"} 1
 vllm:request_success_total{finished_reason="error",model_name="x"} 3
 `, 1000)
 	got := map[string]float64{}
-	dps := m[schema.MetricRequests].Sum().DataPoints()
+	dps := m[names.InferenceRequests.Name].Sum().DataPoints()
 	for i := 0; i < dps.Len(); i++ {
 		o, _ := dps.At(i).Attributes().Get(schema.AttrOutcome)
 		got[o.Str()] += dps.At(i).DoubleValue()
@@ -93,14 +94,14 @@ vllm:request_success_total{finished_reason="error",model_name="x"} 3
 
 func TestScaleConvertsHistogramBoundsAndSum(t *testing.T) {
 	f := &schema.Flavor{Name: "test", Rules: []schema.Rule{{
-		Sources: []string{"lat_us"}, Metric: "lat", Kind: schema.Histogram, Unit: "s", Scale: 1e-6,
+		Sources: []string{"lat_us"}, Metric: names.Metric{Name: "lat", Unit: "s", Type: names.Histogram}, Div: 1e6,
 	}}}
 	c := New(f, PassthroughNone)
 	m := convert(t, c, "# TYPE lat_us histogram\nlat_us_bucket{le=\"1000\"} 2\nlat_us_bucket{le=\"+Inf\"} 3\nlat_us_sum 5000\nlat_us_count 3\n", 1000)
 	dp := m["lat"].Histogram().DataPoints().At(0)
 	assert.Equal(t, []float64{0.001}, dp.ExplicitBounds().AsRaw())
 	assert.Equal(t, []uint64{2, 1}, dp.BucketCounts().AsRaw())
-	assert.InDelta(t, 0.005, dp.Sum(), 1e-12)
+	assert.Equal(t, 0.005, dp.Sum(), "divided, exactly")
 }
 
 // FuzzParseAndConvert: whatever parses converts without panicking, under every flavor table, and

@@ -3,6 +3,8 @@
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 
 import (
+	"github.com/otel-inference/collector/internal/names"
+
 	"strconv"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -90,7 +92,7 @@ func (r *reader) emitXid(out *metricSet) {
 	defer r.xidMu.Unlock()
 	for uuid, codes := range r.xid {
 		for code, n := range codes {
-			out.sum("hw.errors", "{error}", deviceAttrs{id: uuid}, float64(n), "error.type", "xid", "nvidia.gpu.xid", strconv.FormatUint(code, 10))
+			out.record(names.HwErrors, deviceAttrs{id: uuid}, float64(n), "error.type", "xid", "nvidia.gpu.xid", strconv.FormatUint(code, 10))
 		}
 	}
 }

@@ -1,27 +1,13 @@
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 
 import (
+	"strings"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-)
 
-// descriptions of the GPU metrics.
-var descriptions = map[string]string{
-	"hw.gpu.utilization":              "Fraction of time the GPU's engine (hw.gpu.task: general, encoder, decoder) was busy, 0..1.",
-	"hw.gpu.memory.usage":             "GPU memory in use.",
-	"hw.gpu.memory.limit":             "GPU memory in total.",
-	"hw.gpu.memory.utilization":       "GPU memory in use over its total, 0..1.",
-	"nvidia.gpu.memory.busy":          "Fraction of time the memory controller was busy, 0..1 (not the memory used).",
-	"hw.power":                        "Power drawn now.",
-	"hw.energy":                       "Energy consumed since the driver loaded.",
-	"hw.temperature":                  "GPU temperature.",
-	"nvidia.gpu.clock.frequency":      "Clock frequency (nvidia.gpu.clock.type: sm, memory).",
-	"nvidia.gpu.clock_event.active":   "1 while the clock event (throttle) reason holds.",
-	"hw.errors":                       "Hardware errors, by error.type (ecc_corrected, ecc_uncorrected, remapped_row_*, xid with nvidia.gpu.xid).",
-	"nvidia.gpu.pcie.throughput":      "PCIe throughput, by network.io.direction.",
-	"nvidia.gpu.process.memory.usage": "GPU memory a process uses, with process.pid and, for a configured server, inference.server.name.",
-	"nvidia.gpu.process.utilization":  "SM utilisation of a process since the last scrape, 0..1.",
-}
+	"github.com/otel-inference/collector/internal/names"
+)
 
 type deviceAttrs struct {
 	id, name, index, parent string
@@ -50,42 +36,44 @@ func newMetricSet(ms pmetric.MetricSlice, ts, start pcommon.Timestamp) *metricSe
 	return &metricSet{ms: ms, ts: ts, start: start, byName: map[string]pmetric.Metric{}}
 }
 
-func (s *metricSet) metric(name, unit string, sum bool) pmetric.Metric {
-	if m, ok := s.byName[name]; ok {
+// metric is the metric d of this scrape, made on first use as metadata.yaml declares it.
+func (s *metricSet) metric(d names.Metric) pmetric.Metric {
+	if m, ok := s.byName[d.Name]; ok {
 		return m
 	}
 	m := s.ms.AppendEmpty()
-	m.SetName(name)
-	m.SetUnit(unit)
-	m.SetDescription(descriptions[name])
-	if sum {
+	m.SetName(d.Name)
+	m.SetUnit(d.Unit)
+	m.SetDescription(d.Description)
+	if d.Type == names.Sum {
 		sm := m.SetEmptySum()
-		sm.SetIsMonotonic(true)
+		sm.SetIsMonotonic(d.Monotonic)
 		sm.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	} else {
 		m.SetEmptyGauge()
 	}
-	s.byName[name] = m
+	s.byName[d.Name] = m
 	return m
 }
 
-// gauge records a gauge point with the device's attributes and extra key/value pairs.
-func (s *metricSet) gauge(name, unit string, a deviceAttrs, v float64, kv ...string) {
-	dp := s.metric(name, unit, false).Gauge().DataPoints().AppendEmpty()
-	s.fill(dp, a, v, kv)
-}
-
-// sum records a cumulative sum point (counted since the driver or the collector started).
-func (s *metricSet) sum(name, unit string, a deviceAttrs, v float64, kv ...string) {
-	dp := s.metric(name, unit, true).Sum().DataPoints().AppendEmpty()
-	dp.SetStartTimestamp(s.start)
-	s.fill(dp, a, v, kv)
-}
-
-func (s *metricSet) fill(dp pmetric.NumberDataPoint, a deviceAttrs, v float64, kv []string) {
+// record records a point of d with the device's attributes and extra key/value pairs: a gauge, or a
+// cumulative sum counted since the driver or the collector started.
+func (s *metricSet) record(d names.Metric, a deviceAttrs, v float64, kv ...string) {
+	m := s.metric(d)
+	var dp pmetric.NumberDataPoint
+	if m.Type() == pmetric.MetricTypeSum {
+		dp = m.Sum().DataPoints().AppendEmpty()
+		dp.SetStartTimestamp(s.start)
+	} else {
+		dp = m.Gauge().DataPoints().AppendEmpty()
+	}
 	dp.SetTimestamp(s.ts)
 	dp.SetDoubleValue(v)
 	a.put(dp.Attributes())
+	if strings.HasPrefix(d.Name, "hw.") {
+		// semconv requires hw.type on hw.errors, hw.power and hw.energy; every hw.* point has it.
+		dp.Attributes().PutStr(names.AttrHwType, "gpu")
+	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		dp.Attributes().PutStr(kv[i], kv[i+1])
 	}

@@ -3,6 +3,8 @@
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 
 import (
+	"github.com/otel-inference/collector/internal/names"
+
 	"context"
 	"fmt"
 	"strconv"
@@ -197,36 +199,36 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 		return false
 	}
 	if ret == nvml.SUCCESS {
-		out.gauge("hw.gpu.utilization", "1", a, float64(util.Gpu)/100, "hw.gpu.task", "general")
-		out.gauge("nvidia.gpu.memory.busy", "1", a, float64(util.Memory)/100)
+		out.record(names.HwGPUUtilization, a, float64(util.Gpu)/100, "hw.gpu.task", "general")
+		out.record(names.NvidiaGPUMemoryBusy, a, float64(util.Memory)/100)
 	} else {
 		r.skip("hw.gpu.utilization", ret)
 	}
 	if v, _, ret := dev.GetEncoderUtilization(); ret == nvml.SUCCESS {
-		out.gauge("hw.gpu.utilization", "1", a, float64(v)/100, "hw.gpu.task", "encoder")
+		out.record(names.HwGPUUtilization, a, float64(v)/100, "hw.gpu.task", "encoder")
 	} else {
 		r.skip("hw.gpu.utilization encoder", ret)
 	}
 	if v, _, ret := dev.GetDecoderUtilization(); ret == nvml.SUCCESS {
-		out.gauge("hw.gpu.utilization", "1", a, float64(v)/100, "hw.gpu.task", "decoder")
+		out.record(names.HwGPUUtilization, a, float64(v)/100, "hw.gpu.task", "decoder")
 	} else {
 		r.skip("hw.gpu.utilization decoder", ret)
 	}
 	r.readMemory(dev, a, out)
 	if mw, ret := dev.GetPowerUsage(); ret == nvml.SUCCESS {
-		out.gauge("hw.power", "W", a, float64(mw)/1000)
+		out.record(names.HwPower, a, float64(mw)/1000)
 	} else {
 		r.skip("hw.power", ret)
 	}
 	if r.hasEnergy {
 		if mj, ret := dev.GetTotalEnergyConsumption(); ret == nvml.SUCCESS {
-			out.sum("hw.energy", "J", a, float64(mj)/1000)
+			out.record(names.HwEnergy, a, float64(mj)/1000)
 		} else {
 			r.skip("hw.energy", ret)
 		}
 	}
 	if c, ret := dev.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
-		out.gauge("hw.temperature", "Cel", a, float64(c), "nvidia.gpu.sensor", "gpu")
+		out.record(names.HwTemperature, a, float64(c), "nvidia.gpu.sensor", "gpu")
 	} else {
 		r.skip("hw.temperature", ret)
 	}
@@ -235,7 +237,7 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 		name string
 	}{{nvml.CLOCK_SM, "sm"}, {nvml.CLOCK_MEM, "memory"}} {
 		if mhz, ret := dev.GetClockInfo(c.kind); ret == nvml.SUCCESS {
-			out.gauge("nvidia.gpu.clock.frequency", "Hz", a, float64(mhz)*1e6, "nvidia.gpu.clock.type", c.name)
+			out.record(names.NvidiaGPUClockFrequency, a, float64(mhz)*1e6, "nvidia.gpu.clock.type", c.name)
 		} else {
 			r.skip("nvidia.gpu.clock.frequency "+c.name, ret)
 		}
@@ -246,7 +248,7 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 			if reasons&b.bit != 0 {
 				v = 1
 			}
-			out.gauge("nvidia.gpu.clock_event.active", "1", a, v, "nvidia.gpu.clock_event.reason", b.name)
+			out.record(names.NvidiaGPUClockEventActive, a, v, "nvidia.gpu.clock_event.reason", b.name)
 		}
 	} else {
 		r.skip("nvidia.gpu.clock_event.active", ret)
@@ -254,17 +256,17 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 	for _, e := range []struct {
 		kind nvml.MemoryErrorType
 		name string
-	}{{nvml.MEMORY_ERROR_TYPE_CORRECTED, "ecc_corrected"}, {nvml.MEMORY_ERROR_TYPE_UNCORRECTED, "ecc_uncorrected"}} {
+	}{{nvml.MEMORY_ERROR_TYPE_CORRECTED, "corrected"}, {nvml.MEMORY_ERROR_TYPE_UNCORRECTED, "uncorrected"}} {
 		if n, ret := dev.GetTotalEccErrors(e.kind, nvml.AGGREGATE_ECC); ret == nvml.SUCCESS {
-			out.sum("hw.errors", "{error}", a, float64(n), "error.type", e.name)
+			out.record(names.HwErrors, a, float64(n), "error.type", e.name)
 		} else {
 			r.skip("hw.errors "+e.name, ret)
 		}
 	}
 	if r.hasRemapped {
 		if corr, unc, _, _, ret := dev.GetRemappedRows(); ret == nvml.SUCCESS {
-			out.sum("hw.errors", "{error}", a, float64(corr), "error.type", "remapped_row_correctable")
-			out.sum("hw.errors", "{error}", a, float64(unc), "error.type", "remapped_row_uncorrectable")
+			out.record(names.HwErrors, a, float64(corr), "error.type", "remapped_row_correctable")
+			out.record(names.HwErrors, a, float64(unc), "error.type", "remapped_row_uncorrectable")
 		} else {
 			r.skip("hw.errors remapped rows", ret)
 		}
@@ -275,7 +277,7 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 			dir     string
 		}{{nvml.PCIE_UTIL_TX_BYTES, "transmit"}, {nvml.PCIE_UTIL_RX_BYTES, "receive"}} {
 			if kbps, ret := dev.GetPcieThroughput(p.counter); ret == nvml.SUCCESS {
-				out.gauge("nvidia.gpu.pcie.throughput", "By/s", a, float64(kbps)*1024, "network.io.direction", p.dir)
+				out.record(names.NvidiaGPUPcieThroughput, a, float64(kbps)*1024, "network.io.direction", p.dir)
 			} else {
 				r.skip("nvidia.gpu.pcie.throughput", ret)
 			}
@@ -290,10 +292,10 @@ func (r *reader) readMemory(dev nvml.Device, a deviceAttrs, out *metricSet) {
 		r.skip("hw.gpu.memory.usage", ret)
 		return
 	}
-	out.gauge("hw.gpu.memory.usage", "By", a, float64(mem.Used))
-	out.gauge("hw.gpu.memory.limit", "By", a, float64(mem.Total))
+	out.record(names.HwGPUMemoryUsage, a, float64(mem.Used))
+	out.record(names.HwGPUMemoryLimit, a, float64(mem.Total))
 	if mem.Total > 0 {
-		out.gauge("hw.gpu.memory.utilization", "1", a, float64(mem.Used)/float64(mem.Total))
+		out.record(names.HwGPUMemoryUtilization, a, float64(mem.Used)/float64(mem.Total))
 	}
 }
 
@@ -353,11 +355,11 @@ func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, po
 		if server := serverOf(r.opts.ProcRoot, pid, ports); server != "" {
 			extra = append(extra, "inference.server.name", server)
 		}
-		out.gauge("nvidia.gpu.process.memory.usage", "By", a, float64(p.UsedGpuMemory), extra...)
+		out.record(names.NvidiaGPUProcessMemoryUsage, a, float64(p.UsedGpuMemory), extra...)
 		if ret != nvml.ERROR_NOT_FOUND && ret != nvml.SUCCESS {
 			continue
 		}
-		out.gauge("nvidia.gpu.process.utilization", "1", a, float64(util[p.Pid])/100, extra...)
+		out.record(names.NvidiaGPUProcessUtilization, a, float64(util[p.Pid])/100, extra...)
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/otel-inference/collector/internal/names"
 )
 
 // Readings of a real H100 80GB HBM3 under load (driver 590.48.01), from
@@ -203,7 +205,10 @@ func TestH100Readings(t *testing.T) {
 	assert.InDelta(t, 1.98e9, find(t, points(ms, "nvidia.gpu.clock.frequency"), with("nvidia.gpu.clock.type", "sm")).v, 0, "MHz → Hz")
 	assert.InDelta(t, 1.0, find(t, points(ms, "nvidia.gpu.clock_event.active"), with("nvidia.gpu.clock_event.reason", "sw_power_cap")).v, 0)
 	assert.InDelta(t, 0.0, find(t, points(ms, "nvidia.gpu.clock_event.active"), with("nvidia.gpu.clock_event.reason", "gpu_idle")).v, 0)
-	assert.InDelta(t, 3.0, find(t, points(ms, "hw.errors"), with("error.type", "ecc_corrected")).v, 0)
+	ecc := find(t, points(ms, "hw.errors"), with("error.type", "corrected"))
+	assert.InDelta(t, 3.0, ecc.v, 0, "ECC errors by semconv's corrected / uncorrected")
+	assert.Equal(t, "gpu", ecc.attrs["hw.type"], "semconv requires hw.type on hw.errors")
+	assert.Equal(t, "gpu", find(t, points(ms, "hw.power"), id).attrs["hw.type"])
 	assert.InDelta(t, 1.0, find(t, points(ms, "hw.errors"), with("error.type", "remapped_row_correctable")).v, 0)
 	xid := find(t, points(ms, "hw.errors"), with("error.type", "xid"))
 	assert.Equal(t, "79", xid.attrs["nvidia.gpu.xid"])
@@ -228,6 +233,25 @@ func TestH100Readings(t *testing.T) {
 	assert.Len(t, points(ms, "hw.gpu.memory.usage"), 7)
 	assert.Equal(t, 1, logs.FilterMessageSnippet("fallen off the bus").Len())
 	assert.Positive(t, r.skipped["hw.power"], "NOT_SUPPORTED is skipped and counted")
+
+	// Every metric as metadata.yaml declares it (name, unit, description, type, monotonicity): memory
+	// in use and in total are up-down sums, as semconv has them.
+	for i := 0; i < ms.Len(); i++ {
+		m := ms.At(i)
+		d, ok := names.ByName(m.Name())
+		require.True(t, ok, "%s is declared in metadata.yaml", m.Name())
+		assert.Equal(t, d.Unit, m.Unit(), m.Name())
+		assert.Equal(t, d.Description, m.Description(), m.Name())
+		switch d.Type {
+		case names.Sum:
+			require.Equal(t, pmetric.MetricTypeSum, m.Type(), m.Name())
+			assert.Equal(t, d.Monotonic, m.Sum().IsMonotonic(), m.Name())
+		case names.Gauge:
+			assert.Equal(t, pmetric.MetricTypeGauge, m.Type(), m.Name())
+		}
+	}
+	usage, _ := names.ByName("hw.gpu.memory.usage")
+	assert.False(t, usage.Monotonic)
 }
 
 func TestNoLibraryCallsNothingElse(t *testing.T) {

@@ -9,6 +9,156 @@ import (
 	"go.opentelemetry.io/collector/filter"
 )
 
+// GenAiServerRequestDurationMetricAttributeKey specifies the key of an attribute for the gen_ai.server.request.duration metric.
+type GenAiServerRequestDurationMetricAttributeKey string
+
+const (
+	GenAiServerRequestDurationMetricAttributeKeyGenAiProviderName  GenAiServerRequestDurationMetricAttributeKey = "gen_ai.provider.name"
+	GenAiServerRequestDurationMetricAttributeKeyGenAiOperationName GenAiServerRequestDurationMetricAttributeKey = "gen_ai.operation.name"
+	GenAiServerRequestDurationMetricAttributeKeyGenAiRequestModel  GenAiServerRequestDurationMetricAttributeKey = "gen_ai.request.model"
+)
+
+// GenAiServerRequestDurationMetricConfig provides config for the gen_ai.server.request.duration metric.
+type GenAiServerRequestDurationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                         `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []GenAiServerRequestDurationMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *GenAiServerRequestDurationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *GenAiServerRequestDurationMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case GenAiServerRequestDurationMetricAttributeKeyGenAiProviderName, GenAiServerRequestDurationMetricAttributeKeyGenAiOperationName, GenAiServerRequestDurationMetricAttributeKeyGenAiRequestModel:
+		default:
+			return fmt.Errorf("metric gen_ai.server.request.duration doesn't have an attribute %v, valid attributes: [gen_ai.provider.name, gen_ai.operation.name, gen_ai.request.model]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// GenAiServerTimePerOutputTokenMetricAttributeKey specifies the key of an attribute for the gen_ai.server.time_per_output_token metric.
+type GenAiServerTimePerOutputTokenMetricAttributeKey string
+
+const (
+	GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiProviderName  GenAiServerTimePerOutputTokenMetricAttributeKey = "gen_ai.provider.name"
+	GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiOperationName GenAiServerTimePerOutputTokenMetricAttributeKey = "gen_ai.operation.name"
+	GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiRequestModel  GenAiServerTimePerOutputTokenMetricAttributeKey = "gen_ai.request.model"
+)
+
+// GenAiServerTimePerOutputTokenMetricConfig provides config for the gen_ai.server.time_per_output_token metric.
+type GenAiServerTimePerOutputTokenMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []GenAiServerTimePerOutputTokenMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *GenAiServerTimePerOutputTokenMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *GenAiServerTimePerOutputTokenMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiProviderName, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiOperationName, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiRequestModel:
+		default:
+			return fmt.Errorf("metric gen_ai.server.time_per_output_token doesn't have an attribute %v, valid attributes: [gen_ai.provider.name, gen_ai.operation.name, gen_ai.request.model]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// GenAiServerTimeToFirstTokenMetricAttributeKey specifies the key of an attribute for the gen_ai.server.time_to_first_token metric.
+type GenAiServerTimeToFirstTokenMetricAttributeKey string
+
+const (
+	GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiProviderName  GenAiServerTimeToFirstTokenMetricAttributeKey = "gen_ai.provider.name"
+	GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiOperationName GenAiServerTimeToFirstTokenMetricAttributeKey = "gen_ai.operation.name"
+	GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiRequestModel  GenAiServerTimeToFirstTokenMetricAttributeKey = "gen_ai.request.model"
+)
+
+// GenAiServerTimeToFirstTokenMetricConfig provides config for the gen_ai.server.time_to_first_token metric.
+type GenAiServerTimeToFirstTokenMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                          `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []GenAiServerTimeToFirstTokenMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *GenAiServerTimeToFirstTokenMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *GenAiServerTimeToFirstTokenMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiProviderName, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiOperationName, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiRequestModel:
+		default:
+			return fmt.Errorf("metric gen_ai.server.time_to_first_token doesn't have an attribute %v, valid attributes: [gen_ai.provider.name, gen_ai.operation.name, gen_ai.request.model]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // HwEnergyMetricAttributeKey specifies the key of an attribute for the hw.energy metric.
 type HwEnergyMetricAttributeKey string
 
@@ -16,6 +166,7 @@ const (
 	HwEnergyMetricAttributeKeyHwID           HwEnergyMetricAttributeKey = "hw.id"
 	HwEnergyMetricAttributeKeyHwName         HwEnergyMetricAttributeKey = "hw.name"
 	HwEnergyMetricAttributeKeyHwVendor       HwEnergyMetricAttributeKey = "hw.vendor"
+	HwEnergyMetricAttributeKeyHwType         HwEnergyMetricAttributeKey = "hw.type"
 	HwEnergyMetricAttributeKeyNvidiaGpuIndex HwEnergyMetricAttributeKey = "nvidia.gpu.index"
 )
 
@@ -45,9 +196,9 @@ func (ms *HwEnergyMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwEnergyMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyNvidiaGpuIndex:
+		case HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex:
 		default:
-			return fmt.Errorf("metric hw.energy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric hw.energy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]", val)
 		}
 	}
 
@@ -67,6 +218,7 @@ const (
 	HwErrorsMetricAttributeKeyHwID           HwErrorsMetricAttributeKey = "hw.id"
 	HwErrorsMetricAttributeKeyHwName         HwErrorsMetricAttributeKey = "hw.name"
 	HwErrorsMetricAttributeKeyHwVendor       HwErrorsMetricAttributeKey = "hw.vendor"
+	HwErrorsMetricAttributeKeyHwType         HwErrorsMetricAttributeKey = "hw.type"
 	HwErrorsMetricAttributeKeyNvidiaGpuIndex HwErrorsMetricAttributeKey = "nvidia.gpu.index"
 	HwErrorsMetricAttributeKeyErrorType      HwErrorsMetricAttributeKey = "error.type"
 	HwErrorsMetricAttributeKeyNvidiaGpuXid   HwErrorsMetricAttributeKey = "nvidia.gpu.xid"
@@ -98,9 +250,9 @@ func (ms *HwErrorsMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwErrorsMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid:
+		case HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid:
 		default:
-			return fmt.Errorf("metric hw.errors doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, error.type, nvidia.gpu.xid]", val)
+			return fmt.Errorf("metric hw.errors doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, error.type, nvidia.gpu.xid]", val)
 		}
 	}
 
@@ -120,6 +272,7 @@ const (
 	HwGpuMemoryLimitMetricAttributeKeyHwID           HwGpuMemoryLimitMetricAttributeKey = "hw.id"
 	HwGpuMemoryLimitMetricAttributeKeyHwName         HwGpuMemoryLimitMetricAttributeKey = "hw.name"
 	HwGpuMemoryLimitMetricAttributeKeyHwVendor       HwGpuMemoryLimitMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryLimitMetricAttributeKeyHwType         HwGpuMemoryLimitMetricAttributeKey = "hw.type"
 	HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryLimitMetricAttributeKey = "nvidia.gpu.index"
 	HwGpuMemoryLimitMetricAttributeKeyHwParent       HwGpuMemoryLimitMetricAttributeKey = "hw.parent"
 )
@@ -150,9 +303,9 @@ func (ms *HwGpuMemoryLimitMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwGpuMemoryLimitMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent:
+		case HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent:
 		default:
-			return fmt.Errorf("metric hw.gpu.memory.limit doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]", val)
+			return fmt.Errorf("metric hw.gpu.memory.limit doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]", val)
 		}
 	}
 
@@ -172,6 +325,7 @@ const (
 	HwGpuMemoryUsageMetricAttributeKeyHwID           HwGpuMemoryUsageMetricAttributeKey = "hw.id"
 	HwGpuMemoryUsageMetricAttributeKeyHwName         HwGpuMemoryUsageMetricAttributeKey = "hw.name"
 	HwGpuMemoryUsageMetricAttributeKeyHwVendor       HwGpuMemoryUsageMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryUsageMetricAttributeKeyHwType         HwGpuMemoryUsageMetricAttributeKey = "hw.type"
 	HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryUsageMetricAttributeKey = "nvidia.gpu.index"
 	HwGpuMemoryUsageMetricAttributeKeyHwParent       HwGpuMemoryUsageMetricAttributeKey = "hw.parent"
 )
@@ -202,9 +356,9 @@ func (ms *HwGpuMemoryUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwGpuMemoryUsageMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent:
+		case HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent:
 		default:
-			return fmt.Errorf("metric hw.gpu.memory.usage doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]", val)
+			return fmt.Errorf("metric hw.gpu.memory.usage doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]", val)
 		}
 	}
 
@@ -224,6 +378,7 @@ const (
 	HwGpuMemoryUtilizationMetricAttributeKeyHwID           HwGpuMemoryUtilizationMetricAttributeKey = "hw.id"
 	HwGpuMemoryUtilizationMetricAttributeKeyHwName         HwGpuMemoryUtilizationMetricAttributeKey = "hw.name"
 	HwGpuMemoryUtilizationMetricAttributeKeyHwVendor       HwGpuMemoryUtilizationMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwType         HwGpuMemoryUtilizationMetricAttributeKey = "hw.type"
 	HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryUtilizationMetricAttributeKey = "nvidia.gpu.index"
 	HwGpuMemoryUtilizationMetricAttributeKeyHwParent       HwGpuMemoryUtilizationMetricAttributeKey = "hw.parent"
 )
@@ -254,9 +409,9 @@ func (ms *HwGpuMemoryUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) er
 func (ms *HwGpuMemoryUtilizationMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent:
+		case HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent:
 		default:
-			return fmt.Errorf("metric hw.gpu.memory.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]", val)
+			return fmt.Errorf("metric hw.gpu.memory.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]", val)
 		}
 	}
 
@@ -276,6 +431,7 @@ const (
 	HwGpuUtilizationMetricAttributeKeyHwID           HwGpuUtilizationMetricAttributeKey = "hw.id"
 	HwGpuUtilizationMetricAttributeKeyHwName         HwGpuUtilizationMetricAttributeKey = "hw.name"
 	HwGpuUtilizationMetricAttributeKeyHwVendor       HwGpuUtilizationMetricAttributeKey = "hw.vendor"
+	HwGpuUtilizationMetricAttributeKeyHwType         HwGpuUtilizationMetricAttributeKey = "hw.type"
 	HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex HwGpuUtilizationMetricAttributeKey = "nvidia.gpu.index"
 	HwGpuUtilizationMetricAttributeKeyHwGpuTask      HwGpuUtilizationMetricAttributeKey = "hw.gpu.task"
 )
@@ -306,9 +462,9 @@ func (ms *HwGpuUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwGpuUtilizationMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask:
+		case HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask:
 		default:
-			return fmt.Errorf("metric hw.gpu.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.gpu.task]", val)
+			return fmt.Errorf("metric hw.gpu.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.task]", val)
 		}
 	}
 
@@ -328,6 +484,7 @@ const (
 	HwPowerMetricAttributeKeyHwID           HwPowerMetricAttributeKey = "hw.id"
 	HwPowerMetricAttributeKeyHwName         HwPowerMetricAttributeKey = "hw.name"
 	HwPowerMetricAttributeKeyHwVendor       HwPowerMetricAttributeKey = "hw.vendor"
+	HwPowerMetricAttributeKeyHwType         HwPowerMetricAttributeKey = "hw.type"
 	HwPowerMetricAttributeKeyNvidiaGpuIndex HwPowerMetricAttributeKey = "nvidia.gpu.index"
 )
 
@@ -357,9 +514,9 @@ func (ms *HwPowerMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwPowerMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyNvidiaGpuIndex:
+		case HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex:
 		default:
-			return fmt.Errorf("metric hw.power doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric hw.power doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]", val)
 		}
 	}
 
@@ -379,6 +536,7 @@ const (
 	HwTemperatureMetricAttributeKeyHwID            HwTemperatureMetricAttributeKey = "hw.id"
 	HwTemperatureMetricAttributeKeyHwName          HwTemperatureMetricAttributeKey = "hw.name"
 	HwTemperatureMetricAttributeKeyHwVendor        HwTemperatureMetricAttributeKey = "hw.vendor"
+	HwTemperatureMetricAttributeKeyHwType          HwTemperatureMetricAttributeKey = "hw.type"
 	HwTemperatureMetricAttributeKeyNvidiaGpuIndex  HwTemperatureMetricAttributeKey = "nvidia.gpu.index"
 	HwTemperatureMetricAttributeKeyNvidiaGpuSensor HwTemperatureMetricAttributeKey = "nvidia.gpu.sensor"
 )
@@ -409,9 +567,9 @@ func (ms *HwTemperatureMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwTemperatureMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor:
+		case HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor:
 		default:
-			return fmt.Errorf("metric hw.temperature doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.sensor]", val)
+			return fmt.Errorf("metric hw.temperature doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, nvidia.gpu.sensor]", val)
 		}
 	}
 
@@ -421,6 +579,307 @@ func (ms *HwTemperatureMetricConfig) Validate() error {
 		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
 	}
 
+	return nil
+}
+
+// InferenceInterTokenDurationMetricConfig provides config for the inference.inter_token.duration metric.
+type InferenceInterTokenDurationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceInterTokenDurationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceKvCacheUtilizationMetricConfig provides config for the inference.kv_cache.utilization metric.
+type InferenceKvCacheUtilizationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceKvCacheUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceModelMemoryUsageMetricAttributeKey specifies the key of an attribute for the inference.model.memory.usage metric.
+type InferenceModelMemoryUsageMetricAttributeKey string
+
+const (
+	InferenceModelMemoryUsageMetricAttributeKeyInferenceMemoryKind InferenceModelMemoryUsageMetricAttributeKey = "inference.memory.kind"
+	InferenceModelMemoryUsageMetricAttributeKeyGenAiRequestModel   InferenceModelMemoryUsageMetricAttributeKey = "gen_ai.request.model"
+)
+
+// InferenceModelMemoryUsageMetricConfig provides config for the inference.model.memory.usage metric.
+type InferenceModelMemoryUsageMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []InferenceModelMemoryUsageMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *InferenceModelMemoryUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *InferenceModelMemoryUsageMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case InferenceModelMemoryUsageMetricAttributeKeyInferenceMemoryKind, InferenceModelMemoryUsageMetricAttributeKeyGenAiRequestModel:
+		default:
+			return fmt.Errorf("metric inference.model.memory.usage doesn't have an attribute %v, valid attributes: [inference.memory.kind, gen_ai.request.model]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// InferenceModelUnloadInMetricConfig provides config for the inference.model.unload_in metric.
+type InferenceModelUnloadInMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceModelUnloadInMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceModelsLoadedMetricConfig provides config for the inference.models.loaded metric.
+type InferenceModelsLoadedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceModelsLoadedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceRequestQueueDurationMetricConfig provides config for the inference.request.queue.duration metric.
+type InferenceRequestQueueDurationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceRequestQueueDurationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceRequestsMetricAttributeKey specifies the key of an attribute for the inference.requests metric.
+type InferenceRequestsMetricAttributeKey string
+
+const (
+	InferenceRequestsMetricAttributeKeyInferenceOutcome      InferenceRequestsMetricAttributeKey = "inference.outcome"
+	InferenceRequestsMetricAttributeKeyErrorType             InferenceRequestsMetricAttributeKey = "error.type"
+	InferenceRequestsMetricAttributeKeyGenAiRequestModel     InferenceRequestsMetricAttributeKey = "gen_ai.request.model"
+	InferenceRequestsMetricAttributeKeyInferenceFinishReason InferenceRequestsMetricAttributeKey = "inference.finish_reason"
+	InferenceRequestsMetricAttributeKeyInferenceModelVersion InferenceRequestsMetricAttributeKey = "inference.model.version"
+)
+
+// InferenceRequestsMetricConfig provides config for the inference.requests metric.
+type InferenceRequestsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []InferenceRequestsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *InferenceRequestsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *InferenceRequestsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case InferenceRequestsMetricAttributeKeyInferenceOutcome, InferenceRequestsMetricAttributeKeyErrorType, InferenceRequestsMetricAttributeKeyGenAiRequestModel, InferenceRequestsMetricAttributeKeyInferenceFinishReason, InferenceRequestsMetricAttributeKeyInferenceModelVersion:
+		default:
+			return fmt.Errorf("metric inference.requests doesn't have an attribute %v, valid attributes: [inference.outcome, error.type, gen_ai.request.model, inference.finish_reason, inference.model.version]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// InferenceRequestsDurationMetricConfig provides config for the inference.requests.duration metric.
+type InferenceRequestsDurationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceRequestsDurationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceRequestsQueueDurationMetricConfig provides config for the inference.requests.queue.duration metric.
+type InferenceRequestsQueueDurationMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceRequestsQueueDurationMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceRequestsQueuedMetricConfig provides config for the inference.requests.queued metric.
+type InferenceRequestsQueuedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceRequestsQueuedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceRequestsRunningMetricConfig provides config for the inference.requests.running metric.
+type InferenceRequestsRunningMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceRequestsRunningMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceScoreMetricConfig provides config for the inference.score metric.
+type InferenceScoreMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceScoreMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
 	return nil
 }
 
@@ -509,6 +968,56 @@ func (ms *InferenceServerUpMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	}
 
 	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// InferenceTokensMetricAttributeKey specifies the key of an attribute for the inference.tokens metric.
+type InferenceTokensMetricAttributeKey string
+
+const (
+	InferenceTokensMetricAttributeKeyGenAiTokenType       InferenceTokensMetricAttributeKey = "gen_ai.token.type"
+	InferenceTokensMetricAttributeKeyGenAiRequestModel    InferenceTokensMetricAttributeKey = "gen_ai.request.model"
+	InferenceTokensMetricAttributeKeyInferenceTokenCached InferenceTokensMetricAttributeKey = "inference.token.cached"
+)
+
+// InferenceTokensMetricConfig provides config for the inference.tokens metric.
+type InferenceTokensMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []InferenceTokensMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *InferenceTokensMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *InferenceTokensMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case InferenceTokensMetricAttributeKeyGenAiTokenType, InferenceTokensMetricAttributeKeyGenAiRequestModel, InferenceTokensMetricAttributeKeyInferenceTokenCached:
+		default:
+			return fmt.Errorf("metric inference.tokens doesn't have an attribute %v, valid attributes: [gen_ai.token.type, gen_ai.request.model, inference.token.cached]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
 	return nil
 }
 
@@ -829,66 +1338,137 @@ func (ms *NvidiaGpuProcessUtilizationMetricConfig) Validate() error {
 
 // MetricsConfig provides config for inference metrics.
 type MetricsConfig struct {
-	HwEnergy                      HwEnergyMetricConfig                      `mapstructure:"hw.energy"`
-	HwErrors                      HwErrorsMetricConfig                      `mapstructure:"hw.errors"`
-	HwGpuMemoryLimit              HwGpuMemoryLimitMetricConfig              `mapstructure:"hw.gpu.memory.limit"`
-	HwGpuMemoryUsage              HwGpuMemoryUsageMetricConfig              `mapstructure:"hw.gpu.memory.usage"`
-	HwGpuMemoryUtilization        HwGpuMemoryUtilizationMetricConfig        `mapstructure:"hw.gpu.memory.utilization"`
-	HwGpuUtilization              HwGpuUtilizationMetricConfig              `mapstructure:"hw.gpu.utilization"`
-	HwPower                       HwPowerMetricConfig                       `mapstructure:"hw.power"`
-	HwTemperature                 HwTemperatureMetricConfig                 `mapstructure:"hw.temperature"`
-	InferenceServerScrapeDuration InferenceServerScrapeDurationMetricConfig `mapstructure:"inference.server.scrape.duration"`
-	InferenceServerScrapeErrors   InferenceServerScrapeErrorsMetricConfig   `mapstructure:"inference.server.scrape.errors"`
-	InferenceServerUp             InferenceServerUpMetricConfig             `mapstructure:"inference.server.up"`
-	NvidiaGpuClockFrequency       NvidiaGpuClockFrequencyMetricConfig       `mapstructure:"nvidia.gpu.clock.frequency"`
-	NvidiaGpuClockEventActive     NvidiaGpuClockEventActiveMetricConfig     `mapstructure:"nvidia.gpu.clock_event.active"`
-	NvidiaGpuMemoryBusy           NvidiaGpuMemoryBusyMetricConfig           `mapstructure:"nvidia.gpu.memory.busy"`
-	NvidiaGpuPcieThroughput       NvidiaGpuPcieThroughputMetricConfig       `mapstructure:"nvidia.gpu.pcie.throughput"`
-	NvidiaGpuProcessMemoryUsage   NvidiaGpuProcessMemoryUsageMetricConfig   `mapstructure:"nvidia.gpu.process.memory.usage"`
-	NvidiaGpuProcessUtilization   NvidiaGpuProcessUtilizationMetricConfig   `mapstructure:"nvidia.gpu.process.utilization"`
+	GenAiServerRequestDuration     GenAiServerRequestDurationMetricConfig     `mapstructure:"gen_ai.server.request.duration"`
+	GenAiServerTimePerOutputToken  GenAiServerTimePerOutputTokenMetricConfig  `mapstructure:"gen_ai.server.time_per_output_token"`
+	GenAiServerTimeToFirstToken    GenAiServerTimeToFirstTokenMetricConfig    `mapstructure:"gen_ai.server.time_to_first_token"`
+	HwEnergy                       HwEnergyMetricConfig                       `mapstructure:"hw.energy"`
+	HwErrors                       HwErrorsMetricConfig                       `mapstructure:"hw.errors"`
+	HwGpuMemoryLimit               HwGpuMemoryLimitMetricConfig               `mapstructure:"hw.gpu.memory.limit"`
+	HwGpuMemoryUsage               HwGpuMemoryUsageMetricConfig               `mapstructure:"hw.gpu.memory.usage"`
+	HwGpuMemoryUtilization         HwGpuMemoryUtilizationMetricConfig         `mapstructure:"hw.gpu.memory.utilization"`
+	HwGpuUtilization               HwGpuUtilizationMetricConfig               `mapstructure:"hw.gpu.utilization"`
+	HwPower                        HwPowerMetricConfig                        `mapstructure:"hw.power"`
+	HwTemperature                  HwTemperatureMetricConfig                  `mapstructure:"hw.temperature"`
+	InferenceInterTokenDuration    InferenceInterTokenDurationMetricConfig    `mapstructure:"inference.inter_token.duration"`
+	InferenceKvCacheUtilization    InferenceKvCacheUtilizationMetricConfig    `mapstructure:"inference.kv_cache.utilization"`
+	InferenceModelMemoryUsage      InferenceModelMemoryUsageMetricConfig      `mapstructure:"inference.model.memory.usage"`
+	InferenceModelUnloadIn         InferenceModelUnloadInMetricConfig         `mapstructure:"inference.model.unload_in"`
+	InferenceModelsLoaded          InferenceModelsLoadedMetricConfig          `mapstructure:"inference.models.loaded"`
+	InferenceRequestQueueDuration  InferenceRequestQueueDurationMetricConfig  `mapstructure:"inference.request.queue.duration"`
+	InferenceRequests              InferenceRequestsMetricConfig              `mapstructure:"inference.requests"`
+	InferenceRequestsDuration      InferenceRequestsDurationMetricConfig      `mapstructure:"inference.requests.duration"`
+	InferenceRequestsQueueDuration InferenceRequestsQueueDurationMetricConfig `mapstructure:"inference.requests.queue.duration"`
+	InferenceRequestsQueued        InferenceRequestsQueuedMetricConfig        `mapstructure:"inference.requests.queued"`
+	InferenceRequestsRunning       InferenceRequestsRunningMetricConfig       `mapstructure:"inference.requests.running"`
+	InferenceScore                 InferenceScoreMetricConfig                 `mapstructure:"inference.score"`
+	InferenceServerScrapeDuration  InferenceServerScrapeDurationMetricConfig  `mapstructure:"inference.server.scrape.duration"`
+	InferenceServerScrapeErrors    InferenceServerScrapeErrorsMetricConfig    `mapstructure:"inference.server.scrape.errors"`
+	InferenceServerUp              InferenceServerUpMetricConfig              `mapstructure:"inference.server.up"`
+	InferenceTokens                InferenceTokensMetricConfig                `mapstructure:"inference.tokens"`
+	NvidiaGpuClockFrequency        NvidiaGpuClockFrequencyMetricConfig        `mapstructure:"nvidia.gpu.clock.frequency"`
+	NvidiaGpuClockEventActive      NvidiaGpuClockEventActiveMetricConfig      `mapstructure:"nvidia.gpu.clock_event.active"`
+	NvidiaGpuMemoryBusy            NvidiaGpuMemoryBusyMetricConfig            `mapstructure:"nvidia.gpu.memory.busy"`
+	NvidiaGpuPcieThroughput        NvidiaGpuPcieThroughputMetricConfig        `mapstructure:"nvidia.gpu.pcie.throughput"`
+	NvidiaGpuProcessMemoryUsage    NvidiaGpuProcessMemoryUsageMetricConfig    `mapstructure:"nvidia.gpu.process.memory.usage"`
+	NvidiaGpuProcessUtilization    NvidiaGpuProcessUtilizationMetricConfig    `mapstructure:"nvidia.gpu.process.utilization"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		GenAiServerRequestDuration: GenAiServerRequestDurationMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []GenAiServerRequestDurationMetricAttributeKey{GenAiServerRequestDurationMetricAttributeKeyGenAiProviderName, GenAiServerRequestDurationMetricAttributeKeyGenAiOperationName, GenAiServerRequestDurationMetricAttributeKeyGenAiRequestModel},
+		},
+		GenAiServerTimePerOutputToken: GenAiServerTimePerOutputTokenMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []GenAiServerTimePerOutputTokenMetricAttributeKey{GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiProviderName, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiOperationName, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiRequestModel},
+		},
+		GenAiServerTimeToFirstToken: GenAiServerTimeToFirstTokenMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []GenAiServerTimeToFirstTokenMetricAttributeKey{GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiProviderName, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiOperationName, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiRequestModel},
+		},
 		HwEnergy: HwEnergyMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
 		},
 		HwErrors: HwErrorsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
+			EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
 		},
 		HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 			Enabled:             true,
-			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
 		},
 		HwGpuMemoryUsage: HwGpuMemoryUsageMetricConfig{
 			Enabled:             true,
-			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
 		},
 		HwGpuMemoryUtilization: HwGpuMemoryUtilizationMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
+			EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
 		},
 		HwGpuUtilization: HwGpuUtilizationMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
+			EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
 		},
 		HwPower: HwPowerMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
 		},
 		HwTemperature: HwTemperatureMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+			EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+		},
+		InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
+			Enabled: true,
+		},
+		InferenceKvCacheUtilization: InferenceKvCacheUtilizationMetricConfig{
+			Enabled: true,
+		},
+		InferenceModelMemoryUsage: InferenceModelMemoryUsageMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []InferenceModelMemoryUsageMetricAttributeKey{InferenceModelMemoryUsageMetricAttributeKeyInferenceMemoryKind, InferenceModelMemoryUsageMetricAttributeKeyGenAiRequestModel},
+		},
+		InferenceModelUnloadIn: InferenceModelUnloadInMetricConfig{
+			Enabled: true,
+		},
+		InferenceModelsLoaded: InferenceModelsLoadedMetricConfig{
+			Enabled: true,
+		},
+		InferenceRequestQueueDuration: InferenceRequestQueueDurationMetricConfig{
+			Enabled: true,
+		},
+		InferenceRequests: InferenceRequestsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []InferenceRequestsMetricAttributeKey{InferenceRequestsMetricAttributeKeyInferenceOutcome, InferenceRequestsMetricAttributeKeyErrorType, InferenceRequestsMetricAttributeKeyGenAiRequestModel, InferenceRequestsMetricAttributeKeyInferenceFinishReason, InferenceRequestsMetricAttributeKeyInferenceModelVersion},
+		},
+		InferenceRequestsDuration: InferenceRequestsDurationMetricConfig{
+			Enabled: true,
+		},
+		InferenceRequestsQueueDuration: InferenceRequestsQueueDurationMetricConfig{
+			Enabled: true,
+		},
+		InferenceRequestsQueued: InferenceRequestsQueuedMetricConfig{
+			Enabled: true,
+		},
+		InferenceRequestsRunning: InferenceRequestsRunningMetricConfig{
+			Enabled: true,
+		},
+		InferenceScore: InferenceScoreMetricConfig{
+			Enabled: true,
 		},
 		InferenceServerScrapeDuration: InferenceServerScrapeDurationMetricConfig{
 			Enabled: true,
@@ -900,6 +1480,11 @@ func DefaultMetricsConfig() MetricsConfig {
 		},
 		InferenceServerUp: InferenceServerUpMetricConfig{
 			Enabled: true,
+		},
+		InferenceTokens: InferenceTokensMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []InferenceTokensMetricAttributeKey{InferenceTokensMetricAttributeKeyGenAiTokenType, InferenceTokensMetricAttributeKeyGenAiRequestModel, InferenceTokensMetricAttributeKeyInferenceTokenCached},
 		},
 		NvidiaGpuClockFrequency: NvidiaGpuClockFrequencyMetricConfig{
 			Enabled:             true,
@@ -967,6 +1552,8 @@ type ResourceAttributesConfig struct {
 	InferenceServerVersion ResourceAttributeConfig `mapstructure:"inference.server.version"`
 	ServerAddress          ResourceAttributeConfig `mapstructure:"server.address"`
 	ServerPort             ResourceAttributeConfig `mapstructure:"server.port"`
+	ServiceInstanceID      ResourceAttributeConfig `mapstructure:"service.instance.id"`
+	ServiceName            ResourceAttributeConfig `mapstructure:"service.name"`
 }
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
@@ -984,6 +1571,12 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 			Enabled: true,
 		},
 		ServerPort: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		ServiceInstanceID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		ServiceName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 	}

@@ -26,45 +26,100 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					GenAiServerRequestDuration: GenAiServerRequestDurationMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []GenAiServerRequestDurationMetricAttributeKey{GenAiServerRequestDurationMetricAttributeKeyGenAiProviderName, GenAiServerRequestDurationMetricAttributeKeyGenAiOperationName, GenAiServerRequestDurationMetricAttributeKeyGenAiRequestModel},
+					},
+					GenAiServerTimePerOutputToken: GenAiServerTimePerOutputTokenMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []GenAiServerTimePerOutputTokenMetricAttributeKey{GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiProviderName, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiOperationName, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiRequestModel},
+					},
+					GenAiServerTimeToFirstToken: GenAiServerTimeToFirstTokenMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []GenAiServerTimeToFirstTokenMetricAttributeKey{GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiProviderName, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiOperationName, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiRequestModel},
+					},
 					HwEnergy: HwEnergyMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
 					},
 					HwErrors: HwErrorsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
+						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
 					},
 					HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 						Enabled:             true,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
 					},
 					HwGpuMemoryUsage: HwGpuMemoryUsageMetricConfig{
 						Enabled:             true,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
 					},
 					HwGpuMemoryUtilization: HwGpuMemoryUtilizationMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
+						EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
 					},
 					HwGpuUtilization: HwGpuUtilizationMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
+						EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
 					},
 					HwPower: HwPowerMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
 					},
 					HwTemperature: HwTemperatureMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+					},
+					InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
+						Enabled: true,
+					},
+					InferenceKvCacheUtilization: InferenceKvCacheUtilizationMetricConfig{
+						Enabled: true,
+					},
+					InferenceModelMemoryUsage: InferenceModelMemoryUsageMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []InferenceModelMemoryUsageMetricAttributeKey{InferenceModelMemoryUsageMetricAttributeKeyInferenceMemoryKind, InferenceModelMemoryUsageMetricAttributeKeyGenAiRequestModel},
+					},
+					InferenceModelUnloadIn: InferenceModelUnloadInMetricConfig{
+						Enabled: true,
+					},
+					InferenceModelsLoaded: InferenceModelsLoadedMetricConfig{
+						Enabled: true,
+					},
+					InferenceRequestQueueDuration: InferenceRequestQueueDurationMetricConfig{
+						Enabled: true,
+					},
+					InferenceRequests: InferenceRequestsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []InferenceRequestsMetricAttributeKey{InferenceRequestsMetricAttributeKeyInferenceOutcome, InferenceRequestsMetricAttributeKeyErrorType, InferenceRequestsMetricAttributeKeyGenAiRequestModel, InferenceRequestsMetricAttributeKeyInferenceFinishReason, InferenceRequestsMetricAttributeKeyInferenceModelVersion},
+					},
+					InferenceRequestsDuration: InferenceRequestsDurationMetricConfig{
+						Enabled: true,
+					},
+					InferenceRequestsQueueDuration: InferenceRequestsQueueDurationMetricConfig{
+						Enabled: true,
+					},
+					InferenceRequestsQueued: InferenceRequestsQueuedMetricConfig{
+						Enabled: true,
+					},
+					InferenceRequestsRunning: InferenceRequestsRunningMetricConfig{
+						Enabled: true,
+					},
+					InferenceScore: InferenceScoreMetricConfig{
+						Enabled: true,
 					},
 					InferenceServerScrapeDuration: InferenceServerScrapeDurationMetricConfig{
 						Enabled: true,
@@ -76,6 +131,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					InferenceServerUp: InferenceServerUpMetricConfig{
 						Enabled: true,
+					},
+					InferenceTokens: InferenceTokensMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []InferenceTokensMetricAttributeKey{InferenceTokensMetricAttributeKeyGenAiTokenType, InferenceTokensMetricAttributeKeyGenAiRequestModel, InferenceTokensMetricAttributeKeyInferenceTokenCached},
 					},
 					NvidiaGpuClockFrequency: NvidiaGpuClockFrequencyMetricConfig{
 						Enabled:             true,
@@ -114,6 +174,8 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					InferenceServerVersion: ResourceAttributeConfig{Enabled: true},
 					ServerAddress:          ResourceAttributeConfig{Enabled: true},
 					ServerPort:             ResourceAttributeConfig{Enabled: true},
+					ServiceInstanceID:      ResourceAttributeConfig{Enabled: true},
+					ServiceName:            ResourceAttributeConfig{Enabled: true},
 				},
 			},
 		},
@@ -121,45 +183,100 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					GenAiServerRequestDuration: GenAiServerRequestDurationMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []GenAiServerRequestDurationMetricAttributeKey{GenAiServerRequestDurationMetricAttributeKeyGenAiProviderName, GenAiServerRequestDurationMetricAttributeKeyGenAiOperationName, GenAiServerRequestDurationMetricAttributeKeyGenAiRequestModel},
+					},
+					GenAiServerTimePerOutputToken: GenAiServerTimePerOutputTokenMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []GenAiServerTimePerOutputTokenMetricAttributeKey{GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiProviderName, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiOperationName, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiRequestModel},
+					},
+					GenAiServerTimeToFirstToken: GenAiServerTimeToFirstTokenMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []GenAiServerTimeToFirstTokenMetricAttributeKey{GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiProviderName, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiOperationName, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiRequestModel},
+					},
 					HwEnergy: HwEnergyMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
 					},
 					HwErrors: HwErrorsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
+						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
 					},
 					HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 						Enabled:             false,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
 					},
 					HwGpuMemoryUsage: HwGpuMemoryUsageMetricConfig{
 						Enabled:             false,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
 					},
 					HwGpuMemoryUtilization: HwGpuMemoryUtilizationMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
+						EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
 					},
 					HwGpuUtilization: HwGpuUtilizationMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
+						EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
 					},
 					HwPower: HwPowerMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
 					},
 					HwTemperature: HwTemperatureMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+					},
+					InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
+						Enabled: false,
+					},
+					InferenceKvCacheUtilization: InferenceKvCacheUtilizationMetricConfig{
+						Enabled: false,
+					},
+					InferenceModelMemoryUsage: InferenceModelMemoryUsageMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []InferenceModelMemoryUsageMetricAttributeKey{InferenceModelMemoryUsageMetricAttributeKeyInferenceMemoryKind, InferenceModelMemoryUsageMetricAttributeKeyGenAiRequestModel},
+					},
+					InferenceModelUnloadIn: InferenceModelUnloadInMetricConfig{
+						Enabled: false,
+					},
+					InferenceModelsLoaded: InferenceModelsLoadedMetricConfig{
+						Enabled: false,
+					},
+					InferenceRequestQueueDuration: InferenceRequestQueueDurationMetricConfig{
+						Enabled: false,
+					},
+					InferenceRequests: InferenceRequestsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []InferenceRequestsMetricAttributeKey{InferenceRequestsMetricAttributeKeyInferenceOutcome, InferenceRequestsMetricAttributeKeyErrorType, InferenceRequestsMetricAttributeKeyGenAiRequestModel, InferenceRequestsMetricAttributeKeyInferenceFinishReason, InferenceRequestsMetricAttributeKeyInferenceModelVersion},
+					},
+					InferenceRequestsDuration: InferenceRequestsDurationMetricConfig{
+						Enabled: false,
+					},
+					InferenceRequestsQueueDuration: InferenceRequestsQueueDurationMetricConfig{
+						Enabled: false,
+					},
+					InferenceRequestsQueued: InferenceRequestsQueuedMetricConfig{
+						Enabled: false,
+					},
+					InferenceRequestsRunning: InferenceRequestsRunningMetricConfig{
+						Enabled: false,
+					},
+					InferenceScore: InferenceScoreMetricConfig{
+						Enabled: false,
 					},
 					InferenceServerScrapeDuration: InferenceServerScrapeDurationMetricConfig{
 						Enabled: false,
@@ -171,6 +288,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 					InferenceServerUp: InferenceServerUpMetricConfig{
 						Enabled: false,
+					},
+					InferenceTokens: InferenceTokensMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []InferenceTokensMetricAttributeKey{InferenceTokensMetricAttributeKeyGenAiTokenType, InferenceTokensMetricAttributeKeyGenAiRequestModel, InferenceTokensMetricAttributeKeyInferenceTokenCached},
 					},
 					NvidiaGpuClockFrequency: NvidiaGpuClockFrequencyMetricConfig{
 						Enabled:             false,
@@ -209,6 +331,8 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					InferenceServerVersion: ResourceAttributeConfig{Enabled: false},
 					ServerAddress:          ResourceAttributeConfig{Enabled: false},
 					ServerPort:             ResourceAttributeConfig{Enabled: false},
+					ServiceInstanceID:      ResourceAttributeConfig{Enabled: false},
+					ServiceName:            ResourceAttributeConfig{Enabled: false},
 				},
 			},
 		},
@@ -216,17 +340,53 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuMemoryBusyMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuMemoryBusyMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+func TestGenAiServerRequestDurationMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().GenAiServerRequestDuration
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []GenAiServerRequestDurationMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric gen_ai.server.request.duration doesn't have an attribute invalid, valid attributes: [gen_ai.provider.name, gen_ai.operation.name, gen_ai.request.model]")
+
+	cfg = DefaultMetricsConfig().GenAiServerRequestDuration
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestGenAiServerTimePerOutputTokenMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().GenAiServerTimePerOutputToken
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []GenAiServerTimePerOutputTokenMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric gen_ai.server.time_per_output_token doesn't have an attribute invalid, valid attributes: [gen_ai.provider.name, gen_ai.operation.name, gen_ai.request.model]")
+
+	cfg = DefaultMetricsConfig().GenAiServerTimePerOutputToken
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestGenAiServerTimeToFirstTokenMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().GenAiServerTimeToFirstToken
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []GenAiServerTimeToFirstTokenMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric gen_ai.server.time_to_first_token doesn't have an attribute invalid, valid attributes: [gen_ai.provider.name, gen_ai.operation.name, gen_ai.request.model]")
+
+	cfg = DefaultMetricsConfig().GenAiServerTimeToFirstToken
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestHwEnergyMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().HwEnergy
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwEnergyMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.energy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.energy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]")
 
 	cfg = DefaultMetricsConfig().HwEnergy
 	cfg.AggregationStrategy = "invalid"
@@ -238,7 +398,7 @@ func TestHwErrorsMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwErrorsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.errors doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, error.type, nvidia.gpu.xid]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.errors doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, error.type, nvidia.gpu.xid]")
 
 	cfg = DefaultMetricsConfig().HwErrors
 	cfg.AggregationStrategy = "invalid"
@@ -250,7 +410,7 @@ func TestHwGpuMemoryLimitMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuMemoryLimitMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.limit doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.limit doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]")
 
 	cfg = DefaultMetricsConfig().HwGpuMemoryLimit
 	cfg.AggregationStrategy = "invalid"
@@ -262,7 +422,7 @@ func TestHwGpuMemoryUsageMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuMemoryUsageMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.usage doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.usage doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]")
 
 	cfg = DefaultMetricsConfig().HwGpuMemoryUsage
 	cfg.AggregationStrategy = "invalid"
@@ -274,7 +434,7 @@ func TestHwGpuMemoryUtilizationMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuMemoryUtilizationMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.parent]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]")
 
 	cfg = DefaultMetricsConfig().HwGpuMemoryUtilization
 	cfg.AggregationStrategy = "invalid"
@@ -286,7 +446,7 @@ func TestHwGpuUtilizationMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuUtilizationMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, hw.gpu.task]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.task]")
 
 	cfg = DefaultMetricsConfig().HwGpuUtilization
 	cfg.AggregationStrategy = "invalid"
@@ -298,7 +458,7 @@ func TestHwPowerMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwPowerMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.power doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.power doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]")
 
 	cfg = DefaultMetricsConfig().HwPower
 	cfg.AggregationStrategy = "invalid"
@@ -310,9 +470,33 @@ func TestHwTemperatureMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwTemperatureMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.temperature doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.sensor]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.temperature doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, nvidia.gpu.sensor]")
 
 	cfg = DefaultMetricsConfig().HwTemperature
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestInferenceModelMemoryUsageMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().InferenceModelMemoryUsage
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []InferenceModelMemoryUsageMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric inference.model.memory.usage doesn't have an attribute invalid, valid attributes: [inference.memory.kind, gen_ai.request.model]")
+
+	cfg = DefaultMetricsConfig().InferenceModelMemoryUsage
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestInferenceRequestsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().InferenceRequests
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []InferenceRequestsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric inference.requests doesn't have an attribute invalid, valid attributes: [inference.outcome, error.type, gen_ai.request.model, inference.finish_reason, inference.model.version]")
+
+	cfg = DefaultMetricsConfig().InferenceRequests
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -325,6 +509,18 @@ func TestInferenceServerScrapeErrorsMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric inference.server.scrape.errors doesn't have an attribute invalid, valid attributes: [error.type]")
 
 	cfg = DefaultMetricsConfig().InferenceServerScrapeErrors
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestInferenceTokensMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().InferenceTokens
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []InferenceTokensMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric inference.tokens doesn't have an attribute invalid, valid attributes: [gen_ai.token.type, gen_ai.request.model, inference.token.cached]")
+
+	cfg = DefaultMetricsConfig().InferenceTokens
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -428,6 +624,8 @@ func TestResourceAttributesConfig(t *testing.T) {
 				InferenceServerVersion: ResourceAttributeConfig{Enabled: true},
 				ServerAddress:          ResourceAttributeConfig{Enabled: true},
 				ServerPort:             ResourceAttributeConfig{Enabled: true},
+				ServiceInstanceID:      ResourceAttributeConfig{Enabled: true},
+				ServiceName:            ResourceAttributeConfig{Enabled: true},
 			},
 		},
 		{
@@ -438,6 +636,8 @@ func TestResourceAttributesConfig(t *testing.T) {
 				InferenceServerVersion: ResourceAttributeConfig{Enabled: false},
 				ServerAddress:          ResourceAttributeConfig{Enabled: false},
 				ServerPort:             ResourceAttributeConfig{Enabled: false},
+				ServiceInstanceID:      ResourceAttributeConfig{Enabled: false},
+				ServiceName:            ResourceAttributeConfig{Enabled: false},
 			},
 		},
 	}

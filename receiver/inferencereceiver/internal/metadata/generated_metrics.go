@@ -19,38 +19,179 @@ const (
 	AggregationStrategyMax = "max"
 )
 
+// AttributeGenAiTokenType specifies the value gen_ai.token.type attribute.
+type AttributeGenAiTokenType int
+
+const (
+	_ AttributeGenAiTokenType = iota
+	AttributeGenAiTokenTypeInput
+	AttributeGenAiTokenTypeOutput
+)
+
+// String returns the string representation of the AttributeGenAiTokenType.
+func (av AttributeGenAiTokenType) String() string {
+	switch av {
+	case AttributeGenAiTokenTypeInput:
+		return "input"
+	case AttributeGenAiTokenTypeOutput:
+		return "output"
+	}
+	return ""
+}
+
+// MapAttributeGenAiTokenType is a helper map of string to AttributeGenAiTokenType attribute value.
+var MapAttributeGenAiTokenType = map[string]AttributeGenAiTokenType{
+	"input":  AttributeGenAiTokenTypeInput,
+	"output": AttributeGenAiTokenTypeOutput,
+}
+
+// AttributeInferenceMemoryKind specifies the value inference.memory.kind attribute.
+type AttributeInferenceMemoryKind int
+
+const (
+	_ AttributeInferenceMemoryKind = iota
+	AttributeInferenceMemoryKindVram
+	AttributeInferenceMemoryKindTotal
+)
+
+// String returns the string representation of the AttributeInferenceMemoryKind.
+func (av AttributeInferenceMemoryKind) String() string {
+	switch av {
+	case AttributeInferenceMemoryKindVram:
+		return "vram"
+	case AttributeInferenceMemoryKindTotal:
+		return "total"
+	}
+	return ""
+}
+
+// MapAttributeInferenceMemoryKind is a helper map of string to AttributeInferenceMemoryKind attribute value.
+var MapAttributeInferenceMemoryKind = map[string]AttributeInferenceMemoryKind{
+	"vram":  AttributeInferenceMemoryKindVram,
+	"total": AttributeInferenceMemoryKindTotal,
+}
+
+// AttributeInferenceOutcome specifies the value inference.outcome attribute.
+type AttributeInferenceOutcome int
+
+const (
+	_ AttributeInferenceOutcome = iota
+	AttributeInferenceOutcomeSuccess
+	AttributeInferenceOutcomeError
+	AttributeInferenceOutcomeAborted
+)
+
+// String returns the string representation of the AttributeInferenceOutcome.
+func (av AttributeInferenceOutcome) String() string {
+	switch av {
+	case AttributeInferenceOutcomeSuccess:
+		return "success"
+	case AttributeInferenceOutcomeError:
+		return "error"
+	case AttributeInferenceOutcomeAborted:
+		return "aborted"
+	}
+	return ""
+}
+
+// MapAttributeInferenceOutcome is a helper map of string to AttributeInferenceOutcome attribute value.
+var MapAttributeInferenceOutcome = map[string]AttributeInferenceOutcome{
+	"success": AttributeInferenceOutcomeSuccess,
+	"error":   AttributeInferenceOutcomeError,
+	"aborted": AttributeInferenceOutcomeAborted,
+}
+
 var MetricsInfo = metricsInfo{
+	GenAiServerRequestDuration: metricInfo{
+		Name:       "gen_ai.server.request.duration",
+		Attributes: []string{"gen_ai.provider.name", "gen_ai.operation.name", "gen_ai.request.model"},
+	},
+	GenAiServerTimePerOutputToken: metricInfo{
+		Name:       "gen_ai.server.time_per_output_token",
+		Attributes: []string{"gen_ai.provider.name", "gen_ai.operation.name", "gen_ai.request.model"},
+	},
+	GenAiServerTimeToFirstToken: metricInfo{
+		Name:       "gen_ai.server.time_to_first_token",
+		Attributes: []string{"gen_ai.provider.name", "gen_ai.operation.name", "gen_ai.request.model"},
+	},
 	HwEnergy: metricInfo{
 		Name:       "hw.energy",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index"},
 	},
 	HwErrors: metricInfo{
 		Name:       "hw.errors",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "error.type", "nvidia.gpu.xid"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "error.type", "nvidia.gpu.xid"},
 	},
 	HwGpuMemoryLimit: metricInfo{
 		Name:       "hw.gpu.memory.limit",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "hw.parent"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent"},
 	},
 	HwGpuMemoryUsage: metricInfo{
 		Name:       "hw.gpu.memory.usage",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "hw.parent"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent"},
 	},
 	HwGpuMemoryUtilization: metricInfo{
 		Name:       "hw.gpu.memory.utilization",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "hw.parent"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent"},
 	},
 	HwGpuUtilization: metricInfo{
 		Name:       "hw.gpu.utilization",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "hw.gpu.task"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.gpu.task"},
 	},
 	HwPower: metricInfo{
 		Name:       "hw.power",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index"},
 	},
 	HwTemperature: metricInfo{
 		Name:       "hw.temperature",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.sensor"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "nvidia.gpu.sensor"},
+	},
+	InferenceInterTokenDuration: metricInfo{
+		Name:       "inference.inter_token.duration",
+		Attributes: []string{"gen_ai.request.model"},
+	},
+	InferenceKvCacheUtilization: metricInfo{
+		Name:       "inference.kv_cache.utilization",
+		Attributes: []string{"gen_ai.request.model"},
+	},
+	InferenceModelMemoryUsage: metricInfo{
+		Name:       "inference.model.memory.usage",
+		Attributes: []string{"inference.memory.kind", "gen_ai.request.model"},
+	},
+	InferenceModelUnloadIn: metricInfo{
+		Name:       "inference.model.unload_in",
+		Attributes: []string{"gen_ai.request.model"},
+	},
+	InferenceModelsLoaded: metricInfo{
+		Name: "inference.models.loaded",
+	},
+	InferenceRequestQueueDuration: metricInfo{
+		Name:       "inference.request.queue.duration",
+		Attributes: []string{"gen_ai.request.model"},
+	},
+	InferenceRequests: metricInfo{
+		Name:       "inference.requests",
+		Attributes: []string{"inference.outcome", "error.type", "gen_ai.request.model", "inference.finish_reason", "inference.model.version"},
+	},
+	InferenceRequestsDuration: metricInfo{
+		Name:       "inference.requests.duration",
+		Attributes: []string{"gen_ai.request.model", "inference.model.version"},
+	},
+	InferenceRequestsQueueDuration: metricInfo{
+		Name:       "inference.requests.queue.duration",
+		Attributes: []string{"gen_ai.request.model", "inference.model.version"},
+	},
+	InferenceRequestsQueued: metricInfo{
+		Name:       "inference.requests.queued",
+		Attributes: []string{"gen_ai.request.model"},
+	},
+	InferenceRequestsRunning: metricInfo{
+		Name:       "inference.requests.running",
+		Attributes: []string{"gen_ai.request.model"},
+	},
+	InferenceScore: metricInfo{
+		Name:       "inference.score",
+		Attributes: []string{"gen_ai.request.model"},
 	},
 	InferenceServerScrapeDuration: metricInfo{
 		Name: "inference.server.scrape.duration",
@@ -61,6 +202,10 @@ var MetricsInfo = metricsInfo{
 	},
 	InferenceServerUp: metricInfo{
 		Name: "inference.server.up",
+	},
+	InferenceTokens: metricInfo{
+		Name:       "inference.tokens",
+		Attributes: []string{"gen_ai.token.type", "gen_ai.request.model", "inference.token.cached"},
 	},
 	NvidiaGpuClockFrequency: metricInfo{
 		Name:       "nvidia.gpu.clock.frequency",
@@ -89,28 +234,378 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	HwEnergy                      metricInfo
-	HwErrors                      metricInfo
-	HwGpuMemoryLimit              metricInfo
-	HwGpuMemoryUsage              metricInfo
-	HwGpuMemoryUtilization        metricInfo
-	HwGpuUtilization              metricInfo
-	HwPower                       metricInfo
-	HwTemperature                 metricInfo
-	InferenceServerScrapeDuration metricInfo
-	InferenceServerScrapeErrors   metricInfo
-	InferenceServerUp             metricInfo
-	NvidiaGpuClockFrequency       metricInfo
-	NvidiaGpuClockEventActive     metricInfo
-	NvidiaGpuMemoryBusy           metricInfo
-	NvidiaGpuPcieThroughput       metricInfo
-	NvidiaGpuProcessMemoryUsage   metricInfo
-	NvidiaGpuProcessUtilization   metricInfo
+	GenAiServerRequestDuration     metricInfo
+	GenAiServerTimePerOutputToken  metricInfo
+	GenAiServerTimeToFirstToken    metricInfo
+	HwEnergy                       metricInfo
+	HwErrors                       metricInfo
+	HwGpuMemoryLimit               metricInfo
+	HwGpuMemoryUsage               metricInfo
+	HwGpuMemoryUtilization         metricInfo
+	HwGpuUtilization               metricInfo
+	HwPower                        metricInfo
+	HwTemperature                  metricInfo
+	InferenceInterTokenDuration    metricInfo
+	InferenceKvCacheUtilization    metricInfo
+	InferenceModelMemoryUsage      metricInfo
+	InferenceModelUnloadIn         metricInfo
+	InferenceModelsLoaded          metricInfo
+	InferenceRequestQueueDuration  metricInfo
+	InferenceRequests              metricInfo
+	InferenceRequestsDuration      metricInfo
+	InferenceRequestsQueueDuration metricInfo
+	InferenceRequestsQueued        metricInfo
+	InferenceRequestsRunning       metricInfo
+	InferenceScore                 metricInfo
+	InferenceServerScrapeDuration  metricInfo
+	InferenceServerScrapeErrors    metricInfo
+	InferenceServerUp              metricInfo
+	InferenceTokens                metricInfo
+	NvidiaGpuClockFrequency        metricInfo
+	NvidiaGpuClockEventActive      metricInfo
+	NvidiaGpuMemoryBusy            metricInfo
+	NvidiaGpuPcieThroughput        metricInfo
+	NvidiaGpuProcessMemoryUsage    metricInfo
+	NvidiaGpuProcessUtilization    metricInfo
 }
 
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type MetricAttributeOption interface {
+	apply(pmetric.NumberDataPoint)
+}
+
+type metricAttributeOptionFunc func(pmetric.NumberDataPoint)
+
+func (maof metricAttributeOptionFunc) apply(dp pmetric.NumberDataPoint) {
+	maof(dp)
+}
+
+func WithGenAiOperationNameMetricAttribute(genAiOperationNameAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("gen_ai.operation.name", genAiOperationNameAttributeValue)
+	})
+}
+
+func WithGenAiRequestModelMetricAttribute(genAiRequestModelAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("gen_ai.request.model", genAiRequestModelAttributeValue)
+	})
+}
+
+func WithHwParentMetricAttribute(hwParentAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("hw.parent", hwParentAttributeValue)
+	})
+}
+
+func WithInferenceFinishReasonMetricAttribute(inferenceFinishReasonAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("inference.finish_reason", inferenceFinishReasonAttributeValue)
+	})
+}
+
+func WithInferenceModelVersionMetricAttribute(inferenceModelVersionAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("inference.model.version", inferenceModelVersionAttributeValue)
+	})
+}
+
+func WithInferenceServerNameMetricAttribute(inferenceServerNameAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("inference.server.name", inferenceServerNameAttributeValue)
+	})
+}
+
+func WithInferenceTokenCachedMetricAttribute(inferenceTokenCachedAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("inference.token.cached", inferenceTokenCachedAttributeValue)
+	})
+}
+
+func WithNvidiaGpuXidMetricAttribute(nvidiaGpuXidAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("nvidia.gpu.xid", nvidiaGpuXidAttributeValue)
+	})
+}
+
+type metricGenAiServerRequestDuration struct {
+	data          pmetric.Metric                         // data buffer for generated metric.
+	config        GenAiServerRequestDurationMetricConfig // metric config provided by user.
+	capacity      int                                    // max observed number of data points added to the metric.
+	aggDataPoints []float64                              // slice containing number of aggregated datapoints at each index
+}
+
+// init fills gen_ai.server.request.duration metric with initial data.
+func (m *metricGenAiServerRequestDuration) init() {
+	m.data.SetName("gen_ai.server.request.duration")
+	m.data.SetDescription("Time from a request's arrival to its last response token.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricGenAiServerRequestDuration) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, genAiProviderNameAttributeValue string, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, GenAiServerRequestDurationMetricAttributeKeyGenAiProviderName) {
+		dp.Attributes().PutStr("gen_ai.provider.name", genAiProviderNameAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricGenAiServerRequestDuration) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricGenAiServerRequestDuration) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricGenAiServerRequestDuration(cfg GenAiServerRequestDurationMetricConfig) metricGenAiServerRequestDuration {
+	m := metricGenAiServerRequestDuration{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricGenAiServerTimePerOutputToken struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        GenAiServerTimePerOutputTokenMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []float64                                 // slice containing number of aggregated datapoints at each index
+}
+
+// init fills gen_ai.server.time_per_output_token metric with initial data.
+func (m *metricGenAiServerTimePerOutputToken) init() {
+	m.data.SetName("gen_ai.server.time_per_output_token")
+	m.data.SetDescription("Per request, the time after its first output token divided by the tokens after the first (vLLM's request_time_per_output_token; TGI's per-request mean time per token).")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricGenAiServerTimePerOutputToken) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, genAiProviderNameAttributeValue string, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, GenAiServerTimePerOutputTokenMetricAttributeKeyGenAiProviderName) {
+		dp.Attributes().PutStr("gen_ai.provider.name", genAiProviderNameAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricGenAiServerTimePerOutputToken) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricGenAiServerTimePerOutputToken) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricGenAiServerTimePerOutputToken(cfg GenAiServerTimePerOutputTokenMetricConfig) metricGenAiServerTimePerOutputToken {
+	m := metricGenAiServerTimePerOutputToken{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricGenAiServerTimeToFirstToken struct {
+	data          pmetric.Metric                          // data buffer for generated metric.
+	config        GenAiServerTimeToFirstTokenMetricConfig // metric config provided by user.
+	capacity      int                                     // max observed number of data points added to the metric.
+	aggDataPoints []float64                               // slice containing number of aggregated datapoints at each index
+}
+
+// init fills gen_ai.server.time_to_first_token metric with initial data.
+func (m *metricGenAiServerTimeToFirstToken) init() {
+	m.data.SetName("gen_ai.server.time_to_first_token")
+	m.data.SetDescription("Time from a request's arrival to its first output token (Triton, with histogram_latencies on, to its first response).")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricGenAiServerTimeToFirstToken) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, genAiProviderNameAttributeValue string, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, GenAiServerTimeToFirstTokenMetricAttributeKeyGenAiProviderName) {
+		dp.Attributes().PutStr("gen_ai.provider.name", genAiProviderNameAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricGenAiServerTimeToFirstToken) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricGenAiServerTimeToFirstToken) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricGenAiServerTimeToFirstToken(cfg GenAiServerTimeToFirstTokenMetricConfig) metricGenAiServerTimeToFirstToken {
+	m := metricGenAiServerTimeToFirstToken{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricHwEnergy struct {
@@ -123,7 +618,7 @@ type metricHwEnergy struct {
 // init fills hw.energy metric with initial data.
 func (m *metricHwEnergy) init() {
 	m.data.SetName("hw.energy")
-	m.data.SetDescription("Energy consumed since the driver loaded (NVML mJ converted).")
+	m.data.SetDescription("Energy the GPU consumed since its driver loaded.")
 	m.data.SetUnit("J")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -132,7 +627,7 @@ func (m *metricHwEnergy) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwEnergy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricHwEnergy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -148,6 +643,9 @@ func (m *metricHwEnergy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Tim
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwEnergyMetricAttributeKeyHwVendor) {
 		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwEnergyMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwEnergyMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
@@ -223,7 +721,7 @@ type metricHwErrors struct {
 // init fills hw.errors metric with initial data.
 func (m *metricHwErrors) init() {
 	m.data.SetName("hw.errors")
-	m.data.SetDescription("Hardware errors by error.type; Xid errors counted from NVML events, by nvidia.gpu.xid.")
+	m.data.SetDescription("Hardware errors by error.type (corrected, uncorrected ECC errors; remapped rows; Xid errors, by nvidia.gpu.xid).")
 	m.data.SetUnit("{error}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -232,7 +730,7 @@ func (m *metricHwErrors) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwErrors) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, errorTypeAttributeValue string, nvidiaGpuXidAttributeValue string) {
+func (m *metricHwErrors) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, errorTypeAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -249,14 +747,17 @@ func (m *metricHwErrors) recordDataPoint(start pcommon.Timestamp, ts pcommon.Tim
 	if slices.Contains(m.config.EnabledAttributes, HwErrorsMetricAttributeKeyHwVendor) {
 		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
 	}
+	if slices.Contains(m.config.EnabledAttributes, HwErrorsMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
+	}
 	if slices.Contains(m.config.EnabledAttributes, HwErrorsMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwErrorsMetricAttributeKeyErrorType) {
 		dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, HwErrorsMetricAttributeKeyNvidiaGpuXid) {
-		dp.Attributes().PutStr("nvidia.gpu.xid", nvidiaGpuXidAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -331,12 +832,14 @@ func (m *metricHwGpuMemoryLimit) init() {
 	m.data.SetName("hw.gpu.memory.limit")
 	m.data.SetDescription("GPU memory in total (GPUs and MIG instances).")
 	m.data.SetUnit("By")
-	m.data.SetEmptyGauge()
-	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwGpuMemoryLimit) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, hwParentAttributeValue string) {
+func (m *metricHwGpuMemoryLimit) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -353,15 +856,18 @@ func (m *metricHwGpuMemoryLimit) recordDataPoint(start pcommon.Timestamp, ts pco
 	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryLimitMetricAttributeKeyHwVendor) {
 		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
 	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryLimitMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
+	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryLimitMetricAttributeKeyHwParent) {
-		dp.Attributes().PutStr("hw.parent", hwParentAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
-	dps := m.data.Gauge().DataPoints()
+	dps := m.data.Sum().DataPoints()
 	for i := 0; i < dps.Len(); i++ {
 		dpi := dps.At(i)
 		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
@@ -391,17 +897,17 @@ func (m *metricHwGpuMemoryLimit) recordDataPoint(start pcommon.Timestamp, ts pco
 
 // updateCapacity saves max length of data point slices that will be used for the slice capacity.
 func (m *metricHwGpuMemoryLimit) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
 	}
 }
 
 // emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
 func (m *metricHwGpuMemoryLimit) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
 		if m.config.AggregationStrategy == AggregationStrategyAvg {
 			for i, aggCount := range m.aggDataPoints {
-				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
 			}
 		}
 		m.updateCapacity()
@@ -432,12 +938,14 @@ func (m *metricHwGpuMemoryUsage) init() {
 	m.data.SetName("hw.gpu.memory.usage")
 	m.data.SetDescription("GPU memory in use (GPUs and MIG instances).")
 	m.data.SetUnit("By")
-	m.data.SetEmptyGauge()
-	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwGpuMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, hwParentAttributeValue string) {
+func (m *metricHwGpuMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -454,15 +962,18 @@ func (m *metricHwGpuMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pco
 	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryUsageMetricAttributeKeyHwVendor) {
 		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
 	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryUsageMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
+	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryUsageMetricAttributeKeyHwParent) {
-		dp.Attributes().PutStr("hw.parent", hwParentAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
-	dps := m.data.Gauge().DataPoints()
+	dps := m.data.Sum().DataPoints()
 	for i := 0; i < dps.Len(); i++ {
 		dpi := dps.At(i)
 		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
@@ -492,17 +1003,17 @@ func (m *metricHwGpuMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pco
 
 // updateCapacity saves max length of data point slices that will be used for the slice capacity.
 func (m *metricHwGpuMemoryUsage) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
 	}
 }
 
 // emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
 func (m *metricHwGpuMemoryUsage) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
 		if m.config.AggregationStrategy == AggregationStrategyAvg {
 			for i, aggCount := range m.aggDataPoints {
-				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
 			}
 		}
 		m.updateCapacity()
@@ -538,7 +1049,7 @@ func (m *metricHwGpuMemoryUtilization) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwGpuMemoryUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, hwParentAttributeValue string) {
+func (m *metricHwGpuMemoryUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -555,11 +1066,14 @@ func (m *metricHwGpuMemoryUtilization) recordDataPoint(start pcommon.Timestamp, 
 	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor) {
 		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
 	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryUtilizationMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
+	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryUtilizationMetricAttributeKeyHwParent) {
-		dp.Attributes().PutStr("hw.parent", hwParentAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -632,14 +1146,14 @@ type metricHwGpuUtilization struct {
 // init fills hw.gpu.utilization metric with initial data.
 func (m *metricHwGpuUtilization) init() {
 	m.data.SetName("hw.gpu.utilization")
-	m.data.SetDescription("Fraction of time the GPU engine (hw.gpu.task) was busy, 0..1.")
+	m.data.SetDescription("Fraction of time the GPU engine (hw.gpu.task general, encoder, decoder) was busy, 0..1.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwGpuUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuTaskAttributeValue string) {
+func (m *metricHwGpuUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuTaskAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -655,6 +1169,9 @@ func (m *metricHwGpuUtilization) recordDataPoint(start pcommon.Timestamp, ts pco
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuUtilizationMetricAttributeKeyHwVendor) {
 		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuUtilizationMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
@@ -733,14 +1250,14 @@ type metricHwPower struct {
 // init fills hw.power metric with initial data.
 func (m *metricHwPower) init() {
 	m.data.SetName("hw.power")
-	m.data.SetDescription("Power drawn now (NVML mW converted).")
+	m.data.SetDescription("Power the GPU draws now.")
 	m.data.SetUnit("W")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwPower) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricHwPower) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -756,6 +1273,9 @@ func (m *metricHwPower) recordDataPoint(start pcommon.Timestamp, ts pcommon.Time
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwPowerMetricAttributeKeyHwVendor) {
 		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwPowerMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwPowerMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
@@ -831,14 +1351,14 @@ type metricHwTemperature struct {
 // init fills hw.temperature metric with initial data.
 func (m *metricHwTemperature) init() {
 	m.data.SetName("hw.temperature")
-	m.data.SetDescription("GPU temperature.")
+	m.data.SetDescription("Temperature of the GPU (nvidia.gpu.sensor gpu) or its memory (memory).")
 	m.data.SetUnit("Cel")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuSensorAttributeValue string) {
+func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuSensorAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -854,6 +1374,9 @@ func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommo
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwTemperatureMetricAttributeKeyHwVendor) {
 		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwTemperatureMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwTemperatureMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
@@ -914,6 +1437,735 @@ func (m *metricHwTemperature) emit(metrics pmetric.MetricSlice) {
 
 func newMetricHwTemperature(cfg HwTemperatureMetricConfig) metricHwTemperature {
 	m := metricHwTemperature{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceInterTokenDuration struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   InferenceInterTokenDurationMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills inference.inter_token.duration metric with initial data.
+func (m *metricInferenceInterTokenDuration) init() {
+	m.data.SetName("inference.inter_token.duration")
+	m.data.SetDescription("Time between two consecutive output tokens, one observation per token interval (vLLM and SGLang inter-token latency).")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceInterTokenDuration) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceInterTokenDuration) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceInterTokenDuration) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceInterTokenDuration(cfg InferenceInterTokenDurationMetricConfig) metricInferenceInterTokenDuration {
+	m := metricInferenceInterTokenDuration{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceKvCacheUtilization struct {
+	data     pmetric.Metric                          // data buffer for generated metric.
+	config   InferenceKvCacheUtilizationMetricConfig // metric config provided by user.
+	capacity int                                     // max observed number of data points added to the metric.
+}
+
+// init fills inference.kv_cache.utilization metric with initial data.
+func (m *metricInferenceKvCacheUtilization) init() {
+	m.data.SetName("inference.kv_cache.utilization")
+	m.data.SetDescription("Fraction of the KV cache in use, 0..1.")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceKvCacheUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceKvCacheUtilization) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceKvCacheUtilization) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceKvCacheUtilization(cfg InferenceKvCacheUtilizationMetricConfig) metricInferenceKvCacheUtilization {
+	m := metricInferenceKvCacheUtilization{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceModelMemoryUsage struct {
+	data          pmetric.Metric                        // data buffer for generated metric.
+	config        InferenceModelMemoryUsageMetricConfig // metric config provided by user.
+	capacity      int                                   // max observed number of data points added to the metric.
+	aggDataPoints []float64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills inference.model.memory.usage metric with initial data.
+func (m *metricInferenceModelMemoryUsage) init() {
+	m.data.SetName("inference.model.memory.usage")
+	m.data.SetDescription("Memory a loaded model takes, by inference.memory.kind (vram, total) (Ollama).")
+	m.data.SetUnit("By")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricInferenceModelMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, inferenceMemoryKindAttributeValue string, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, InferenceModelMemoryUsageMetricAttributeKeyInferenceMemoryKind) {
+		dp.Attributes().PutStr("inference.memory.kind", inferenceMemoryKindAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceModelMemoryUsage) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceModelMemoryUsage) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceModelMemoryUsage(cfg InferenceModelMemoryUsageMetricConfig) metricInferenceModelMemoryUsage {
+	m := metricInferenceModelMemoryUsage{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceModelUnloadIn struct {
+	data     pmetric.Metric                     // data buffer for generated metric.
+	config   InferenceModelUnloadInMetricConfig // metric config provided by user.
+	capacity int                                // max observed number of data points added to the metric.
+}
+
+// init fills inference.model.unload_in metric with initial data.
+func (m *metricInferenceModelUnloadIn) init() {
+	m.data.SetName("inference.model.unload_in")
+	m.data.SetDescription("Time until an idle loaded model is unloaded (Ollama; absent for a model kept loaded for good).")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceModelUnloadIn) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceModelUnloadIn) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceModelUnloadIn) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceModelUnloadIn(cfg InferenceModelUnloadInMetricConfig) metricInferenceModelUnloadIn {
+	m := metricInferenceModelUnloadIn{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceModelsLoaded struct {
+	data     pmetric.Metric                    // data buffer for generated metric.
+	config   InferenceModelsLoadedMetricConfig // metric config provided by user.
+	capacity int                               // max observed number of data points added to the metric.
+}
+
+// init fills inference.models.loaded metric with initial data.
+func (m *metricInferenceModelsLoaded) init() {
+	m.data.SetName("inference.models.loaded")
+	m.data.SetDescription("Models loaded in memory now (Ollama).")
+	m.data.SetUnit("{model}")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricInferenceModelsLoaded) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceModelsLoaded) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceModelsLoaded) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceModelsLoaded(cfg InferenceModelsLoadedMetricConfig) metricInferenceModelsLoaded {
+	m := metricInferenceModelsLoaded{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceRequestQueueDuration struct {
+	data     pmetric.Metric                            // data buffer for generated metric.
+	config   InferenceRequestQueueDurationMetricConfig // metric config provided by user.
+	capacity int                                       // max observed number of data points added to the metric.
+}
+
+// init fills inference.request.queue.duration metric with initial data.
+func (m *metricInferenceRequestQueueDuration) init() {
+	m.data.SetName("inference.request.queue.duration")
+	m.data.SetDescription("Time a request waited before being scheduled.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceRequestQueueDuration) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceRequestQueueDuration) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceRequestQueueDuration) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceRequestQueueDuration(cfg InferenceRequestQueueDurationMetricConfig) metricInferenceRequestQueueDuration {
+	m := metricInferenceRequestQueueDuration{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceRequests struct {
+	data          pmetric.Metric                // data buffer for generated metric.
+	config        InferenceRequestsMetricConfig // metric config provided by user.
+	capacity      int                           // max observed number of data points added to the metric.
+	aggDataPoints []float64                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills inference.requests metric with initial data.
+func (m *metricInferenceRequests) init() {
+	m.data.SetName("inference.requests")
+	m.data.SetDescription("Finished requests, by inference.outcome (success, error, aborted).")
+	m.data.SetUnit("{request}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricInferenceRequests) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, inferenceOutcomeAttributeValue string, errorTypeAttributeValue string, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, InferenceRequestsMetricAttributeKeyInferenceOutcome) {
+		dp.Attributes().PutStr("inference.outcome", inferenceOutcomeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, InferenceRequestsMetricAttributeKeyErrorType) {
+		dp.Attributes().PutStr("error.type", errorTypeAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceRequests) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceRequests) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceRequests(cfg InferenceRequestsMetricConfig) metricInferenceRequests {
+	m := metricInferenceRequests{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceRequestsDuration struct {
+	data     pmetric.Metric                        // data buffer for generated metric.
+	config   InferenceRequestsDurationMetricConfig // metric config provided by user.
+	capacity int                                   // max observed number of data points added to the metric.
+}
+
+// init fills inference.requests.duration metric with initial data.
+func (m *metricInferenceRequestsDuration) init() {
+	m.data.SetName("inference.requests.duration")
+	m.data.SetDescription("Total time spent on finished requests (cumulative; its increase over that of inference.requests is the mean).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceRequestsDuration) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceRequestsDuration) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceRequestsDuration) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceRequestsDuration(cfg InferenceRequestsDurationMetricConfig) metricInferenceRequestsDuration {
+	m := metricInferenceRequestsDuration{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceRequestsQueueDuration struct {
+	data     pmetric.Metric                             // data buffer for generated metric.
+	config   InferenceRequestsQueueDurationMetricConfig // metric config provided by user.
+	capacity int                                        // max observed number of data points added to the metric.
+}
+
+// init fills inference.requests.queue.duration metric with initial data.
+func (m *metricInferenceRequestsQueueDuration) init() {
+	m.data.SetName("inference.requests.queue.duration")
+	m.data.SetDescription("Total time finished requests spent queued (cumulative).")
+	m.data.SetUnit("s")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceRequestsQueueDuration) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceRequestsQueueDuration) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceRequestsQueueDuration) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceRequestsQueueDuration(cfg InferenceRequestsQueueDurationMetricConfig) metricInferenceRequestsQueueDuration {
+	m := metricInferenceRequestsQueueDuration{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceRequestsQueued struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   InferenceRequestsQueuedMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills inference.requests.queued metric with initial data.
+func (m *metricInferenceRequestsQueued) init() {
+	m.data.SetName("inference.requests.queued")
+	m.data.SetDescription("Requests waiting to be scheduled now.")
+	m.data.SetUnit("{request}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceRequestsQueued) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceRequestsQueued) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceRequestsQueued) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceRequestsQueued(cfg InferenceRequestsQueuedMetricConfig) metricInferenceRequestsQueued {
+	m := metricInferenceRequestsQueued{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceRequestsRunning struct {
+	data     pmetric.Metric                       // data buffer for generated metric.
+	config   InferenceRequestsRunningMetricConfig // metric config provided by user.
+	capacity int                                  // max observed number of data points added to the metric.
+}
+
+// init fills inference.requests.running metric with initial data.
+func (m *metricInferenceRequestsRunning) init() {
+	m.data.SetName("inference.requests.running")
+	m.data.SetDescription("Requests being processed now.")
+	m.data.SetUnit("{request}")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceRequestsRunning) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceRequestsRunning) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceRequestsRunning) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceRequestsRunning(cfg InferenceRequestsRunningMetricConfig) metricInferenceRequestsRunning {
+	m := metricInferenceRequestsRunning{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricInferenceScore struct {
+	data     pmetric.Metric             // data buffer for generated metric.
+	config   InferenceScoreMetricConfig // metric config provided by user.
+	capacity int                        // max observed number of data points added to the metric.
+}
+
+// init fills inference.score metric with initial data.
+func (m *metricInferenceScore) init() {
+	m.data.SetName("inference.score")
+	m.data.SetDescription("Relevance or quality scores of responses (app exporters mapped onto it).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+}
+
+func (m *metricInferenceScore) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+	for _, op := range options {
+		op.apply(dp)
+	}
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceScore) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceScore) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceScore(cfg InferenceScoreMetricConfig) metricInferenceScore {
+	m := metricInferenceScore{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -1113,6 +2365,100 @@ func newMetricInferenceServerUp(cfg InferenceServerUpMetricConfig) metricInferen
 	return m
 }
 
+type metricInferenceTokens struct {
+	data          pmetric.Metric              // data buffer for generated metric.
+	config        InferenceTokensMetricConfig // metric config provided by user.
+	capacity      int                         // max observed number of data points added to the metric.
+	aggDataPoints []float64                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills inference.tokens metric with initial data.
+func (m *metricInferenceTokens) init() {
+	m.data.SetName("inference.tokens")
+	m.data.SetDescription("Tokens processed, by gen_ai.token.type (input = prompt, output = generated).")
+	m.data.SetUnit("{token}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricInferenceTokens) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, genAiTokenTypeAttributeValue string, options ...MetricAttributeOption) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, InferenceTokensMetricAttributeKeyGenAiTokenType) {
+		dp.Attributes().PutStr("gen_ai.token.type", genAiTokenTypeAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceTokens) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceTokens) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceTokens(cfg InferenceTokensMetricConfig) metricInferenceTokens {
+	m := metricInferenceTokens{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricNvidiaGpuClockFrequency struct {
 	data          pmetric.Metric                      // data buffer for generated metric.
 	config        NvidiaGpuClockFrequencyMetricConfig // metric config provided by user.
@@ -1123,7 +2469,7 @@ type metricNvidiaGpuClockFrequency struct {
 // init fills nvidia.gpu.clock.frequency metric with initial data.
 func (m *metricNvidiaGpuClockFrequency) init() {
 	m.data.SetName("nvidia.gpu.clock.frequency")
-	m.data.SetDescription("Clock frequency (NVML MHz converted).")
+	m.data.SetDescription("Clock frequency (nvidia.gpu.clock.type sm, memory).")
 	m.data.SetUnit("Hz")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -1423,7 +2769,7 @@ type metricNvidiaGpuPcieThroughput struct {
 // init fills nvidia.gpu.pcie.throughput metric with initial data.
 func (m *metricNvidiaGpuPcieThroughput) init() {
 	m.data.SetName("nvidia.gpu.pcie.throughput")
-	m.data.SetDescription("PCIe throughput (gpu.pcie_throughput: true).")
+	m.data.SetDescription("PCIe throughput, by network.io.direction (gpu.pcie_throughput true).")
 	m.data.SetUnit("By/s")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -1531,7 +2877,7 @@ func (m *metricNvidiaGpuProcessMemoryUsage) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuProcessMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, inferenceServerNameAttributeValue string) {
+func (m *metricNvidiaGpuProcessMemoryUsage) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1557,8 +2903,8 @@ func (m *metricNvidiaGpuProcessMemoryUsage) recordDataPoint(start pcommon.Timest
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName) {
 		dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName) {
-		dp.Attributes().PutStr("inference.server.name", inferenceServerNameAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1638,7 +2984,7 @@ func (m *metricNvidiaGpuProcessUtilization) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuProcessUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, inferenceServerNameAttributeValue string) {
+func (m *metricNvidiaGpuProcessUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1664,8 +3010,8 @@ func (m *metricNvidiaGpuProcessUtilization) recordDataPoint(start pcommon.Timest
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName) {
 		dp.Attributes().PutStr("process.executable.name", processExecutableNameAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName) {
-		dp.Attributes().PutStr("inference.server.name", inferenceServerNameAttributeValue)
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1731,30 +3077,46 @@ func newMetricNvidiaGpuProcessUtilization(cfg NvidiaGpuProcessUtilizationMetricC
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                              MetricsBuilderConfig // config of the metrics builder.
-	startTime                           pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                     int                  // maximum observed number of metrics per resource.
-	metricsBuffer                       pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                           component.BuildInfo  // contains version information.
-	resourceAttributeIncludeFilter      map[string]filter.Filter
-	resourceAttributeExcludeFilter      map[string]filter.Filter
-	metricHwEnergy                      metricHwEnergy
-	metricHwErrors                      metricHwErrors
-	metricHwGpuMemoryLimit              metricHwGpuMemoryLimit
-	metricHwGpuMemoryUsage              metricHwGpuMemoryUsage
-	metricHwGpuMemoryUtilization        metricHwGpuMemoryUtilization
-	metricHwGpuUtilization              metricHwGpuUtilization
-	metricHwPower                       metricHwPower
-	metricHwTemperature                 metricHwTemperature
-	metricInferenceServerScrapeDuration metricInferenceServerScrapeDuration
-	metricInferenceServerScrapeErrors   metricInferenceServerScrapeErrors
-	metricInferenceServerUp             metricInferenceServerUp
-	metricNvidiaGpuClockFrequency       metricNvidiaGpuClockFrequency
-	metricNvidiaGpuClockEventActive     metricNvidiaGpuClockEventActive
-	metricNvidiaGpuMemoryBusy           metricNvidiaGpuMemoryBusy
-	metricNvidiaGpuPcieThroughput       metricNvidiaGpuPcieThroughput
-	metricNvidiaGpuProcessMemoryUsage   metricNvidiaGpuProcessMemoryUsage
-	metricNvidiaGpuProcessUtilization   metricNvidiaGpuProcessUtilization
+	config                               MetricsBuilderConfig // config of the metrics builder.
+	startTime                            pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                      int                  // maximum observed number of metrics per resource.
+	metricsBuffer                        pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                            component.BuildInfo  // contains version information.
+	resourceAttributeIncludeFilter       map[string]filter.Filter
+	resourceAttributeExcludeFilter       map[string]filter.Filter
+	metricGenAiServerRequestDuration     metricGenAiServerRequestDuration
+	metricGenAiServerTimePerOutputToken  metricGenAiServerTimePerOutputToken
+	metricGenAiServerTimeToFirstToken    metricGenAiServerTimeToFirstToken
+	metricHwEnergy                       metricHwEnergy
+	metricHwErrors                       metricHwErrors
+	metricHwGpuMemoryLimit               metricHwGpuMemoryLimit
+	metricHwGpuMemoryUsage               metricHwGpuMemoryUsage
+	metricHwGpuMemoryUtilization         metricHwGpuMemoryUtilization
+	metricHwGpuUtilization               metricHwGpuUtilization
+	metricHwPower                        metricHwPower
+	metricHwTemperature                  metricHwTemperature
+	metricInferenceInterTokenDuration    metricInferenceInterTokenDuration
+	metricInferenceKvCacheUtilization    metricInferenceKvCacheUtilization
+	metricInferenceModelMemoryUsage      metricInferenceModelMemoryUsage
+	metricInferenceModelUnloadIn         metricInferenceModelUnloadIn
+	metricInferenceModelsLoaded          metricInferenceModelsLoaded
+	metricInferenceRequestQueueDuration  metricInferenceRequestQueueDuration
+	metricInferenceRequests              metricInferenceRequests
+	metricInferenceRequestsDuration      metricInferenceRequestsDuration
+	metricInferenceRequestsQueueDuration metricInferenceRequestsQueueDuration
+	metricInferenceRequestsQueued        metricInferenceRequestsQueued
+	metricInferenceRequestsRunning       metricInferenceRequestsRunning
+	metricInferenceScore                 metricInferenceScore
+	metricInferenceServerScrapeDuration  metricInferenceServerScrapeDuration
+	metricInferenceServerScrapeErrors    metricInferenceServerScrapeErrors
+	metricInferenceServerUp              metricInferenceServerUp
+	metricInferenceTokens                metricInferenceTokens
+	metricNvidiaGpuClockFrequency        metricNvidiaGpuClockFrequency
+	metricNvidiaGpuClockEventActive      metricNvidiaGpuClockEventActive
+	metricNvidiaGpuMemoryBusy            metricNvidiaGpuMemoryBusy
+	metricNvidiaGpuPcieThroughput        metricNvidiaGpuPcieThroughput
+	metricNvidiaGpuProcessMemoryUsage    metricNvidiaGpuProcessMemoryUsage
+	metricNvidiaGpuProcessUtilization    metricNvidiaGpuProcessUtilization
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -1776,29 +3138,45 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                              mbc,
-		startTime:                           pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                       pmetric.NewMetrics(),
-		buildInfo:                           settings.BuildInfo,
-		metricHwEnergy:                      newMetricHwEnergy(mbc.Metrics.HwEnergy),
-		metricHwErrors:                      newMetricHwErrors(mbc.Metrics.HwErrors),
-		metricHwGpuMemoryLimit:              newMetricHwGpuMemoryLimit(mbc.Metrics.HwGpuMemoryLimit),
-		metricHwGpuMemoryUsage:              newMetricHwGpuMemoryUsage(mbc.Metrics.HwGpuMemoryUsage),
-		metricHwGpuMemoryUtilization:        newMetricHwGpuMemoryUtilization(mbc.Metrics.HwGpuMemoryUtilization),
-		metricHwGpuUtilization:              newMetricHwGpuUtilization(mbc.Metrics.HwGpuUtilization),
-		metricHwPower:                       newMetricHwPower(mbc.Metrics.HwPower),
-		metricHwTemperature:                 newMetricHwTemperature(mbc.Metrics.HwTemperature),
-		metricInferenceServerScrapeDuration: newMetricInferenceServerScrapeDuration(mbc.Metrics.InferenceServerScrapeDuration),
-		metricInferenceServerScrapeErrors:   newMetricInferenceServerScrapeErrors(mbc.Metrics.InferenceServerScrapeErrors),
-		metricInferenceServerUp:             newMetricInferenceServerUp(mbc.Metrics.InferenceServerUp),
-		metricNvidiaGpuClockFrequency:       newMetricNvidiaGpuClockFrequency(mbc.Metrics.NvidiaGpuClockFrequency),
-		metricNvidiaGpuClockEventActive:     newMetricNvidiaGpuClockEventActive(mbc.Metrics.NvidiaGpuClockEventActive),
-		metricNvidiaGpuMemoryBusy:           newMetricNvidiaGpuMemoryBusy(mbc.Metrics.NvidiaGpuMemoryBusy),
-		metricNvidiaGpuPcieThroughput:       newMetricNvidiaGpuPcieThroughput(mbc.Metrics.NvidiaGpuPcieThroughput),
-		metricNvidiaGpuProcessMemoryUsage:   newMetricNvidiaGpuProcessMemoryUsage(mbc.Metrics.NvidiaGpuProcessMemoryUsage),
-		metricNvidiaGpuProcessUtilization:   newMetricNvidiaGpuProcessUtilization(mbc.Metrics.NvidiaGpuProcessUtilization),
-		resourceAttributeIncludeFilter:      make(map[string]filter.Filter),
-		resourceAttributeExcludeFilter:      make(map[string]filter.Filter),
+		config:                               mbc,
+		startTime:                            pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                        pmetric.NewMetrics(),
+		buildInfo:                            settings.BuildInfo,
+		metricGenAiServerRequestDuration:     newMetricGenAiServerRequestDuration(mbc.Metrics.GenAiServerRequestDuration),
+		metricGenAiServerTimePerOutputToken:  newMetricGenAiServerTimePerOutputToken(mbc.Metrics.GenAiServerTimePerOutputToken),
+		metricGenAiServerTimeToFirstToken:    newMetricGenAiServerTimeToFirstToken(mbc.Metrics.GenAiServerTimeToFirstToken),
+		metricHwEnergy:                       newMetricHwEnergy(mbc.Metrics.HwEnergy),
+		metricHwErrors:                       newMetricHwErrors(mbc.Metrics.HwErrors),
+		metricHwGpuMemoryLimit:               newMetricHwGpuMemoryLimit(mbc.Metrics.HwGpuMemoryLimit),
+		metricHwGpuMemoryUsage:               newMetricHwGpuMemoryUsage(mbc.Metrics.HwGpuMemoryUsage),
+		metricHwGpuMemoryUtilization:         newMetricHwGpuMemoryUtilization(mbc.Metrics.HwGpuMemoryUtilization),
+		metricHwGpuUtilization:               newMetricHwGpuUtilization(mbc.Metrics.HwGpuUtilization),
+		metricHwPower:                        newMetricHwPower(mbc.Metrics.HwPower),
+		metricHwTemperature:                  newMetricHwTemperature(mbc.Metrics.HwTemperature),
+		metricInferenceInterTokenDuration:    newMetricInferenceInterTokenDuration(mbc.Metrics.InferenceInterTokenDuration),
+		metricInferenceKvCacheUtilization:    newMetricInferenceKvCacheUtilization(mbc.Metrics.InferenceKvCacheUtilization),
+		metricInferenceModelMemoryUsage:      newMetricInferenceModelMemoryUsage(mbc.Metrics.InferenceModelMemoryUsage),
+		metricInferenceModelUnloadIn:         newMetricInferenceModelUnloadIn(mbc.Metrics.InferenceModelUnloadIn),
+		metricInferenceModelsLoaded:          newMetricInferenceModelsLoaded(mbc.Metrics.InferenceModelsLoaded),
+		metricInferenceRequestQueueDuration:  newMetricInferenceRequestQueueDuration(mbc.Metrics.InferenceRequestQueueDuration),
+		metricInferenceRequests:              newMetricInferenceRequests(mbc.Metrics.InferenceRequests),
+		metricInferenceRequestsDuration:      newMetricInferenceRequestsDuration(mbc.Metrics.InferenceRequestsDuration),
+		metricInferenceRequestsQueueDuration: newMetricInferenceRequestsQueueDuration(mbc.Metrics.InferenceRequestsQueueDuration),
+		metricInferenceRequestsQueued:        newMetricInferenceRequestsQueued(mbc.Metrics.InferenceRequestsQueued),
+		metricInferenceRequestsRunning:       newMetricInferenceRequestsRunning(mbc.Metrics.InferenceRequestsRunning),
+		metricInferenceScore:                 newMetricInferenceScore(mbc.Metrics.InferenceScore),
+		metricInferenceServerScrapeDuration:  newMetricInferenceServerScrapeDuration(mbc.Metrics.InferenceServerScrapeDuration),
+		metricInferenceServerScrapeErrors:    newMetricInferenceServerScrapeErrors(mbc.Metrics.InferenceServerScrapeErrors),
+		metricInferenceServerUp:              newMetricInferenceServerUp(mbc.Metrics.InferenceServerUp),
+		metricInferenceTokens:                newMetricInferenceTokens(mbc.Metrics.InferenceTokens),
+		metricNvidiaGpuClockFrequency:        newMetricNvidiaGpuClockFrequency(mbc.Metrics.NvidiaGpuClockFrequency),
+		metricNvidiaGpuClockEventActive:      newMetricNvidiaGpuClockEventActive(mbc.Metrics.NvidiaGpuClockEventActive),
+		metricNvidiaGpuMemoryBusy:            newMetricNvidiaGpuMemoryBusy(mbc.Metrics.NvidiaGpuMemoryBusy),
+		metricNvidiaGpuPcieThroughput:        newMetricNvidiaGpuPcieThroughput(mbc.Metrics.NvidiaGpuPcieThroughput),
+		metricNvidiaGpuProcessMemoryUsage:    newMetricNvidiaGpuProcessMemoryUsage(mbc.Metrics.NvidiaGpuProcessMemoryUsage),
+		metricNvidiaGpuProcessUtilization:    newMetricNvidiaGpuProcessUtilization(mbc.Metrics.NvidiaGpuProcessUtilization),
+		resourceAttributeIncludeFilter:       make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter:       make(map[string]filter.Filter),
 	}
 	if mbc.ResourceAttributes.InferenceServerFlavor.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["inference.server.flavor"] = filter.CreateFilter(mbc.ResourceAttributes.InferenceServerFlavor.MetricsInclude)
@@ -1829,6 +3207,18 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	}
 	if mbc.ResourceAttributes.ServerPort.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["server.port"] = filter.CreateFilter(mbc.ResourceAttributes.ServerPort.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.ServiceInstanceID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["service.instance.id"] = filter.CreateFilter(mbc.ResourceAttributes.ServiceInstanceID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.ServiceInstanceID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["service.instance.id"] = filter.CreateFilter(mbc.ResourceAttributes.ServiceInstanceID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.ServiceName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["service.name"] = filter.CreateFilter(mbc.ResourceAttributes.ServiceName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.ServiceName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["service.name"] = filter.CreateFilter(mbc.ResourceAttributes.ServiceName.MetricsExclude)
 	}
 
 	for _, op := range options {
@@ -1899,6 +3289,9 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricGenAiServerRequestDuration.emit(ils.Metrics())
+	mb.metricGenAiServerTimePerOutputToken.emit(ils.Metrics())
+	mb.metricGenAiServerTimeToFirstToken.emit(ils.Metrics())
 	mb.metricHwEnergy.emit(ils.Metrics())
 	mb.metricHwErrors.emit(ils.Metrics())
 	mb.metricHwGpuMemoryLimit.emit(ils.Metrics())
@@ -1907,9 +3300,22 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricHwGpuUtilization.emit(ils.Metrics())
 	mb.metricHwPower.emit(ils.Metrics())
 	mb.metricHwTemperature.emit(ils.Metrics())
+	mb.metricInferenceInterTokenDuration.emit(ils.Metrics())
+	mb.metricInferenceKvCacheUtilization.emit(ils.Metrics())
+	mb.metricInferenceModelMemoryUsage.emit(ils.Metrics())
+	mb.metricInferenceModelUnloadIn.emit(ils.Metrics())
+	mb.metricInferenceModelsLoaded.emit(ils.Metrics())
+	mb.metricInferenceRequestQueueDuration.emit(ils.Metrics())
+	mb.metricInferenceRequests.emit(ils.Metrics())
+	mb.metricInferenceRequestsDuration.emit(ils.Metrics())
+	mb.metricInferenceRequestsQueueDuration.emit(ils.Metrics())
+	mb.metricInferenceRequestsQueued.emit(ils.Metrics())
+	mb.metricInferenceRequestsRunning.emit(ils.Metrics())
+	mb.metricInferenceScore.emit(ils.Metrics())
 	mb.metricInferenceServerScrapeDuration.emit(ils.Metrics())
 	mb.metricInferenceServerScrapeErrors.emit(ils.Metrics())
 	mb.metricInferenceServerUp.emit(ils.Metrics())
+	mb.metricInferenceTokens.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockFrequency.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockEventActive.emit(ils.Metrics())
 	mb.metricNvidiaGpuMemoryBusy.emit(ils.Metrics())
@@ -1947,44 +3353,119 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	return metrics
 }
 
+// RecordGenAiServerRequestDurationDataPoint adds a data point to gen_ai.server.request.duration metric.
+func (mb *MetricsBuilder) RecordGenAiServerRequestDurationDataPoint(ts pcommon.Timestamp, val float64, genAiProviderNameAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricGenAiServerRequestDuration.recordDataPoint(mb.startTime, ts, val, genAiProviderNameAttributeValue, options...)
+}
+
+// RecordGenAiServerTimePerOutputTokenDataPoint adds a data point to gen_ai.server.time_per_output_token metric.
+func (mb *MetricsBuilder) RecordGenAiServerTimePerOutputTokenDataPoint(ts pcommon.Timestamp, val float64, genAiProviderNameAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricGenAiServerTimePerOutputToken.recordDataPoint(mb.startTime, ts, val, genAiProviderNameAttributeValue, options...)
+}
+
+// RecordGenAiServerTimeToFirstTokenDataPoint adds a data point to gen_ai.server.time_to_first_token metric.
+func (mb *MetricsBuilder) RecordGenAiServerTimeToFirstTokenDataPoint(ts pcommon.Timestamp, val float64, genAiProviderNameAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricGenAiServerTimeToFirstToken.recordDataPoint(mb.startTime, ts, val, genAiProviderNameAttributeValue, options...)
+}
+
 // RecordHwEnergyDataPoint adds a data point to hw.energy metric.
-func (mb *MetricsBuilder) RecordHwEnergyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricHwEnergy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordHwEnergyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	mb.metricHwEnergy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue)
 }
 
 // RecordHwErrorsDataPoint adds a data point to hw.errors metric.
-func (mb *MetricsBuilder) RecordHwErrorsDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, errorTypeAttributeValue string, nvidiaGpuXidAttributeValue string) {
-	mb.metricHwErrors.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, errorTypeAttributeValue, nvidiaGpuXidAttributeValue)
+func (mb *MetricsBuilder) RecordHwErrorsDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, errorTypeAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwErrors.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, errorTypeAttributeValue, options...)
 }
 
 // RecordHwGpuMemoryLimitDataPoint adds a data point to hw.gpu.memory.limit metric.
-func (mb *MetricsBuilder) RecordHwGpuMemoryLimitDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, hwParentAttributeValue string) {
-	mb.metricHwGpuMemoryLimit.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, hwParentAttributeValue)
+func (mb *MetricsBuilder) RecordHwGpuMemoryLimitDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwGpuMemoryLimit.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordHwGpuMemoryUsageDataPoint adds a data point to hw.gpu.memory.usage metric.
-func (mb *MetricsBuilder) RecordHwGpuMemoryUsageDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, hwParentAttributeValue string) {
-	mb.metricHwGpuMemoryUsage.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, hwParentAttributeValue)
+func (mb *MetricsBuilder) RecordHwGpuMemoryUsageDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwGpuMemoryUsage.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordHwGpuMemoryUtilizationDataPoint adds a data point to hw.gpu.memory.utilization metric.
-func (mb *MetricsBuilder) RecordHwGpuMemoryUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, hwParentAttributeValue string) {
-	mb.metricHwGpuMemoryUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, hwParentAttributeValue)
+func (mb *MetricsBuilder) RecordHwGpuMemoryUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwGpuMemoryUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordHwGpuUtilizationDataPoint adds a data point to hw.gpu.utilization metric.
-func (mb *MetricsBuilder) RecordHwGpuUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuTaskAttributeValue string) {
-	mb.metricHwGpuUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, hwGpuTaskAttributeValue)
+func (mb *MetricsBuilder) RecordHwGpuUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuTaskAttributeValue string) {
+	mb.metricHwGpuUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwGpuTaskAttributeValue)
 }
 
 // RecordHwPowerDataPoint adds a data point to hw.power metric.
-func (mb *MetricsBuilder) RecordHwPowerDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricHwPower.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordHwPowerDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	mb.metricHwPower.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue)
 }
 
 // RecordHwTemperatureDataPoint adds a data point to hw.temperature metric.
-func (mb *MetricsBuilder) RecordHwTemperatureDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuSensorAttributeValue string) {
-	mb.metricHwTemperature.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuSensorAttributeValue)
+func (mb *MetricsBuilder) RecordHwTemperatureDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuSensorAttributeValue string) {
+	mb.metricHwTemperature.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuSensorAttributeValue)
+}
+
+// RecordInferenceInterTokenDurationDataPoint adds a data point to inference.inter_token.duration metric.
+func (mb *MetricsBuilder) RecordInferenceInterTokenDurationDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceInterTokenDuration.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceKvCacheUtilizationDataPoint adds a data point to inference.kv_cache.utilization metric.
+func (mb *MetricsBuilder) RecordInferenceKvCacheUtilizationDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceKvCacheUtilization.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceModelMemoryUsageDataPoint adds a data point to inference.model.memory.usage metric.
+func (mb *MetricsBuilder) RecordInferenceModelMemoryUsageDataPoint(ts pcommon.Timestamp, val float64, inferenceMemoryKindAttributeValue AttributeInferenceMemoryKind, options ...MetricAttributeOption) {
+	mb.metricInferenceModelMemoryUsage.recordDataPoint(mb.startTime, ts, val, inferenceMemoryKindAttributeValue.String(), options...)
+}
+
+// RecordInferenceModelUnloadInDataPoint adds a data point to inference.model.unload_in metric.
+func (mb *MetricsBuilder) RecordInferenceModelUnloadInDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceModelUnloadIn.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceModelsLoadedDataPoint adds a data point to inference.models.loaded metric.
+func (mb *MetricsBuilder) RecordInferenceModelsLoadedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricInferenceModelsLoaded.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordInferenceRequestQueueDurationDataPoint adds a data point to inference.request.queue.duration metric.
+func (mb *MetricsBuilder) RecordInferenceRequestQueueDurationDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceRequestQueueDuration.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceRequestsDataPoint adds a data point to inference.requests metric.
+func (mb *MetricsBuilder) RecordInferenceRequestsDataPoint(ts pcommon.Timestamp, val float64, inferenceOutcomeAttributeValue AttributeInferenceOutcome, errorTypeAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricInferenceRequests.recordDataPoint(mb.startTime, ts, val, inferenceOutcomeAttributeValue.String(), errorTypeAttributeValue, options...)
+}
+
+// RecordInferenceRequestsDurationDataPoint adds a data point to inference.requests.duration metric.
+func (mb *MetricsBuilder) RecordInferenceRequestsDurationDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceRequestsDuration.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceRequestsQueueDurationDataPoint adds a data point to inference.requests.queue.duration metric.
+func (mb *MetricsBuilder) RecordInferenceRequestsQueueDurationDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceRequestsQueueDuration.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceRequestsQueuedDataPoint adds a data point to inference.requests.queued metric.
+func (mb *MetricsBuilder) RecordInferenceRequestsQueuedDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceRequestsQueued.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceRequestsRunningDataPoint adds a data point to inference.requests.running metric.
+func (mb *MetricsBuilder) RecordInferenceRequestsRunningDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceRequestsRunning.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceScoreDataPoint adds a data point to inference.score metric.
+func (mb *MetricsBuilder) RecordInferenceScoreDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
+	mb.metricInferenceScore.recordDataPoint(mb.startTime, ts, val, options...)
 }
 
 // RecordInferenceServerScrapeDurationDataPoint adds a data point to inference.server.scrape.duration metric.
@@ -2000,6 +3481,11 @@ func (mb *MetricsBuilder) RecordInferenceServerScrapeErrorsDataPoint(ts pcommon.
 // RecordInferenceServerUpDataPoint adds a data point to inference.server.up metric.
 func (mb *MetricsBuilder) RecordInferenceServerUpDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricInferenceServerUp.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordInferenceTokensDataPoint adds a data point to inference.tokens metric.
+func (mb *MetricsBuilder) RecordInferenceTokensDataPoint(ts pcommon.Timestamp, val float64, genAiTokenTypeAttributeValue AttributeGenAiTokenType, options ...MetricAttributeOption) {
+	mb.metricInferenceTokens.recordDataPoint(mb.startTime, ts, val, genAiTokenTypeAttributeValue.String(), options...)
 }
 
 // RecordNvidiaGpuClockFrequencyDataPoint adds a data point to nvidia.gpu.clock.frequency metric.
@@ -2023,13 +3509,13 @@ func (mb *MetricsBuilder) RecordNvidiaGpuPcieThroughputDataPoint(ts pcommon.Time
 }
 
 // RecordNvidiaGpuProcessMemoryUsageDataPoint adds a data point to nvidia.gpu.process.memory.usage metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuProcessMemoryUsageDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, inferenceServerNameAttributeValue string) {
-	mb.metricNvidiaGpuProcessMemoryUsage.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, processPidAttributeValue, processExecutableNameAttributeValue, inferenceServerNameAttributeValue)
+func (mb *MetricsBuilder) RecordNvidiaGpuProcessMemoryUsageDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuProcessMemoryUsage.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, processPidAttributeValue, processExecutableNameAttributeValue, options...)
 }
 
 // RecordNvidiaGpuProcessUtilizationDataPoint adds a data point to nvidia.gpu.process.utilization metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuProcessUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, inferenceServerNameAttributeValue string) {
-	mb.metricNvidiaGpuProcessUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, processPidAttributeValue, processExecutableNameAttributeValue, inferenceServerNameAttributeValue)
+func (mb *MetricsBuilder) RecordNvidiaGpuProcessUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuProcessUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, processPidAttributeValue, processExecutableNameAttributeValue, options...)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

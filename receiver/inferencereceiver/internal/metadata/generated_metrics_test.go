@@ -67,6 +67,9 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["gen_ai.server.request.duration"] = mb.metricGenAiServerRequestDuration.config.AggregationStrategy
+			aggMap["gen_ai.server.time_per_output_token"] = mb.metricGenAiServerTimePerOutputToken.config.AggregationStrategy
+			aggMap["gen_ai.server.time_to_first_token"] = mb.metricGenAiServerTimeToFirstToken.config.AggregationStrategy
 			aggMap["hw.energy"] = mb.metricHwEnergy.config.AggregationStrategy
 			aggMap["hw.errors"] = mb.metricHwErrors.config.AggregationStrategy
 			aggMap["hw.gpu.memory.limit"] = mb.metricHwGpuMemoryLimit.config.AggregationStrategy
@@ -75,7 +78,10 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["hw.gpu.utilization"] = mb.metricHwGpuUtilization.config.AggregationStrategy
 			aggMap["hw.power"] = mb.metricHwPower.config.AggregationStrategy
 			aggMap["hw.temperature"] = mb.metricHwTemperature.config.AggregationStrategy
+			aggMap["inference.model.memory.usage"] = mb.metricInferenceModelMemoryUsage.config.AggregationStrategy
+			aggMap["inference.requests"] = mb.metricInferenceRequests.config.AggregationStrategy
 			aggMap["inference.server.scrape.errors"] = mb.metricInferenceServerScrapeErrors.config.AggregationStrategy
+			aggMap["inference.tokens"] = mb.metricInferenceTokens.config.AggregationStrategy
 			aggMap["nvidia.gpu.clock.frequency"] = mb.metricNvidiaGpuClockFrequency.config.AggregationStrategy
 			aggMap["nvidia.gpu.clock_event.active"] = mb.metricNvidiaGpuClockEventActive.config.AggregationStrategy
 			aggMap["nvidia.gpu.memory.busy"] = mb.metricNvidiaGpuMemoryBusy.config.AggregationStrategy
@@ -92,52 +98,112 @@ func TestMetricsBuilder(t *testing.T) {
 			allMetricsCount := 0
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwEnergyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			mb.RecordGenAiServerRequestDurationDataPoint(ts, 1, "gen_ai.provider.name-val", WithGenAiOperationNameMetricAttribute("gen_ai.operation.name-val"), WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwEnergyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordGenAiServerRequestDurationDataPoint(ts, 3, "gen_ai.provider.name-val-2", WithGenAiOperationNameMetricAttribute("gen_ai.operation.name-val"), WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwErrorsDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "error.type-val", "nvidia.gpu.xid-val")
+			mb.RecordGenAiServerTimePerOutputTokenDataPoint(ts, 1, "gen_ai.provider.name-val", WithGenAiOperationNameMetricAttribute("gen_ai.operation.name-val"), WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwErrorsDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "error.type-val-2", "nvidia.gpu.xid-val-2")
+				mb.RecordGenAiServerTimePerOutputTokenDataPoint(ts, 3, "gen_ai.provider.name-val-2", WithGenAiOperationNameMetricAttribute("gen_ai.operation.name-val"), WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuMemoryLimitDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "hw.parent-val")
+			mb.RecordGenAiServerTimeToFirstTokenDataPoint(ts, 1, "gen_ai.provider.name-val", WithGenAiOperationNameMetricAttribute("gen_ai.operation.name-val"), WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuMemoryLimitDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "hw.parent-val-2")
+				mb.RecordGenAiServerTimeToFirstTokenDataPoint(ts, 3, "gen_ai.provider.name-val-2", WithGenAiOperationNameMetricAttribute("gen_ai.operation.name-val"), WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "hw.parent-val")
+			mb.RecordHwEnergyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val")
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "hw.parent-val-2")
+				mb.RecordHwEnergyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuMemoryUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "hw.parent-val")
+			mb.RecordHwErrorsDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "error.type-val", WithNvidiaGpuXidMetricAttribute("nvidia.gpu.xid-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuMemoryUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "hw.parent-val-2")
+				mb.RecordHwErrorsDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "error.type-val-2", WithNvidiaGpuXidMetricAttribute("nvidia.gpu.xid-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "hw.gpu.task-val")
+			mb.RecordHwGpuMemoryLimitDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "hw.gpu.task-val-2")
+				mb.RecordHwGpuMemoryLimitDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwPowerDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			mb.RecordHwGpuMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwPowerDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordHwGpuMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwTemperatureDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "nvidia.gpu.sensor-val")
+			mb.RecordHwGpuMemoryUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwTemperatureDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "nvidia.gpu.sensor-val-2")
+				mb.RecordHwGpuMemoryUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"))
 			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordHwGpuUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.gpu.task-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordHwGpuUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.gpu.task-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordHwPowerDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordHwPowerDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordHwTemperatureDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "nvidia.gpu.sensor-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordHwTemperatureDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "nvidia.gpu.sensor-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceInterTokenDurationDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceKvCacheUtilizationDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceModelMemoryUsageDataPoint(ts, 1, AttributeInferenceMemoryKindVram, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
+			if tt.name == "reaggregate_set" {
+				mb.RecordInferenceModelMemoryUsageDataPoint(ts, 3, AttributeInferenceMemoryKindTotal, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceModelUnloadInDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceModelsLoadedDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceRequestQueueDurationDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceRequestsDataPoint(ts, 1, AttributeInferenceOutcomeSuccess, "error.type-val", WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"), WithInferenceFinishReasonMetricAttribute("inference.finish_reason-val"), WithInferenceModelVersionMetricAttribute("inference.model.version-val"))
+			if tt.name == "reaggregate_set" {
+				mb.RecordInferenceRequestsDataPoint(ts, 3, AttributeInferenceOutcomeError, "error.type-val-2", WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"), WithInferenceFinishReasonMetricAttribute("inference.finish_reason-val"), WithInferenceModelVersionMetricAttribute("inference.model.version-val"))
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceRequestsDurationDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"), WithInferenceModelVersionMetricAttribute("inference.model.version-val"))
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceRequestsQueueDurationDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"), WithInferenceModelVersionMetricAttribute("inference.model.version-val"))
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceRequestsQueuedDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceRequestsRunningDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceScoreDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordInferenceServerScrapeDurationDataPoint(ts, 1)
@@ -150,6 +216,12 @@ func TestMetricsBuilder(t *testing.T) {
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordInferenceServerUpDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordInferenceTokensDataPoint(ts, 1, AttributeGenAiTokenTypeInput, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"), WithInferenceTokenCachedMetricAttribute("inference.token.cached-val"))
+			if tt.name == "reaggregate_set" {
+				mb.RecordInferenceTokensDataPoint(ts, 3, AttributeGenAiTokenTypeOutput, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"), WithInferenceTokenCachedMetricAttribute("inference.token.cached-val"))
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordNvidiaGpuClockFrequencyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "nvidia.gpu.clock.type-val")
@@ -176,15 +248,15 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", "inference.server.name-val")
+			mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", "inference.server.name-val-2")
+				mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", "inference.server.name-val")
+			mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", "inference.server.name-val-2")
+				mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
 			}
 
 			rb := mb.NewResourceBuilder()
@@ -193,9 +265,14 @@ func TestMetricsBuilder(t *testing.T) {
 			rb.SetInferenceServerVersion("inference.server.version-val")
 			rb.SetServerAddress("server.address-val")
 			rb.SetServerPort(11)
+			rb.SetServiceInstanceID("service.instance.id-val")
+			rb.SetServiceName("service.name-val")
 			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricGenAiServerRequestDuration.aggDataPoints)
+				assert.Empty(t, mb.metricGenAiServerTimePerOutputToken.aggDataPoints)
+				assert.Empty(t, mb.metricGenAiServerTimeToFirstToken.aggDataPoints)
 				assert.Empty(t, mb.metricHwEnergy.aggDataPoints)
 				assert.Empty(t, mb.metricHwErrors.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuMemoryLimit.aggDataPoints)
@@ -204,7 +281,10 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricHwGpuUtilization.aggDataPoints)
 				assert.Empty(t, mb.metricHwPower.aggDataPoints)
 				assert.Empty(t, mb.metricHwTemperature.aggDataPoints)
+				assert.Empty(t, mb.metricInferenceModelMemoryUsage.aggDataPoints)
+				assert.Empty(t, mb.metricInferenceRequests.aggDataPoints)
 				assert.Empty(t, mb.metricInferenceServerScrapeErrors.aggDataPoints)
+				assert.Empty(t, mb.metricInferenceTokens.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuClockFrequency.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuClockEventActive.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuMemoryBusy.aggDataPoints)
@@ -238,13 +318,151 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "gen_ai.server.request.duration":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["gen_ai.server.request.duration"], "Found a duplicate in the metrics slice: gen_ai.server.request.duration")
+						validatedMetrics["gen_ai.server.request.duration"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Time from a request's arrival to its last response token.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						genAiProviderNameAttrVal, ok := dp.Attributes().Get("gen_ai.provider.name")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.provider.name-val", genAiProviderNameAttrVal.Str())
+						genAiOperationNameAttrVal, ok := dp.Attributes().Get("gen_ai.operation.name")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.operation.name-val", genAiOperationNameAttrVal.Str())
+						genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["gen_ai.server.request.duration"], "Found a duplicate in the metrics slice: gen_ai.server.request.duration")
+						validatedMetrics["gen_ai.server.request.duration"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Time from a request's arrival to its last response token.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["gen_ai.server.request.duration"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("gen_ai.provider.name")
+						assert.False(t, ok)
+					}
+				case "gen_ai.server.time_per_output_token":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["gen_ai.server.time_per_output_token"], "Found a duplicate in the metrics slice: gen_ai.server.time_per_output_token")
+						validatedMetrics["gen_ai.server.time_per_output_token"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Per request, the time after its first output token divided by the tokens after the first (vLLM's request_time_per_output_token; TGI's per-request mean time per token).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						genAiProviderNameAttrVal, ok := dp.Attributes().Get("gen_ai.provider.name")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.provider.name-val", genAiProviderNameAttrVal.Str())
+						genAiOperationNameAttrVal, ok := dp.Attributes().Get("gen_ai.operation.name")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.operation.name-val", genAiOperationNameAttrVal.Str())
+						genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["gen_ai.server.time_per_output_token"], "Found a duplicate in the metrics slice: gen_ai.server.time_per_output_token")
+						validatedMetrics["gen_ai.server.time_per_output_token"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Per request, the time after its first output token divided by the tokens after the first (vLLM's request_time_per_output_token; TGI's per-request mean time per token).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["gen_ai.server.time_per_output_token"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("gen_ai.provider.name")
+						assert.False(t, ok)
+					}
+				case "gen_ai.server.time_to_first_token":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["gen_ai.server.time_to_first_token"], "Found a duplicate in the metrics slice: gen_ai.server.time_to_first_token")
+						validatedMetrics["gen_ai.server.time_to_first_token"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Time from a request's arrival to its first output token (Triton, with histogram_latencies on, to its first response).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						genAiProviderNameAttrVal, ok := dp.Attributes().Get("gen_ai.provider.name")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.provider.name-val", genAiProviderNameAttrVal.Str())
+						genAiOperationNameAttrVal, ok := dp.Attributes().Get("gen_ai.operation.name")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.operation.name-val", genAiOperationNameAttrVal.Str())
+						genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["gen_ai.server.time_to_first_token"], "Found a duplicate in the metrics slice: gen_ai.server.time_to_first_token")
+						validatedMetrics["gen_ai.server.time_to_first_token"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Time from a request's arrival to its first output token (Triton, with histogram_latencies on, to its first response).", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["gen_ai.server.time_to_first_token"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("gen_ai.provider.name")
+						assert.False(t, ok)
+					}
 				case "hw.energy":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["hw.energy"], "Found a duplicate in the metrics slice: hw.energy")
 						validatedMetrics["hw.energy"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Energy consumed since the driver loaded (NVML mJ converted).", mi.Description())
+						assert.Equal(t, "Energy the GPU consumed since its driver loaded.", mi.Description())
 						assert.Equal(t, "J", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -262,6 +480,9 @@ func TestMetricsBuilder(t *testing.T) {
 						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
@@ -270,7 +491,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.energy"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Energy consumed since the driver loaded (NVML mJ converted).", mi.Description())
+						assert.Equal(t, "Energy the GPU consumed since its driver loaded.", mi.Description())
 						assert.Equal(t, "J", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -294,6 +515,8 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.vendor")
 						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 					}
@@ -303,7 +526,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.errors"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Hardware errors by error.type; Xid errors counted from NVML events, by nvidia.gpu.xid.", mi.Description())
+						assert.Equal(t, "Hardware errors by error.type (corrected, uncorrected ECC errors; remapped rows; Xid errors, by nvidia.gpu.xid).", mi.Description())
 						assert.Equal(t, "{error}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -321,6 +544,9 @@ func TestMetricsBuilder(t *testing.T) {
 						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
@@ -335,7 +561,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.errors"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Hardware errors by error.type; Xid errors counted from NVML events, by nvidia.gpu.xid.", mi.Description())
+						assert.Equal(t, "Hardware errors by error.type (corrected, uncorrected ECC errors; remapped rows; Xid errors, by nvidia.gpu.xid).", mi.Description())
 						assert.Equal(t, "{error}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -359,22 +585,24 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.vendor")
 						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("error.type")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("nvidia.gpu.xid")
 						assert.False(t, ok)
 					}
 				case "hw.gpu.memory.limit":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["hw.gpu.memory.limit"], "Found a duplicate in the metrics slice: hw.gpu.memory.limit")
 						validatedMetrics["hw.gpu.memory.limit"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "GPU memory in total (GPUs and MIG instances).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
@@ -388,6 +616,9 @@ func TestMetricsBuilder(t *testing.T) {
 						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
@@ -397,11 +628,13 @@ func TestMetricsBuilder(t *testing.T) {
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.memory.limit"], "Found a duplicate in the metrics slice: hw.gpu.memory.limit")
 						validatedMetrics["hw.gpu.memory.limit"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "GPU memory in total (GPUs and MIG instances).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
@@ -421,20 +654,22 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.vendor")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						_, ok = dp.Attributes().Get("hw.type")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("hw.parent")
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 					}
 				case "hw.gpu.memory.usage":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["hw.gpu.memory.usage"], "Found a duplicate in the metrics slice: hw.gpu.memory.usage")
 						validatedMetrics["hw.gpu.memory.usage"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "GPU memory in use (GPUs and MIG instances).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
@@ -448,6 +683,9 @@ func TestMetricsBuilder(t *testing.T) {
 						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
@@ -457,11 +695,13 @@ func TestMetricsBuilder(t *testing.T) {
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.memory.usage"], "Found a duplicate in the metrics slice: hw.gpu.memory.usage")
 						validatedMetrics["hw.gpu.memory.usage"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
 						assert.Equal(t, "GPU memory in use (GPUs and MIG instances).", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
@@ -481,9 +721,9 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.vendor")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						_, ok = dp.Attributes().Get("hw.type")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("hw.parent")
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 					}
 				case "hw.gpu.memory.utilization":
@@ -508,6 +748,9 @@ func TestMetricsBuilder(t *testing.T) {
 						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
@@ -541,9 +784,9 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.vendor")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						_, ok = dp.Attributes().Get("hw.type")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("hw.parent")
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 					}
 				case "hw.gpu.utilization":
@@ -552,7 +795,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.gpu.utilization"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of time the GPU engine (hw.gpu.task) was busy, 0..1.", mi.Description())
+						assert.Equal(t, "Fraction of time the GPU engine (hw.gpu.task general, encoder, decoder) was busy, 0..1.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -568,6 +811,9 @@ func TestMetricsBuilder(t *testing.T) {
 						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
@@ -579,7 +825,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.gpu.utilization"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of time the GPU engine (hw.gpu.task) was busy, 0..1.", mi.Description())
+						assert.Equal(t, "Fraction of time the GPU engine (hw.gpu.task general, encoder, decoder) was busy, 0..1.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -601,6 +847,8 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.vendor")
 						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.gpu.task")
@@ -612,7 +860,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.power"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Power drawn now (NVML mW converted).", mi.Description())
+						assert.Equal(t, "Power the GPU draws now.", mi.Description())
 						assert.Equal(t, "W", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -628,6 +876,9 @@ func TestMetricsBuilder(t *testing.T) {
 						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
@@ -636,7 +887,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.power"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Power drawn now (NVML mW converted).", mi.Description())
+						assert.Equal(t, "Power the GPU draws now.", mi.Description())
 						assert.Equal(t, "W", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -658,6 +909,8 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.vendor")
 						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 					}
@@ -667,7 +920,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.temperature"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "GPU temperature.", mi.Description())
+						assert.Equal(t, "Temperature of the GPU (nvidia.gpu.sensor gpu) or its memory (memory).", mi.Description())
 						assert.Equal(t, "Cel", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -683,6 +936,9 @@ func TestMetricsBuilder(t *testing.T) {
 						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
@@ -694,7 +950,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.temperature"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "GPU temperature.", mi.Description())
+						assert.Equal(t, "Temperature of the GPU (nvidia.gpu.sensor gpu) or its memory (memory).", mi.Description())
 						assert.Equal(t, "Cel", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -716,11 +972,271 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.vendor")
 						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nvidia.gpu.sensor")
 						assert.False(t, ok)
 					}
+				case "inference.inter_token.duration":
+					assert.False(t, validatedMetrics["inference.inter_token.duration"], "Found a duplicate in the metrics slice: inference.inter_token.duration")
+					validatedMetrics["inference.inter_token.duration"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Time between two consecutive output tokens, one observation per token interval (vLLM and SGLang inter-token latency).", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+				case "inference.kv_cache.utilization":
+					assert.False(t, validatedMetrics["inference.kv_cache.utilization"], "Found a duplicate in the metrics slice: inference.kv_cache.utilization")
+					validatedMetrics["inference.kv_cache.utilization"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Fraction of the KV cache in use, 0..1.", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+				case "inference.model.memory.usage":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["inference.model.memory.usage"], "Found a duplicate in the metrics slice: inference.model.memory.usage")
+						validatedMetrics["inference.model.memory.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Memory a loaded model takes, by inference.memory.kind (vram, total) (Ollama).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						inferenceMemoryKindAttrVal, ok := dp.Attributes().Get("inference.memory.kind")
+						assert.True(t, ok)
+						assert.Equal(t, "vram", inferenceMemoryKindAttrVal.Str())
+						genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["inference.model.memory.usage"], "Found a duplicate in the metrics slice: inference.model.memory.usage")
+						validatedMetrics["inference.model.memory.usage"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Memory a loaded model takes, by inference.memory.kind (vram, total) (Ollama).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["inference.model.memory.usage"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("inference.memory.kind")
+						assert.False(t, ok)
+					}
+				case "inference.model.unload_in":
+					assert.False(t, validatedMetrics["inference.model.unload_in"], "Found a duplicate in the metrics slice: inference.model.unload_in")
+					validatedMetrics["inference.model.unload_in"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Time until an idle loaded model is unloaded (Ollama; absent for a model kept loaded for good).", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+				case "inference.models.loaded":
+					assert.False(t, validatedMetrics["inference.models.loaded"], "Found a duplicate in the metrics slice: inference.models.loaded")
+					validatedMetrics["inference.models.loaded"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Models loaded in memory now (Ollama).", mi.Description())
+					assert.Equal(t, "{model}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
+				case "inference.request.queue.duration":
+					assert.False(t, validatedMetrics["inference.request.queue.duration"], "Found a duplicate in the metrics slice: inference.request.queue.duration")
+					validatedMetrics["inference.request.queue.duration"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Time a request waited before being scheduled.", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+				case "inference.requests":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["inference.requests"], "Found a duplicate in the metrics slice: inference.requests")
+						validatedMetrics["inference.requests"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Finished requests, by inference.outcome (success, error, aborted).", mi.Description())
+						assert.Equal(t, "{request}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						inferenceOutcomeAttrVal, ok := dp.Attributes().Get("inference.outcome")
+						assert.True(t, ok)
+						assert.Equal(t, "success", inferenceOutcomeAttrVal.Str())
+						errorTypeAttrVal, ok := dp.Attributes().Get("error.type")
+						assert.True(t, ok)
+						assert.Equal(t, "error.type-val", errorTypeAttrVal.Str())
+						genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+						inferenceFinishReasonAttrVal, ok := dp.Attributes().Get("inference.finish_reason")
+						assert.True(t, ok)
+						assert.Equal(t, "inference.finish_reason-val", inferenceFinishReasonAttrVal.Str())
+						inferenceModelVersionAttrVal, ok := dp.Attributes().Get("inference.model.version")
+						assert.True(t, ok)
+						assert.Equal(t, "inference.model.version-val", inferenceModelVersionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["inference.requests"], "Found a duplicate in the metrics slice: inference.requests")
+						validatedMetrics["inference.requests"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Finished requests, by inference.outcome (success, error, aborted).", mi.Description())
+						assert.Equal(t, "{request}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["inference.requests"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("inference.outcome")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("error.type")
+						assert.False(t, ok)
+					}
+				case "inference.requests.duration":
+					assert.False(t, validatedMetrics["inference.requests.duration"], "Found a duplicate in the metrics slice: inference.requests.duration")
+					validatedMetrics["inference.requests.duration"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Total time spent on finished requests (cumulative; its increase over that of inference.requests is the mean).", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+					inferenceModelVersionAttrVal, ok := dp.Attributes().Get("inference.model.version")
+					assert.True(t, ok)
+					assert.Equal(t, "inference.model.version-val", inferenceModelVersionAttrVal.Str())
+				case "inference.requests.queue.duration":
+					assert.False(t, validatedMetrics["inference.requests.queue.duration"], "Found a duplicate in the metrics slice: inference.requests.queue.duration")
+					validatedMetrics["inference.requests.queue.duration"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Total time finished requests spent queued (cumulative).", mi.Description())
+					assert.Equal(t, "s", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+					inferenceModelVersionAttrVal, ok := dp.Attributes().Get("inference.model.version")
+					assert.True(t, ok)
+					assert.Equal(t, "inference.model.version-val", inferenceModelVersionAttrVal.Str())
+				case "inference.requests.queued":
+					assert.False(t, validatedMetrics["inference.requests.queued"], "Found a duplicate in the metrics slice: inference.requests.queued")
+					validatedMetrics["inference.requests.queued"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Requests waiting to be scheduled now.", mi.Description())
+					assert.Equal(t, "{request}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+				case "inference.requests.running":
+					assert.False(t, validatedMetrics["inference.requests.running"], "Found a duplicate in the metrics slice: inference.requests.running")
+					validatedMetrics["inference.requests.running"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Requests being processed now.", mi.Description())
+					assert.Equal(t, "{request}", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+				case "inference.score":
+					assert.False(t, validatedMetrics["inference.score"], "Found a duplicate in the metrics slice: inference.score")
+					validatedMetrics["inference.score"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Relevance or quality scores of responses (app exporters mapped onto it).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+					assert.True(t, ok)
+					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
 				case "inference.server.scrape.duration":
 					assert.False(t, validatedMetrics["inference.server.scrape.duration"], "Found a duplicate in the metrics slice: inference.server.scrape.duration")
 					validatedMetrics["inference.server.scrape.duration"] = true
@@ -789,13 +1305,63 @@ func TestMetricsBuilder(t *testing.T) {
 					assert.Equal(t, ts, dp.Timestamp())
 					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
 					assert.Equal(t, int64(1), dp.IntValue())
+				case "inference.tokens":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["inference.tokens"], "Found a duplicate in the metrics slice: inference.tokens")
+						validatedMetrics["inference.tokens"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Tokens processed, by gen_ai.token.type (input = prompt, output = generated).", mi.Description())
+						assert.Equal(t, "{token}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						genAiTokenTypeAttrVal, ok := dp.Attributes().Get("gen_ai.token.type")
+						assert.True(t, ok)
+						assert.Equal(t, "input", genAiTokenTypeAttrVal.Str())
+						genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
+						assert.True(t, ok)
+						assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+						inferenceTokenCachedAttrVal, ok := dp.Attributes().Get("inference.token.cached")
+						assert.True(t, ok)
+						assert.Equal(t, "inference.token.cached-val", inferenceTokenCachedAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["inference.tokens"], "Found a duplicate in the metrics slice: inference.tokens")
+						validatedMetrics["inference.tokens"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Tokens processed, by gen_ai.token.type (input = prompt, output = generated).", mi.Description())
+						assert.Equal(t, "{token}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["inference.tokens"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("gen_ai.token.type")
+						assert.False(t, ok)
+					}
 				case "nvidia.gpu.clock.frequency":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["nvidia.gpu.clock.frequency"], "Found a duplicate in the metrics slice: nvidia.gpu.clock.frequency")
 						validatedMetrics["nvidia.gpu.clock.frequency"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Clock frequency (NVML MHz converted).", mi.Description())
+						assert.Equal(t, "Clock frequency (nvidia.gpu.clock.type sm, memory).", mi.Description())
 						assert.Equal(t, "Hz", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -822,7 +1388,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.clock.frequency"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Clock frequency (NVML MHz converted).", mi.Description())
+						assert.Equal(t, "Clock frequency (nvidia.gpu.clock.type sm, memory).", mi.Description())
 						assert.Equal(t, "Hz", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -970,7 +1536,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.pcie.throughput"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "PCIe throughput (gpu.pcie_throughput: true).", mi.Description())
+						assert.Equal(t, "PCIe throughput, by network.io.direction (gpu.pcie_throughput true).", mi.Description())
 						assert.Equal(t, "By/s", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -997,7 +1563,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.pcie.throughput"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "PCIe throughput (gpu.pcie_throughput: true).", mi.Description())
+						assert.Equal(t, "PCIe throughput, by network.io.direction (gpu.pcie_throughput true).", mi.Description())
 						assert.Equal(t, "By/s", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1091,8 +1657,6 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("process.executable.name")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("inference.server.name")
-						assert.False(t, ok)
 					}
 				case "nvidia.gpu.process.utilization":
 					if tt.name != "reaggregate_set" {
@@ -1160,8 +1724,6 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("process.pid")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("process.executable.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("inference.server.name")
 						assert.False(t, ok)
 					}
 				}

@@ -8,38 +8,24 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/otel-inference/collector/internal/names"
 )
 
-// Names of the unified metrics and attributes.
+// Attribute names and outcomes (declared once, in internal/names).
 const (
-	MetricRequestDuration      = "gen_ai.server.request.duration"
-	MetricTimeToFirstToken     = "gen_ai.server.time_to_first_token"
-	MetricTimePerOutputToken   = "gen_ai.server.time_per_output_token"
-	MetricRequestQueueDuration = "inference.request.queue.duration"
-	MetricRequests             = "inference.requests"
-	MetricRequestsDuration     = "inference.requests.duration"
-	MetricRequestsQueueTime    = "inference.requests.queue.duration"
-	MetricRequestsRunning      = "inference.requests.running"
-	MetricRequestsQueued       = "inference.requests.queued"
-	MetricTokens               = "inference.tokens"
-	MetricKVCacheUtilization   = "inference.kv_cache.utilization"
-	MetricScore                = "inference.score"
-	MetricModelsLoaded         = "inference.models.loaded"
-	MetricModelMemory          = "inference.model.memory.usage"
-	MetricModelUnloadIn        = "inference.model.unload_in"
+	AttrModel        = names.AttrGenAIRequestModel
+	AttrModelVersion = names.AttrModelVersion
+	AttrTokenType    = names.AttrGenAITokenType
+	AttrOutcome      = names.AttrOutcome
+	AttrFinishReason = names.AttrFinishReason
+	AttrErrorType    = names.AttrErrorType
+	AttrMemoryKind   = names.AttrMemoryKind
+	AttrTokenCached  = names.AttrTokenCached
 
-	AttrModel        = "gen_ai.request.model"
-	AttrModelVersion = "inference.model.version"
-	AttrTokenType    = "gen_ai.token.type"
-	AttrOutcome      = "inference.outcome"
-	AttrFinishReason = "inference.finish_reason"
-	AttrErrorType    = "error.type"
-	AttrMemoryKind   = "inference.memory.kind"
-	AttrTokenCached  = "inference.token.cached"
-
-	OutcomeSuccess = "success"
-	OutcomeError   = "error"
-	OutcomeAborted = "aborted"
+	OutcomeSuccess = names.OutcomeSuccess
+	OutcomeError   = names.OutcomeError
+	OutcomeAborted = names.OutcomeAborted
 )
 
 // Kind is the OTLP shape of a unified metric.
@@ -51,6 +37,8 @@ const (
 	AsExposed Kind = iota
 	// Sum is a cumulative monotonic sum (from a Prometheus counter).
 	Sum
+	// UpDownSum is a cumulative non-monotonic sum (semconv's UpDownCounters, e.g. memory in use).
+	UpDownSum
 	// Gauge is a gauge.
 	Gauge
 	// Histogram is an explicit-bucket histogram.
@@ -88,10 +76,10 @@ type Rule struct {
 	// Sources are exposed family names in order of preference (newest server versions first). Only the
 	// first one present is mapped; the others pass through under their own names.
 	Sources []string
-	Metric  string
-	Kind    Kind
-	Part    Part
-	Unit    string
+	// Metric is the declared metric the rule feeds (metadata.yaml, through internal/names). A user's
+	// mapping to a name not declared there has only Name and Unit set, and keeps the exposed shape.
+	Metric names.Metric
+	Part   Part
 	// Scale multiplies values (and histogram bounds and sums), e.g. 1<<20 for MiB → bytes; Div
 	// divides them, e.g. 1e6 for microseconds → seconds (a division is exact where multiplying by
 	// 1e-6 is not: 3.2e6 µs is 3.2 s, not 3.1999999999999997). Zero means none.
@@ -134,6 +122,11 @@ func ScaleOf(scale float64) (mul, div float64) {
 type Flavor struct {
 	Name  string
 	Rules []Rule
+	// Provider is gen_ai.provider.name on the flavor's gen_ai.server.* points: the serving engine.
+	Provider string
+	// Operation is gen_ai.operation.name on them, where every request of the flavor is one operation
+	// (TEI: embeddings); "" when the server mixes operations on one series.
+	Operation string
 	// GaugeFamilies are exposed families typed counter that are not counters (an average, say): they
 	// pass through as gauges.
 	GaugeFamilies []string
@@ -151,73 +144,30 @@ type Flavor struct {
 	Prefixes []string
 }
 
-var descriptions = map[string]string{
-	MetricRequestDuration:      "Time from the request's arrival to its last response token.",
-	MetricTimeToFirstToken:     "Time from the request's arrival to its first output token.",
-	MetricTimePerOutputToken:   "Time between consecutive output tokens of a request.",
-	MetricRequestQueueDuration: "Time a request waited before being scheduled.",
-	MetricRequests:             "Finished requests, by outcome (success, error, aborted).",
-	MetricRequestsDuration:     "Total time spent on finished requests (cumulative; divide its increase by that of inference.requests for the mean).",
-	MetricRequestsQueueTime:    "Total time finished requests spent queued (cumulative).",
-	MetricRequestsRunning:      "Requests being processed now.",
-	MetricRequestsQueued:       "Requests waiting to be scheduled now.",
-	MetricTokens:               "Tokens processed, by gen_ai.token.type (input = prompt, output = generated).",
-	MetricKVCacheUtilization:   "Fraction of the KV cache in use, 0..1.",
-	MetricScore:                "Relevance or quality scores of responses.",
-	MetricModelsLoaded:         "Models loaded in memory now.",
-	MetricModelMemory:          "Memory a loaded model takes, by inference.memory.kind (vram, total).",
-	MetricModelUnloadIn:        "Time until an idle loaded model is unloaded.",
-	MetricGPUUtilization:       "Fraction of time the GPU's engine (hw.gpu.task) was busy, 0..1.",
-	MetricGPUMemoryUsage:       "GPU memory in use.",
-	MetricGPUMemoryLimit:       "GPU memory in total.",
-	MetricGPUMemoryUtilization: "GPU memory in use over its total, 0..1.",
-	MetricGPUMemoryBusy:        "Fraction of time the memory controller was busy, 0..1 (not the memory used).",
-	MetricPower:                "Power drawn now.",
-	MetricEnergy:               "Energy consumed since the driver loaded.",
-	MetricTemperature:          "Temperature (nvidia.gpu.sensor: gpu, memory).",
-	MetricErrors:               "Hardware errors, by error.type.",
-	MetricClock:                "Clock frequency (nvidia.gpu.clock.type: sm, memory).",
+// Kind is the shape of a rule's output: that of its declared metric, or AsExposed.
+func (r *Rule) Kind() Kind {
+	switch r.Metric.Type {
+	case names.Histogram:
+		return Histogram
+	case names.Sum:
+		if r.Metric.Monotonic {
+			return Sum
+		}
+		return UpDownSum
+	case names.Gauge:
+		return Gauge
+	}
+	return AsExposed
 }
 
-// Description is the description of a unified metric.
-func Description(metric string) string { return descriptions[metric] }
-
-// Kinds of the unified metrics, for mappings configured by users.
-var kinds = map[string]Kind{
-	MetricRequestDuration:      Histogram,
-	MetricTimeToFirstToken:     Histogram,
-	MetricTimePerOutputToken:   Histogram,
-	MetricRequestQueueDuration: Histogram,
-	MetricRequests:             Sum,
-	MetricRequestsDuration:     Sum,
-	MetricRequestsQueueTime:    Sum,
-	MetricRequestsRunning:      Gauge,
-	MetricRequestsQueued:       Gauge,
-	MetricTokens:               Sum,
-	MetricKVCacheUtilization:   Gauge,
-	MetricScore:                Histogram,
+// MetricFor is the declared metric of that name, or an undeclared one with only the name and unit
+// (a user's mapping onto a metric of its own).
+func MetricFor(name, unit string) names.Metric {
+	if m, ok := names.ByName(name); ok {
+		return m
+	}
+	return names.Metric{Name: name, Unit: unit}
 }
-
-// KindOf is the shape of a unified metric, AsExposed for any other name.
-func KindOf(metric string) Kind { return kinds[metric] }
-
-var units = map[string]string{
-	MetricRequestDuration:      "s",
-	MetricTimeToFirstToken:     "s",
-	MetricTimePerOutputToken:   "s",
-	MetricRequestQueueDuration: "s",
-	MetricRequests:             "{request}",
-	MetricRequestsDuration:     "s",
-	MetricRequestsQueueTime:    "s",
-	MetricRequestsRunning:      "{request}",
-	MetricRequestsQueued:       "{request}",
-	MetricTokens:               "{token}",
-	MetricKVCacheUtilization:   "1",
-	MetricScore:                "1",
-}
-
-// UnitOf is the unit of a unified metric, "" for any other name.
-func UnitOf(metric string) string { return units[metric] }
 
 var (
 	modelName = Rename{Label: "model_name", Attribute: AttrModel}
@@ -241,16 +191,19 @@ var vllmOutcome = &Outcome{
 // vllmRules are written once with the bare names vLLM's engine uses; VLLM prefixes them with vllm:
 // and Ray's re-export (ray_vllm:), NIM uses them bare.
 var vllmRules = []Rule{
-	{Sources: []string{"e2e_request_latency_seconds"}, Metric: MetricRequestDuration, Kind: Histogram, Unit: "s", Renames: model},
-	{Sources: []string{"time_to_first_token_seconds"}, Metric: MetricTimeToFirstToken, Kind: Histogram, Unit: "s", Renames: model},
-	{Sources: []string{"inter_token_latency_seconds", "time_per_output_token_seconds"}, Metric: MetricTimePerOutputToken, Kind: Histogram, Unit: "s", Renames: model},
-	{Sources: []string{"request_queue_time_seconds"}, Metric: MetricRequestQueueDuration, Kind: Histogram, Unit: "s", Renames: model},
-	{Sources: []string{"request_success_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Outcome: vllmOutcome},
-	{Sources: []string{"num_requests_running"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}", Renames: model},
-	{Sources: []string{"num_requests_waiting"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: model},
-	{Sources: []string{"prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: input},
-	{Sources: []string{"generation_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: output},
-	{Sources: []string{"kv_cache_usage_perc", "gpu_cache_usage_perc"}, Metric: MetricKVCacheUtilization, Kind: Gauge, Unit: "1", Renames: model},
+	{Sources: []string{"e2e_request_latency_seconds"}, Metric: names.GenAIServerRequestDuration, Renames: model},
+	{Sources: []string{"time_to_first_token_seconds"}, Metric: names.GenAIServerTimeToFirstToken, Renames: model},
+	// Per token interval: v1's inter_token_latency_seconds, v0's time_per_output_token_seconds.
+	{Sources: []string{"inter_token_latency_seconds", "time_per_output_token_seconds"}, Metric: names.InferenceInterTokenDuration, Renames: model},
+	// Per request, as semconv defines time per output token.
+	{Sources: []string{"request_time_per_output_token_seconds"}, Metric: names.GenAIServerTimePerOutputToken, Renames: model},
+	{Sources: []string{"request_queue_time_seconds"}, Metric: names.InferenceRequestQueueDuration, Renames: model},
+	{Sources: []string{"request_success_total"}, Metric: names.InferenceRequests, Renames: model, Outcome: vllmOutcome},
+	{Sources: []string{"num_requests_running"}, Metric: names.InferenceRequestsRunning, Renames: model},
+	{Sources: []string{"num_requests_waiting"}, Metric: names.InferenceRequestsQueued, Renames: model},
+	{Sources: []string{"prompt_tokens_total"}, Metric: names.InferenceTokens, Renames: model, Static: input},
+	{Sources: []string{"generation_tokens_total"}, Metric: names.InferenceTokens, Renames: model, Static: output},
+	{Sources: []string{"kv_cache_usage_perc", "gpu_cache_usage_perc"}, Metric: names.InferenceKVCacheUtilization, Renames: model},
 }
 
 // prefixed returns rules whose sources carry each prefix in turn, preference kept per source.
@@ -271,6 +224,7 @@ func prefixed(rules []Rule, prefixes ...string) []Rule {
 // VLLM covers vLLM's v0 and v1 engines, and vLLM re-exported by Ray Serve (ray_vllm:, with Ray's
 // labels). Where v1 renamed a family, the v1 name comes first.
 var VLLM = Flavor{
+	Provider: "vllm",
 	Name:     "vllm",
 	Rules:    prefixed(vllmRules, "vllm:", "ray_vllm:"),
 	Markers:  []string{"vllm:num_requests_running", "ray_vllm:num_requests_running", "vllm:request_success_total", "ray_vllm:request_success_total"},
@@ -280,13 +234,14 @@ var VLLM = Flavor{
 // NIM is NVIDIA NIM for LLMs: vLLM's names without a prefix, and its own success / failure counters
 // (request_finish_total{finished_reason} passes through: it counts the same requests again).
 var NIM = Flavor{
-	Name: "nim",
+	Provider: "nim",
+	Name:     "nim",
 	Rules: append(
 		[]Rule{
-			{Sources: []string{"request_success_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: success},
-			{Sources: []string{"request_failure_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: failure},
+			{Sources: []string{"request_success_total"}, Metric: names.InferenceRequests, Renames: model, Static: success},
+			{Sources: []string{"request_failure_total"}, Metric: names.InferenceRequests, Renames: model, Static: failure},
 		},
-		withoutMetric(vllmRules, MetricRequests)...),
+		withoutMetric(vllmRules, names.InferenceRequests.Name)...),
 	// Unprefixed names are common: NIM is told apart by its own counters together with vLLM's.
 	Markers:    []string{"request_failure_total", "num_request_max", "num_requests_running"},
 	AllMarkers: true,
@@ -295,7 +250,7 @@ var NIM = Flavor{
 func withoutMetric(rules []Rule, metric string) []Rule {
 	var out []Rule
 	for _, r := range rules {
-		if r.Metric != metric {
+		if r.Metric.Name != metric {
 			out = append(out, r)
 		}
 	}
@@ -306,21 +261,24 @@ func withoutMetric(rules []Rule, metric string) []Rule {
 // ones; SGLang exposes no error counter, so no errors are reported for it. token_usage is the
 // fraction of the KV-cache token pool in use.
 var SGLang = Flavor{
-	Name: "sglang",
+	Provider: "sglang",
+	Name:     "sglang",
 	Rules: prefixed([]Rule{
-		{Sources: []string{"e2e_request_latency_seconds"}, Metric: MetricRequestDuration, Kind: Histogram, Unit: "s", Renames: model},
-		{Sources: []string{"time_to_first_token_seconds"}, Metric: MetricTimeToFirstToken, Kind: Histogram, Unit: "s", Renames: model},
-		{Sources: []string{"inter_token_latency_seconds", "time_per_output_token_seconds"}, Metric: MetricTimePerOutputToken, Kind: Histogram, Unit: "s", Renames: model},
-		{Sources: []string{"queue_time_seconds"}, Metric: MetricRequestQueueDuration, Kind: Histogram, Unit: "s", Renames: model},
-		{Sources: []string{"num_requests_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: success},
-		{Sources: []string{"num_aborted_requests_total"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: model, Static: aborted},
+		{Sources: []string{"e2e_request_latency_seconds"}, Metric: names.GenAIServerRequestDuration, Renames: model},
+		{Sources: []string{"time_to_first_token_seconds"}, Metric: names.GenAIServerTimeToFirstToken, Renames: model},
+		// Both are observed per token interval (time_per_output_token_seconds counts millions for
+		// thousands of requests): SGLang has no per-request time per output token.
+		{Sources: []string{"inter_token_latency_seconds", "time_per_output_token_seconds"}, Metric: names.InferenceInterTokenDuration, Renames: model},
+		{Sources: []string{"queue_time_seconds"}, Metric: names.InferenceRequestQueueDuration, Renames: model},
+		{Sources: []string{"num_requests_total"}, Metric: names.InferenceRequests, Renames: model, Static: success},
+		{Sources: []string{"num_aborted_requests_total"}, Metric: names.InferenceRequests, Renames: model, Static: aborted},
 		// Priority scheduling adds one point per priority beside the total (priority=""): the total
 		// is mapped, so that sums do not count requests twice.
-		{Sources: []string{"num_running_reqs"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}", Renames: model, TotalOver: "priority"},
-		{Sources: []string{"num_queue_reqs"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: model, TotalOver: "priority"},
-		{Sources: []string{"prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: input},
-		{Sources: []string{"generation_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Renames: model, Static: output},
-		{Sources: []string{"token_usage"}, Metric: MetricKVCacheUtilization, Kind: Gauge, Unit: "1", Renames: model},
+		{Sources: []string{"num_running_reqs"}, Metric: names.InferenceRequestsRunning, Renames: model, TotalOver: "priority"},
+		{Sources: []string{"num_queue_reqs"}, Metric: names.InferenceRequestsQueued, Renames: model, TotalOver: "priority"},
+		{Sources: []string{"prompt_tokens_total"}, Metric: names.InferenceTokens, Renames: model, Static: input},
+		{Sources: []string{"generation_tokens_total"}, Metric: names.InferenceTokens, Renames: model, Static: output},
+		{Sources: []string{"token_usage"}, Metric: names.InferenceKVCacheUtilization, Renames: model},
 	}, "sglang:"),
 	Markers:  []string{"sglang:num_running_reqs", "sglang:prompt_tokens_total", "sglang:token_usage"},
 	Prefixes: []string{"sglang:"},
@@ -332,23 +290,24 @@ var errType = Rename{Label: "err", Attribute: AttrErrorType}
 // counters without _total, failures by err, durations in seconds, no model label (read from /info).
 func hfRouterRules(prefix string) []Rule {
 	return prefixed([]Rule{
-		{Sources: []string{"request_duration"}, Metric: MetricRequestDuration, Kind: Histogram, Unit: "s"},
-		{Sources: []string{"request_queue_duration"}, Metric: MetricRequestQueueDuration, Kind: Histogram, Unit: "s"},
-		{Sources: []string{"request_success"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Static: success},
-		{Sources: []string{"request_failure"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: []Rename{errType}, Static: failure},
-		{Sources: []string{"queue_size"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}"},
-		{Sources: []string{"batch_current_size"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}"},
-		{Sources: []string{"request_input_length"}, Metric: MetricTokens, Kind: Sum, Part: PartHistogramSum, Unit: "{token}", Static: input},
+		{Sources: []string{"request_duration"}, Metric: names.GenAIServerRequestDuration},
+		{Sources: []string{"request_queue_duration"}, Metric: names.InferenceRequestQueueDuration},
+		{Sources: []string{"request_success"}, Metric: names.InferenceRequests, Static: success},
+		{Sources: []string{"request_failure"}, Metric: names.InferenceRequests, Renames: []Rename{errType}, Static: failure},
+		{Sources: []string{"queue_size"}, Metric: names.InferenceRequestsQueued},
+		{Sources: []string{"batch_current_size"}, Metric: names.InferenceRequestsRunning},
+		{Sources: []string{"request_input_length"}, Metric: names.InferenceTokens, Part: PartHistogramSum, Static: input},
 	}, prefix)
 }
 
 // TGI is Hugging Face text-generation-inference. Its per-request mean time per token and the sum of
 // its generated-tokens histogram fill the token schema.
 var TGI = Flavor{
-	Name: "tgi",
+	Provider: "tgi",
+	Name:     "tgi",
 	Rules: append(hfRouterRules("tgi_"),
-		Rule{Sources: []string{"tgi_request_mean_time_per_token_duration"}, Metric: MetricTimePerOutputToken, Kind: Histogram, Unit: "s"},
-		Rule{Sources: []string{"tgi_request_generated_tokens"}, Metric: MetricTokens, Kind: Sum, Part: PartHistogramSum, Unit: "{token}", Static: output},
+		Rule{Sources: []string{"tgi_request_mean_time_per_token_duration"}, Metric: names.GenAIServerTimePerOutputToken},
+		Rule{Sources: []string{"tgi_request_generated_tokens"}, Metric: names.InferenceTokens, Part: PartHistogramSum, Static: output},
 	),
 	ModelInfoPath:  "/info",
 	ModelInfoField: "model_id",
@@ -359,6 +318,8 @@ var TGI = Flavor{
 
 // TEI is Hugging Face text-embeddings-inference (embeddings produce no output tokens).
 var TEI = Flavor{
+	Provider:       "tei",
+	Operation:      "embeddings",
 	Name:           "tei",
 	Rules:          hfRouterRules("te_"),
 	ModelInfoPath:  "/info",
@@ -372,16 +333,17 @@ var tritonModel = []Rename{{Label: "model", Attribute: AttrModel}, {Label: "vers
 // Triton is NVIDIA Triton Inference Server: cumulative microsecond counters become seconds; model and
 // version become gen_ai.request.model and inference.model.version; its nv_gpu_* pass through.
 var Triton = Flavor{
-	Name: "triton",
+	Provider: "triton",
+	Name:     "triton",
 	Rules: []Rule{
-		{Sources: []string{"nv_inference_request_success"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: tritonModel, Static: success},
-		{Sources: []string{"nv_inference_request_failure"}, Metric: MetricRequests, Kind: Sum, Unit: "{request}", Renames: tritonModel, Outcome: tritonOutcome},
-		{Sources: []string{"nv_inference_request_duration_us"}, Metric: MetricRequestsDuration, Kind: Sum, Unit: "s", Div: 1e6, Renames: tritonModel},
-		{Sources: []string{"nv_inference_queue_duration_us"}, Metric: MetricRequestsQueueTime, Kind: Sum, Unit: "s", Div: 1e6, Renames: tritonModel},
+		{Sources: []string{"nv_inference_request_success"}, Metric: names.InferenceRequests, Renames: tritonModel, Static: success},
+		{Sources: []string{"nv_inference_request_failure"}, Metric: names.InferenceRequests, Renames: tritonModel, Outcome: tritonOutcome},
+		{Sources: []string{"nv_inference_request_duration_us"}, Metric: names.InferenceRequestsDuration, Div: 1e6, Renames: tritonModel},
+		{Sources: []string{"nv_inference_queue_duration_us"}, Metric: names.InferenceRequestsQueueDuration, Div: 1e6, Renames: tritonModel},
 		// With --metrics-config histogram_latencies=true: the time to the first response, in ms. For
 		// a streaming (decoupled) LLM model that is the first chunk, which is what a client waits for.
-		{Sources: []string{"nv_inference_first_response_histogram_ms"}, Metric: MetricTimeToFirstToken, Kind: Histogram, Unit: "s", Div: 1e3, Renames: tritonModel},
-		{Sources: []string{"nv_inference_pending_request_count"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}", Renames: tritonModel},
+		{Sources: []string{"nv_inference_first_response_histogram_ms"}, Metric: names.GenAIServerTimeToFirstToken, Div: 1e3, Renames: tritonModel},
+		{Sources: []string{"nv_inference_pending_request_count"}, Metric: names.InferenceRequestsQueued, Renames: tritonModel},
 	},
 	Markers:  []string{"nv_inference_request_success", "nv_inference_count"},
 	Prefixes: []string{"nv_inference_"},
@@ -401,17 +363,18 @@ var tritonOutcome = &Outcome{
 // n_busy_slots_per_decode is typed counter but is an average since start: it passes through as a
 // gauge.
 var LlamaCPP = Flavor{
-	Name: "llamacpp",
+	Provider: "llamacpp",
+	Name:     "llamacpp",
 	Rules: []Rule{
 		// prompt_tokens_total leaves out the prompt tokens served from the KV cache, which
 		// prompt_tokens_cached_total counts: both are input tokens (vLLM counts them in one), the
 		// cached ones marked inference.token.cached=true.
-		{Sources: []string{"llamacpp:prompt_tokens_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Static: input},
-		{Sources: []string{"llamacpp:prompt_tokens_cached_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Static: [][2]string{{AttrTokenType, "input"}, {AttrTokenCached, "true"}}},
-		{Sources: []string{"llamacpp:tokens_predicted_total"}, Metric: MetricTokens, Kind: Sum, Unit: "{token}", Static: output},
-		{Sources: []string{"llamacpp:requests_processing"}, Metric: MetricRequestsRunning, Kind: Gauge, Unit: "{request}"},
-		{Sources: []string{"llamacpp:requests_deferred"}, Metric: MetricRequestsQueued, Kind: Gauge, Unit: "{request}"},
-		{Sources: []string{"llamacpp:kv_cache_usage_ratio"}, Metric: MetricKVCacheUtilization, Kind: Gauge, Unit: "1"},
+		{Sources: []string{"llamacpp:prompt_tokens_total"}, Metric: names.InferenceTokens, Static: input},
+		{Sources: []string{"llamacpp:prompt_tokens_cached_total"}, Metric: names.InferenceTokens, Static: [][2]string{{AttrTokenType, "input"}, {AttrTokenCached, "true"}}},
+		{Sources: []string{"llamacpp:tokens_predicted_total"}, Metric: names.InferenceTokens, Static: output},
+		{Sources: []string{"llamacpp:requests_processing"}, Metric: names.InferenceRequestsRunning},
+		{Sources: []string{"llamacpp:requests_deferred"}, Metric: names.InferenceRequestsQueued},
+		{Sources: []string{"llamacpp:kv_cache_usage_ratio"}, Metric: names.InferenceKVCacheUtilization},
 	},
 	GaugeFamilies: []string{"llamacpp:n_busy_slots_per_decode"},
 	Markers:       []string{"llamacpp:prompt_tokens_total", "llamacpp:requests_processing", "llamacpp:n_decode_total"},
@@ -420,20 +383,6 @@ var LlamaCPP = Flavor{
 	ModelInfoPath:  "/v1/models",
 	ModelInfoField: "data.0.id",
 }
-
-// GPU metrics (OTel hardware conventions; nvidia.gpu.* for NVIDIA-only facts).
-const (
-	MetricGPUUtilization       = "hw.gpu.utilization"
-	MetricGPUMemoryUsage       = "hw.gpu.memory.usage"
-	MetricGPUMemoryLimit       = "hw.gpu.memory.limit"
-	MetricGPUMemoryUtilization = "hw.gpu.memory.utilization"
-	MetricGPUMemoryBusy        = "nvidia.gpu.memory.busy"
-	MetricPower                = "hw.power"
-	MetricEnergy               = "hw.energy"
-	MetricTemperature          = "hw.temperature"
-	MetricErrors               = "hw.errors"
-	MetricClock                = "nvidia.gpu.clock.frequency"
-)
 
 var dcgmLabels = []Rename{
 	{Label: "UUID", Attribute: "hw.id"},
@@ -446,10 +395,14 @@ var dcgmLabels = []Rename{
 	{Label: "container", Attribute: "k8s.container.name"},
 }
 
-func dcgm(source, metric string, kind Kind, unit string, scale float64, static ...[2]string) Rule {
+func dcgm(source string, metric names.Metric, scale float64, static ...[2]string) Rule {
 	mul, div := ScaleOf(scale)
-	return Rule{Sources: []string{source}, Metric: metric, Kind: kind, Unit: unit, Scale: mul, Div: div, Renames: dcgmLabels,
-		Static: append([][2]string{{"hw.vendor", "nvidia"}}, static...)}
+	base := [][2]string{{names.AttrHwVendor, "nvidia"}}
+	if strings.HasPrefix(metric.Name, "hw.") {
+		base = append(base, [2]string{names.AttrHwType, "gpu"})
+	}
+	return Rule{Sources: []string{source}, Metric: metric, Scale: mul, Div: div, Renames: dcgmLabels,
+		Static: append(base, static...)}
 }
 
 // DCGM is NVIDIA's dcgm-exporter, normalised to the same hw.gpu.* schema as the receiver's own GPU
@@ -458,21 +411,21 @@ func dcgm(source, metric string, kind Kind, unit string, scale float64, static .
 var DCGM = Flavor{
 	Name: "dcgm",
 	Rules: []Rule{
-		dcgm("DCGM_FI_DEV_GPU_UTIL", MetricGPUUtilization, Gauge, "1", 0.01, [2]string{"hw.gpu.task", "general"}),
-		dcgm("DCGM_FI_DEV_ENC_UTIL", MetricGPUUtilization, Gauge, "1", 0.01, [2]string{"hw.gpu.task", "encoder"}),
-		dcgm("DCGM_FI_DEV_DEC_UTIL", MetricGPUUtilization, Gauge, "1", 0.01, [2]string{"hw.gpu.task", "decoder"}),
-		dcgm("DCGM_FI_DEV_MEM_COPY_UTIL", MetricGPUMemoryBusy, Gauge, "1", 0.01),
-		dcgm("DCGM_FI_DEV_FB_USED", MetricGPUMemoryUsage, Gauge, "By", 1<<20),
-		dcgm("DCGM_FI_DEV_FB_TOTAL", MetricGPUMemoryLimit, Gauge, "By", 1<<20),
-		dcgm("DCGM_FI_DEV_FB_USED_PERCENT", MetricGPUMemoryUtilization, Gauge, "1", 0.01),
-		dcgm("DCGM_FI_DEV_POWER_USAGE", MetricPower, Gauge, "W", 1),
-		dcgm("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", MetricEnergy, Sum, "J", 0.001),
-		dcgm("DCGM_FI_DEV_GPU_TEMP", MetricTemperature, Gauge, "Cel", 1, [2]string{"nvidia.gpu.sensor", "gpu"}),
-		dcgm("DCGM_FI_DEV_MEMORY_TEMP", MetricTemperature, Gauge, "Cel", 1, [2]string{"nvidia.gpu.sensor", "memory"}),
-		dcgm("DCGM_FI_DEV_SM_CLOCK", MetricClock, Gauge, "Hz", 1e6, [2]string{"nvidia.gpu.clock.type", "sm"}),
-		dcgm("DCGM_FI_DEV_MEM_CLOCK", MetricClock, Gauge, "Hz", 1e6, [2]string{"nvidia.gpu.clock.type", "memory"}),
-		dcgm("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", MetricErrors, Sum, "{error}", 1, [2]string{AttrErrorType, "remapped_row_correctable"}),
-		dcgm("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", MetricErrors, Sum, "{error}", 1, [2]string{AttrErrorType, "remapped_row_uncorrectable"}),
+		dcgm("DCGM_FI_DEV_GPU_UTIL", names.HwGPUUtilization, 0.01, [2]string{"hw.gpu.task", "general"}),
+		dcgm("DCGM_FI_DEV_ENC_UTIL", names.HwGPUUtilization, 0.01, [2]string{"hw.gpu.task", "encoder"}),
+		dcgm("DCGM_FI_DEV_DEC_UTIL", names.HwGPUUtilization, 0.01, [2]string{"hw.gpu.task", "decoder"}),
+		dcgm("DCGM_FI_DEV_MEM_COPY_UTIL", names.NvidiaGPUMemoryBusy, 0.01),
+		dcgm("DCGM_FI_DEV_FB_USED", names.HwGPUMemoryUsage, 1<<20),
+		dcgm("DCGM_FI_DEV_FB_TOTAL", names.HwGPUMemoryLimit, 1<<20),
+		dcgm("DCGM_FI_DEV_FB_USED_PERCENT", names.HwGPUMemoryUtilization, 0.01),
+		dcgm("DCGM_FI_DEV_POWER_USAGE", names.HwPower, 1),
+		dcgm("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", names.HwEnergy, 0.001),
+		dcgm("DCGM_FI_DEV_GPU_TEMP", names.HwTemperature, 1, [2]string{"nvidia.gpu.sensor", "gpu"}),
+		dcgm("DCGM_FI_DEV_MEMORY_TEMP", names.HwTemperature, 1, [2]string{"nvidia.gpu.sensor", "memory"}),
+		dcgm("DCGM_FI_DEV_SM_CLOCK", names.NvidiaGPUClockFrequency, 1e6, [2]string{"nvidia.gpu.clock.type", "sm"}),
+		dcgm("DCGM_FI_DEV_MEM_CLOCK", names.NvidiaGPUClockFrequency, 1e6, [2]string{"nvidia.gpu.clock.type", "memory"}),
+		dcgm("DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", names.HwErrors, 1, [2]string{AttrErrorType, "remapped_row_correctable"}),
+		dcgm("DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", names.HwErrors, 1, [2]string{AttrErrorType, "remapped_row_uncorrectable"}),
 	},
 	Markers:  []string{"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP"},
 	Prefixes: []string{"DCGM_FI_"},
