@@ -58,7 +58,7 @@ func BenchmarkOursPerSample(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		raw, _ := (&pmetric.ProtoMarshaler{}).MarshalMetrics(md)
-		if !e.deliver(context.Background(), [][]byte{raw}) {
+		if !e.deliver(context.Background(), [][]byte{raw}, false) {
 			b.Fatal("not delivered")
 		}
 	}

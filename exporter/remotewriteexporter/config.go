@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/resourcetotelemetry"
 	"go.opentelemetry.io/collector/component"
@@ -27,6 +28,8 @@ type Config struct {
 
 	// MaxSamplesPerRequest splits what one push carries into requests of at most this many samples.
 	MaxSamplesPerRequest int `mapstructure:"max_samples_per_request"`
+	// MaxRetryAfter caps how long a backend's Retry-After makes the sender wait (0: no cap).
+	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
 
 	// Naming, as contrib's prometheus remote write exporter does it.
 	Namespace           string                       `mapstructure:"namespace"`
@@ -67,6 +70,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxSamplesPerRequest <= 0 {
 		errs = append(errs, fmt.Errorf(`"max_samples_per_request" must be positive, got %d`, cfg.MaxSamplesPerRequest))
+	}
+	if cfg.MaxRetryAfter < 0 {
+		errs = append(errs, fmt.Errorf(`"max_retry_after" must not be negative, got %s`, cfg.MaxRetryAfter))
 	}
 	if cfg.QueueConfig.QueueSize <= 0 {
 		errs = append(errs, fmt.Errorf(`"sending_queue.queue_size" must be positive, got %d`, cfg.QueueConfig.QueueSize))

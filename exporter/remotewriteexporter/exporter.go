@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -42,9 +44,30 @@ type rwExporter struct {
 	mu     sync.Mutex
 	logged map[string]bool
 
-	queue  *fifo.Queue
-	cancel context.CancelFunc
-	done   chan struct{}
+	// storageExt is the queue's storage extension (nil: in memory). qmu guards queue, which a
+	// damaged file found while sending replaces with a fresh one.
+	storageExt storage.Extension
+	qmu        sync.RWMutex
+	queue      *fifo.Queue
+	// resumedTail: items below it were queued by a previous run (one of them may have been in flight
+	// at a crash, and reached the backend already).
+	resumedTail uint64
+	cancel      context.CancelFunc
+	done        chan struct{}
+
+	// failingSince is when delivery (or the queue's storage) started failing; zero while it works.
+	failingSince time.Time
+	failingWarn  bool
+	warnAfter    time.Duration
+}
+
+// failingWarnAfter: delivery failing for longer than this is said at warn (and its recovery at info).
+const failingWarnAfter = 10 * time.Second
+
+func (e *rwExporter) q() *fifo.Queue {
+	e.qmu.RLock()
+	defer e.qmu.RUnlock()
+	return e.queue
 }
 
 const (
@@ -75,6 +98,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*rwExporter, error) {
 		},
 		userAgent: fmt.Sprintf("%s/%s", set.BuildInfo.Command, set.BuildInfo.Version),
 		logged:    map[string]bool{},
+		warnAfter: failingWarnAfter,
 	}, nil
 }
 
@@ -84,7 +108,6 @@ func (e *rwExporter) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("remote_write: cannot make the HTTP client: %w", err)
 	}
 	e.client = client
-	var sc storage.Client
 	if id := e.cfg.QueueConfig.Storage; id != nil {
 		ext, ok := host.GetExtensions()[*id]
 		if !ok {
@@ -94,15 +117,36 @@ func (e *rwExporter) start(ctx context.Context, host component.Host) error {
 		if !ok {
 			return fmt.Errorf(`remote_write: "sending_queue.storage": %q is not a storage extension (use file_storage)`, id)
 		}
-		if sc, err = se.GetClient(ctx, component.KindExporter, e.set.ID, "metrics"); err != nil {
-			return fmt.Errorf("remote_write: opening the queue's storage: %w", err)
-		}
+		e.storageExt = se
 	}
-	if e.queue, err = fifo.Open(ctx, sc, e.cfg.QueueConfig.QueueSize); err != nil {
+	q, err := e.openQueue(ctx)
+	if err != nil {
 		return err
 	}
-	if n := e.queue.Len(); n > 0 {
+	e.queue = q
+	e.resumedTail = q.Tail()
+	if n := q.Len(); n > 0 {
 		e.logger.Info("Resuming the remote_write queue left by the previous run", zap.Int("batches", n))
+	}
+	if err := e.telemetry.RegisterExporterRemoteWriteQueueLengthCallback(func(_ context.Context, o metric.Int64Observer) error {
+		if q := e.q(); q != nil {
+			o.Observe(int64(q.Len()))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := e.telemetry.RegisterExporterRemoteWriteQueueOldestAgeCallback(func(_ context.Context, o metric.Float64Observer) error {
+		age := 0.0
+		if q := e.q(); q != nil {
+			if t, ok := q.Oldest(); ok {
+				age = time.Since(t).Seconds()
+			}
+		}
+		o.Observe(age)
+		return nil
+	}); err != nil {
+		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})
@@ -119,11 +163,11 @@ func (e *rwExporter) shutdown(ctx context.Context) error {
 		e.client.CloseIdleConnections()
 	}
 	var err error
-	if e.queue != nil {
-		if n := e.queue.Len(); n > 0 && e.cfg.QueueConfig.Storage == nil {
+	if q := e.q(); q != nil {
+		if n := q.Len(); n > 0 && e.cfg.QueueConfig.Storage == nil {
 			e.logger.Warn("Shutting down with data not delivered; without sending_queue.storage it is lost", zap.Int("batches", n))
 		}
-		err = e.queue.Close(ctx)
+		err = q.Close(ctx)
 	}
 	e.telemetry.Shutdown()
 	return err
@@ -137,10 +181,13 @@ func (e *rwExporter) enqueue(ctx context.Context, md pmetric.Metrics) error {
 		if err != nil {
 			return consumererror.NewPermanent(err)
 		}
-		if err := e.queue.Put(ctx, b); err != nil {
+		if err := e.q().Put(ctx, b); err != nil {
 			if errors.Is(err, fifo.ErrFull) {
+				e.telemetry.ExporterRemoteWriteBatchesRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "queue_full")))
 				return fmt.Errorf("%w (%d batches waiting: is the backend down? raise sending_queue.queue_size to wait longer)", err, e.cfg.QueueConfig.QueueSize)
 			}
+			e.telemetry.ExporterRemoteWriteBatchesRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "storage_error")))
+			e.logOnce("storage_write", "The remote_write queue cannot store new data (is its disk full?); new data is refused until it can, the backlog is still sent", zap.Error(err))
 			return err
 		}
 	}
@@ -166,16 +213,20 @@ func splitResources(md pmetric.Metrics, n int) []pmetric.Metrics {
 
 // run is the one sender: it takes the oldest batches, merges them, sends them in order, and removes
 // them from the queue only once the backend took them (or refused them for good). Nothing overtakes:
-// the next batches wait while the oldest is retried.
+// the next batches wait while the oldest is retried. It never gives up while the collector runs: a
+// storage error (a full disk) is retried with backoff until it clears, and a damaged queue file is
+// moved aside.
 func (e *rwExporter) run(ctx context.Context) {
 	defer close(e.done)
+	retry := e.newStorageRetry()
 	for {
-		items, err := e.queue.Peek(ctx, batchesPerSend)
+		q := e.q()
+		items, err := q.Peek(ctx, batchesPerSend)
 		if err != nil {
-			if ctx.Err() == nil {
-				e.logger.Error("Cannot read the remote_write queue", zap.Error(err))
+			if ctx.Err() != nil || !retry.wait(ctx, "read", err) {
+				return
 			}
-			return
+			continue
 		}
 		size := 0
 		for i, item := range items {
@@ -184,25 +235,98 @@ func (e *rwExporter) run(ctx context.Context) {
 				break
 			}
 		}
-		if !e.deliver(ctx, items) {
+		if !e.deliver(ctx, items, q.Head() < e.resumedTail) {
 			return // shutting down: the batches stay queued
 		}
-		if err := e.queue.Remove(ctx, len(items)); err != nil {
-			e.logger.Error("Cannot update the remote_write queue", zap.Error(err))
-			return
+		for {
+			err := q.Remove(ctx, len(items))
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil || !retry.wait(ctx, "update", err) {
+				return
+			}
+			if e.q() != q {
+				break // the damaged queue was replaced: what it held is gone with it
+			}
+		}
+		retry.ok()
+	}
+}
+
+// storageRetry waits between tries of a failing queue operation: exponential backoff with jitter,
+// 100 ms to 30 s; each kind of failure is logged once, at warn, and the recovery at info. A damaged
+// queue is replaced by a fresh one.
+type storageRetry struct {
+	e      *rwExporter
+	delay  time.Duration
+	failed bool
+}
+
+func (e *rwExporter) newStorageRetry() *storageRetry {
+	return &storageRetry{e: e, delay: 100 * time.Millisecond}
+}
+
+func (r *storageRetry) wait(ctx context.Context, op string, err error) bool {
+	e := r.e
+	e.telemetry.ExporterRemoteWriteRetries.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "storage")))
+	if errors.Is(err, fifo.ErrCorrupt) {
+		e.replaceDamagedQueue(ctx, err)
+		return ctx.Err() == nil
+	}
+	if !r.failed {
+		e.logger.Warn("Cannot "+op+" the remote_write queue; retrying until its storage works again (is its disk full?)", zap.Error(err))
+		r.failed = true
+	}
+	jitter := time.Duration(rand.Int64N(int64(r.delay)/2 + 1))
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(r.delay + jitter):
+	}
+	r.delay = min(2*r.delay, 30*time.Second)
+	return true
+}
+
+func (r *storageRetry) ok() {
+	if r.failed {
+		r.e.logger.Info("The remote_write queue's storage works again")
+	}
+	r.failed, r.delay = false, 100*time.Millisecond
+}
+
+// replaceDamagedQueue moves a queue file that broke while it was read aside and opens a fresh one.
+func (e *rwExporter) replaceDamagedQueue(ctx context.Context, cause error) {
+	e.qmu.Lock()
+	defer e.qmu.Unlock()
+	old := e.queue
+	_ = old.Close(ctx)
+	path := e.queueFile()
+	if path != "" {
+		if aside, err := moveAside(path); err == nil {
+			e.logger.Error("The remote_write queue file broke while it was read; it was moved aside and a fresh queue started. The batches it held are not sent; the file is kept for inspection",
+				zap.String("file", path), zap.String("moved_to", aside), zap.Int("batches_lost", old.Len()), zap.Error(cause))
 		}
 	}
+	q, err := e.tryOpenQueue(ctx)
+	if err != nil {
+		e.logger.Error("Cannot open a fresh remote_write queue; keeping it in memory until the collector restarts", zap.Error(err))
+		q, _ = fifo.Open(ctx, nil, e.cfg.QueueConfig.QueueSize)
+	}
+	e.queue = q
+	e.resumedTail = 0
 }
 
 // deliver translates and sends some queued batches as requests of at most max_samples_per_request
 // samples. It retries each request until the backend takes it, refuses it for good, or the retries
 // run out (max_elapsed_time); it returns false when shutdown interrupted it.
-func (e *rwExporter) deliver(ctx context.Context, items [][]byte) bool {
+func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) bool {
 	var merged map[string]*prompb.TimeSeries
 	for i, b := range items {
 		md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
 		if err != nil {
-			e.logOnce("corrupt", "A queued batch cannot be read; it is dropped", zap.Error(err))
+			e.telemetry.ExporterRemoteWriteBatchesSkipped.Add(ctx, 1)
+			e.logOnce("corrupt", "A queued batch cannot be read (damaged); it is skipped (counted in otelcol_exporter_remote_write_batches_skipped)", zap.Error(err))
 			continue
 		}
 		tsMap, err := prometheusremotewrite.FromMetrics(md, e.settings)
@@ -227,7 +351,7 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte) bool {
 		}
 	}
 	for _, req := range split(merged, e.cfg.MaxSamplesPerRequest) {
-		if !e.sendWithRetry(ctx, req) {
+		if !e.sendWithRetry(ctx, req, resumed) {
 			return false
 		}
 	}
@@ -246,23 +370,34 @@ func signature(ls []prompb.Label) string {
 }
 
 // sendWithRetry sends one request, retrying retryable failures with exponential backoff (or the
-// backend's Retry-After). It returns false only when shutdown interrupted it.
-func (e *rwExporter) sendWithRetry(ctx context.Context, req *prompb.WriteRequest) bool {
+// backend's Retry-After, capped by max_retry_after). It returns false only when shutdown interrupted
+// it. Delivery failing for longer than failingWarnAfter is said once at warn, with the endpoint and
+// the error, and its recovery at info.
+func (e *rwExporter) sendWithRetry(ctx context.Context, req *prompb.WriteRequest, resumed bool) bool {
 	bo := e.cfg.BackOffConfig
 	wait := bo.InitialInterval
 	began := time.Now()
 	for {
-		err := e.send(ctx, req)
+		err := e.send(ctx, req, resumed)
 		if err == nil {
+			e.delivered()
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
+		e.failing(ctx, err)
 		var throttle interface{ Delay() time.Duration }
 		delay := wait
 		if errors.As(err, &throttle) {
 			delay = throttle.Delay()
+			if limit := e.cfg.MaxRetryAfter; limit > 0 && delay > limit {
+				e.logOnce("retry_after_capped", "The remote-write backend asked to wait longer than max_retry_after; waiting max_retry_after instead",
+					zap.Duration("retry_after", delay), zap.Duration("max_retry_after", limit))
+				delay = limit
+			} else if delay > time.Minute {
+				e.logOnce("retry_after", "The remote-write backend asked to wait before sending again", zap.Duration("retry_after", delay))
+			}
 		}
 		if !bo.Enabled || (bo.MaxElapsedTime > 0 && time.Since(began)+delay > bo.MaxElapsedTime) {
 			samples := int64(samplesIn(req))
@@ -282,6 +417,58 @@ func (e *rwExporter) sendWithRetry(ctx context.Context, req *prompb.WriteRequest
 		}
 	}
 }
+
+// failing counts a failed send by reason and says, once, when delivery has failed for long.
+func (e *rwExporter) failing(ctx context.Context, err error) {
+	e.telemetry.ExporterRemoteWriteRetries.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", retryReason(err))))
+	now := time.Now()
+	if e.failingSince.IsZero() {
+		e.failingSince = now
+	}
+	if !e.failingWarn && now.Sub(e.failingSince) >= e.warnAfter {
+		e.failingWarn = true
+		waiting := 0
+		if q := e.q(); q != nil {
+			waiting = q.Len()
+		}
+		e.logger.Warn("Cannot deliver to the remote-write backend; retrying, nothing is dropped while the queue has room",
+			zap.String("endpoint", e.cfg.Endpoint), zap.Duration("failing_for", now.Sub(e.failingSince).Round(time.Second)),
+			zap.Int("batches_waiting", waiting), zap.Error(err))
+	}
+}
+
+func (e *rwExporter) delivered() {
+	if e.failingWarn {
+		e.logger.Info("Delivery to the remote-write backend works again",
+			zap.String("endpoint", e.cfg.Endpoint), zap.Duration("failed_for", time.Since(e.failingSince).Round(time.Second)))
+	}
+	e.failingSince, e.failingWarn = time.Time{}, false
+}
+
+// retryReason names a retryable failure for otelcol_exporter_remote_write_retries.
+func retryReason(err error) string {
+	var se statusError
+	if errors.As(err, &se) {
+		if se.code == http.StatusTooManyRequests {
+			return "http_429"
+		}
+		return "http_5xx"
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return "timeout"
+	}
+	return "network"
+}
+
+// statusError is a retryable HTTP answer.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (s statusError) Error() string { return s.err.Error() }
+func (s statusError) Unwrap() error { return s.err }
 
 // split orders each series' samples by time and packs the series into requests of at most max
 // samples; a series with more samples than that is cut into consecutive pieces, in time order. (The
@@ -338,7 +525,7 @@ func samplesIn(req *prompb.WriteRequest) int {
 // send posts one request. 2xx: sent. 429 and 5xx: retryable (Retry-After honoured). Any other 4xx: the
 // backend will never take these samples (out of order, duplicate, too old, malformed): they are
 // dropped and counted by reason, and the rest of the batch goes on.
-func (e *rwExporter) send(ctx context.Context, req *prompb.WriteRequest) error {
+func (e *rwExporter) send(ctx context.Context, req *prompb.WriteRequest, resumed bool) error {
 	raw, err := req.Marshal()
 	if err != nil {
 		return fmt.Errorf("remote_write: cannot encode the request: %w", err)
@@ -365,13 +552,21 @@ func (e *rwExporter) send(ctx context.Context, req *prompb.WriteRequest) error {
 		e.telemetry.ExporterRemoteWriteSamplesSent.Add(ctx, samples)
 		return nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
-		err := fmt.Errorf("remote_write: POST %s: %s: %s", e.cfg.Endpoint, resp.Status, strings.TrimSpace(string(msg)))
+		err := statusError{code: resp.StatusCode, err: fmt.Errorf("remote_write: POST %s: %s: %s", e.cfg.Endpoint, resp.Status, strings.TrimSpace(string(msg)))}
 		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
 			return throttleError{err: err, delay: d}
 		}
 		return err
 	default:
 		reason := dropReason(string(msg))
+		if resumed && (reason == "out_of_order" || reason == "duplicate") {
+			// A batch left by the previous run was in flight when it stopped: the backend stored it
+			// then, and refuses it now as older than what it has. Nothing is lost.
+			e.telemetry.ExporterRemoteWriteSamplesDuplicate.Add(ctx, samples)
+			e.logOnce("resent", "The remote-write backend already had samples re-sent after a restart (in flight when the collector stopped); counted as duplicates, not lost",
+				zap.String("status", resp.Status), zap.String("backend_message", strings.TrimSpace(string(msg))))
+			return nil
+		}
 		e.telemetry.ExporterRemoteWriteSamplesDropped.Add(ctx, samples, metric.WithAttributes(attribute.String("reason", reason)))
 		e.logOnce(reason, "The remote-write backend refused samples; they are dropped, not retried (counted in otelcol_exporter_remote_write_samples_dropped)",
 			zap.String("reason", reason), zap.String("status", resp.Status), zap.String("backend_message", strings.TrimSpace(string(msg))))

@@ -23,7 +23,9 @@ func NewFactory() exporter.Factory {
 
 func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
-	client.Timeout = 10 * time.Second
+	// Above a busy backend's usual latency: a request that times out is sent again although the
+	// backend may have stored it.
+	client.Timeout = 30 * time.Second
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.MaxElapsedTime = 0 // keep trying: the queue, not a deadline, bounds what waits
 	return &Config{
@@ -31,6 +33,7 @@ func createDefaultConfig() component.Config {
 		QueueConfig:          QueueConfig{QueueSize: 10_000},
 		BackOffConfig:        retry,
 		MaxSamplesPerRequest: 2_000,
+		MaxRetryAfter:        5 * time.Minute,
 		AddMetricSuffixes:    true,
 		TargetInfo:           TargetInfo{Enabled: true},
 	}

@@ -11,14 +11,33 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 )
 
 // ErrFull is returned by Put when the queue holds its capacity.
 var ErrFull = errors.New("the remote_write queue is full")
+
+// ErrCorrupt wraps what a damaged queue file did: a storage call that panicked (bbolt panics on some
+// damaged pages) or indexes that make no sense. The caller moves the file aside and starts afresh.
+var ErrCorrupt = errors.New("the remote_write queue's storage is damaged")
+
+// safely runs one storage call, turning a panic into an ErrCorrupt error.
+func safely(f func() error) (err error) {
+	// A damaged file can make bbolt read past the end of its memory map: with this, the fault is a
+	// panic recovered here instead of a crash of the process.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	return f()
+}
 
 const (
 	keyHead = "head"
@@ -35,11 +54,15 @@ type Queue struct {
 	head     uint64 // the oldest item not delivered
 	tail     uint64 // the next item's index
 	capacity uint64
+	// putAt is when each item put by this process was put; opened is when the queue was opened (the
+	// age of items a previous run left counts from there).
+	putAt  map[uint64]time.Time
+	opened time.Time
 }
 
 // Open returns a queue over client (nil: in memory), resuming where the previous process stopped.
 func Open(ctx context.Context, client storage.Client, capacity int) (*Queue, error) {
-	q := &Queue{client: client, nonEmpty: make(chan struct{}, 1), capacity: uint64(max(capacity, 1))}
+	q := &Queue{client: client, nonEmpty: make(chan struct{}, 1), capacity: uint64(max(capacity, 1)), putAt: map[uint64]time.Time{}, opened: time.Now()}
 	if client == nil {
 		q.mem = map[uint64][]byte{}
 		return q, nil
@@ -52,7 +75,7 @@ func Open(ctx context.Context, client storage.Client, capacity int) (*Queue, err
 		return nil, err
 	}
 	if q.tail < q.head {
-		return nil, fmt.Errorf("remote_write queue storage is inconsistent (head %d after tail %d): remove its file_storage directory to start afresh", q.head, q.tail)
+		return nil, fmt.Errorf("%w: head %d after tail %d", ErrCorrupt, q.head, q.tail)
 	}
 	if q.tail > q.head {
 		q.signal()
@@ -61,7 +84,8 @@ func Open(ctx context.Context, client storage.Client, capacity int) (*Queue, err
 }
 
 func (q *Queue) readIndex(ctx context.Context, key string) (uint64, error) {
-	b, err := q.client.Get(ctx, key)
+	var b []byte
+	err := safely(func() (err error) { b, err = q.client.Get(ctx, key); return err })
 	if err != nil {
 		return 0, fmt.Errorf("reading the remote_write queue's %s: %w", key, err)
 	}
@@ -69,7 +93,7 @@ func (q *Queue) readIndex(ctx context.Context, key string) (uint64, error) {
 		return 0, nil
 	}
 	if len(b) != 8 {
-		return 0, fmt.Errorf("the remote_write queue's %s is corrupt", key)
+		return 0, fmt.Errorf("%w: its %s is %d bytes, not 8", ErrCorrupt, key, len(b))
 	}
 	return binary.LittleEndian.Uint64(b), nil
 }
@@ -98,15 +122,32 @@ func (q *Queue) Put(ctx context.Context, item []byte) error {
 	}
 	if q.client == nil {
 		q.mem[q.tail] = item
-	} else if err := q.client.Batch(ctx,
-		storage.SetOperation(itemKey(q.tail), item),
-		storage.SetOperation(keyTail, encodeIndex(q.tail+1)),
-	); err != nil {
+	} else if err := safely(func() error {
+		return q.client.Batch(ctx,
+			storage.SetOperation(itemKey(q.tail), item),
+			storage.SetOperation(keyTail, encodeIndex(q.tail+1)),
+		)
+	}); err != nil {
 		return fmt.Errorf("writing to the remote_write queue: %w", err)
 	}
+	q.putAt[q.tail] = time.Now()
 	q.tail++
 	q.signal()
 	return nil
+}
+
+// Oldest is when the oldest item waiting was put (when the queue was opened, for an item a previous
+// run left); false when the queue is empty.
+func (q *Queue) Oldest() (time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.tail == q.head {
+		return time.Time{}, false
+	}
+	if t, ok := q.putAt[q.head]; ok {
+		return t, true
+	}
+	return q.opened, true
 }
 
 func (q *Queue) signal() {
@@ -149,7 +190,8 @@ func (q *Queue) get(ctx context.Context, i uint64) ([]byte, error) {
 	if q.client == nil {
 		return q.mem[i], nil
 	}
-	b, err := q.client.Get(ctx, itemKey(i))
+	var b []byte
+	err := safely(func() (err error) { b, err = q.client.Get(ctx, itemKey(i)); return err })
 	if err != nil {
 		return nil, fmt.Errorf("reading the remote_write queue: %w", err)
 	}
@@ -164,6 +206,7 @@ func (q *Queue) Remove(ctx context.Context, n int) error {
 	if q.client == nil {
 		for i := q.head; i < q.head+k; i++ {
 			delete(q.mem, i)
+			delete(q.putAt, i)
 		}
 		q.head += k
 		return nil
@@ -173,11 +216,28 @@ func (q *Queue) Remove(ctx context.Context, n int) error {
 		ops = append(ops, storage.DeleteOperation(itemKey(i)))
 	}
 	ops = append(ops, storage.SetOperation(keyHead, encodeIndex(q.head+k)))
-	if err := q.client.Batch(ctx, ops...); err != nil {
+	if err := safely(func() error { return q.client.Batch(ctx, ops...) }); err != nil {
 		return fmt.Errorf("updating the remote_write queue: %w", err)
+	}
+	for i := q.head; i < q.head+k; i++ {
+		delete(q.putAt, i)
 	}
 	q.head += k
 	return nil
+}
+
+// Head is the index of the oldest item not delivered, Tail the next item's.
+func (q *Queue) Head() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.head
+}
+
+// Tail is the index the next item will get.
+func (q *Queue) Tail() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.tail
 }
 
 // Close releases the storage client.
@@ -185,5 +245,5 @@ func (q *Queue) Close(ctx context.Context) error {
 	if q.client == nil {
 		return nil
 	}
-	return q.client.Close(ctx)
+	return safely(func() error { return q.client.Close(ctx) })
 }

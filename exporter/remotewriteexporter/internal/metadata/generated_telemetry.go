@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -23,11 +25,17 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                             metric.Meter
-	mu                                sync.Mutex
-	registrations                     []metric.Registration
-	ExporterRemoteWriteSamplesDropped metric.Int64Counter
-	ExporterRemoteWriteSamplesSent    metric.Int64Counter
+	meter                               metric.Meter
+	mu                                  sync.Mutex
+	registrations                       []metric.Registration
+	ExporterRemoteWriteBatchesRefused   metric.Int64Counter
+	ExporterRemoteWriteBatchesSkipped   metric.Int64Counter
+	ExporterRemoteWriteQueueLength      metric.Int64ObservableGauge
+	ExporterRemoteWriteQueueOldestAge   metric.Float64ObservableGauge
+	ExporterRemoteWriteRetries          metric.Int64Counter
+	ExporterRemoteWriteSamplesDropped   metric.Int64Counter
+	ExporterRemoteWriteSamplesDuplicate metric.Int64Counter
+	ExporterRemoteWriteSamplesSent      metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -39,6 +47,56 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterExporterRemoteWriteQueueLengthCallback sets callback for observable ExporterRemoteWriteQueueLength metric.
+func (builder *TelemetryBuilder) RegisterExporterRemoteWriteQueueLengthCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ExporterRemoteWriteQueueLength, obs: o})
+		return nil
+	}, builder.ExporterRemoteWriteQueueLength)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterExporterRemoteWriteQueueOldestAgeCallback sets callback for observable ExporterRemoteWriteQueueOldestAge metric.
+func (builder *TelemetryBuilder) RegisterExporterRemoteWriteQueueOldestAgeCallback(cb metric.Float64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerFloat64{inst: builder.ExporterRemoteWriteQueueOldestAge, obs: o})
+		return nil
+	}, builder.ExporterRemoteWriteQueueOldestAge)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
+}
+
+type observerFloat64 struct {
+	embedded.Float64Observer
+	inst metric.Float64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerFloat64) Observe(value float64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveFloat64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -59,9 +117,45 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ExporterRemoteWriteBatchesRefused, err = builder.meter.Int64Counter(
+		"otelcol_exporter_remote_write_batches_refused",
+		metric.WithDescription("Batches the pipeline pushed that the queue could not take, by reason: queue_full (the backend has been down long enough to fill sending_queue.queue_size), storage_error (the queue's storage could not write, e.g. a full disk). [Development]"),
+		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRemoteWriteBatchesSkipped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_remote_write_batches_skipped",
+		metric.WithDescription("Queued batches that could not be read back (a damaged item) and were skipped. [Development]"),
+		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRemoteWriteQueueLength, err = builder.meter.Int64ObservableGauge(
+		"otelcol_exporter_remote_write_queue_length",
+		metric.WithDescription("Batches waiting in the queue (accepted from the pipeline, not yet delivered). [Development]"),
+		metric.WithUnit("{batch}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRemoteWriteQueueOldestAge, err = builder.meter.Float64ObservableGauge(
+		"otelcol_exporter_remote_write_queue_oldest_age",
+		metric.WithDescription("Age of the oldest batch waiting in the queue (0 when it is empty); a batch resumed from a previous run counts from this run's start. [Development]"),
+		metric.WithUnit("s"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRemoteWriteRetries, err = builder.meter.Int64Counter(
+		"otelcol_exporter_remote_write_retries",
+		metric.WithDescription("Sends and queue operations tried again, by reason: http_5xx, http_429, network, timeout, storage. [Development]"),
+		metric.WithUnit("{retry}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterRemoteWriteSamplesDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_remote_write_samples_dropped",
 		metric.WithDescription("Samples the backend refused and that are not retried, by reason (out_of_order, duplicate, too_old, bad_request). [Development]"),
+		metric.WithUnit("{sample}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterRemoteWriteSamplesDuplicate, err = builder.meter.Int64Counter(
+		"otelcol_exporter_remote_write_samples_duplicate",
+		metric.WithDescription("Samples re-sent after a restart that the backend already had (it answered out of order or duplicate for a batch that was in flight when the collector stopped); not lost, not dropped. [Development]"),
 		metric.WithUnit("{sample}"),
 	)
 	errs = errors.Join(errs, err)
