@@ -48,6 +48,11 @@ type QueueConfig struct {
 	// QueueSize is how many batches (one per push from the pipeline) the queue holds; beyond it new
 	// data is refused (an error the pipeline sees).
 	QueueSize int `mapstructure:"queue_size"`
+	// Enabled and NumConsumers are accepted as other exporters spell them (exporterhelper's keys):
+	// the queue is always on (enabled: true), and read by one consumer, which is what keeps samples
+	// in order.
+	Enabled      *bool `mapstructure:"enabled"`
+	NumConsumers int   `mapstructure:"num_consumers"`
 
 	_ struct{}
 }
@@ -73,6 +78,12 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxRetryAfter < 0 {
 		errs = append(errs, fmt.Errorf(`"max_retry_after" must not be negative, got %s`, cfg.MaxRetryAfter))
+	}
+	if e := cfg.QueueConfig.Enabled; e != nil && !*e {
+		errs = append(errs, errors.New(`"sending_queue.enabled": the remote_write exporter always queues (in memory, or on disk with "storage"), so that retries keep samples in order; remove "enabled: false"`))
+	}
+	if n := cfg.QueueConfig.NumConsumers; n < 0 || n > 1 {
+		errs = append(errs, fmt.Errorf(`"sending_queue.num_consumers" must be 1 (got %d): one consumer sends the queue in order; several would reorder samples, which the backend refuses`, n))
 	}
 	if cfg.QueueConfig.QueueSize <= 0 {
 		errs = append(errs, fmt.Errorf(`"sending_queue.queue_size" must be positive, got %d`, cfg.QueueConfig.QueueSize))

@@ -235,7 +235,13 @@ func (e *rwExporter) run(ctx context.Context) {
 				break
 			}
 		}
-		if !e.deliver(ctx, items, q.Head() < e.resumedTail) {
+		// What the previous run left goes in rounds of its own: a backend's refusal of samples it
+		// already had must not take this run's new samples with it.
+		resumed := q.Head() < e.resumedTail
+		if resumed {
+			items = items[:min(uint64(len(items)), e.resumedTail-q.Head())]
+		}
+		if !e.deliver(ctx, items, resumed) {
 			return // shutting down: the batches stay queued
 		}
 		for {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -202,6 +203,32 @@ func TestConfigValidate(t *testing.T) {
 	cfg.QueueConfig.QueueSize = 10
 	cfg.MaxSamplesPerRequest = 0
 	require.ErrorContains(t, cfg.Validate(), `"max_samples_per_request" must be positive`)
+	cfg.MaxSamplesPerRequest = 10
+
+	// The keys users copy from every other exporter: accepted where they mean what this queue does.
+	on, off := true, false
+	cfg.QueueConfig.Enabled, cfg.QueueConfig.NumConsumers = &on, 1
+	require.NoError(t, cfg.Validate())
+	cfg.QueueConfig.Enabled = &off
+	require.ErrorContains(t, cfg.Validate(), `always queues`)
+	cfg.QueueConfig.Enabled, cfg.QueueConfig.NumConsumers = &on, 4
+	require.ErrorContains(t, cfg.Validate(), `"sending_queue.num_consumers" must be 1 (got 4)`)
+	cfg.QueueConfig.NumConsumers = 1
+	cfg.MaxRetryAfter = -time.Second
+	require.ErrorContains(t, cfg.Validate(), `"max_retry_after" must not be negative`)
+}
+
+// As a new user writes it, copied from another exporter.
+func TestSendingQueueCommonKeysLoad(t *testing.T) {
+	cm := confmap.NewFromStringMap(map[string]any{
+		"endpoint":      "http://127.0.0.1:9090/api/v1/write",
+		"sending_queue": map[string]any{"enabled": true, "storage": "file_storage", "num_consumers": 1, "queue_size": 500},
+	})
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, cm.Unmarshal(cfg))
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, "file_storage", cfg.QueueConfig.Storage.String())
+	assert.Equal(t, 500, cfg.QueueConfig.QueueSize)
 }
 
 func TestLargePushIsSplitInOrder(t *testing.T) {

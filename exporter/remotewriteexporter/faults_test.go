@@ -302,3 +302,98 @@ func overwrite(t *testing.T, path string, page int64, data []byte) {
 	_, err = f.WriteAt(data, page*4096)
 	require.NoError(t, err)
 }
+
+// oooBackend refuses its first request as out of order (what Prometheus answers for samples older
+// than what it has), then stores like backend.
+type oooBackend struct {
+	backend
+	refused atomic.Int64
+}
+
+func (b *oooBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if b.refused.Add(1) == 1 {
+		http.Error(w, "out of order sample", http.StatusBadRequest)
+		return
+	}
+	b.backend.ServeHTTP(w, r)
+}
+
+// After a restart, a batch that was in flight when the collector stopped is sent again; the backend,
+// which stored it then, refuses it as out of order. That is counted as duplicates, not as drops.
+func TestResentAfterRestartAreDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	ext := fileStorage(t, dir)
+	down := &switchBackend{}
+	down.down.Store(true)
+	exp, _ := startWithStorage(t, down, hostWith{queueStorageID: ext}, nil)
+	require.NoError(t, exp.ConsumeMetrics(context.Background(), gauge(1, 1, 3)))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	require.NoError(t, ext.Shutdown(context.Background()))
+
+	ext = fileStorage(t, dir)
+	defer func() { _ = ext.Shutdown(context.Background()) }()
+	tel := componenttest.NewTelemetry()
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+	b := &oooBackend{}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	f := NewFactory()
+	cfg := f.CreateDefaultConfig().(*Config)
+	cfg.Endpoint = srv.URL + "/api/v1/write"
+	id := queueStorageID
+	cfg.QueueConfig.Storage = &id
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.ID = component.NewIDWithName(metadata.Type, "q")
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	exp, err := f.CreateMetrics(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), hostWith{queueStorageID: ext}))
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+	require.NoError(t, exp.ConsumeMetrics(context.Background(), gauge(2, 2, 3)))
+	require.Eventually(t, func() bool { return len(b.stepsOf()) == 1 }, 5*time.Second, 10*time.Millisecond, "the new batch arrives")
+
+	sum := func(name string) int64 {
+		m, err := tel.GetMetric(name)
+		if err != nil {
+			return 0
+		}
+		var n int64
+		for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+			n += dp.Value
+		}
+		return n
+	}
+	assert.Equal(t, int64(3), sum("otelcol_exporter_remote_write_samples_duplicate"), "the re-sent samples")
+	assert.Equal(t, int64(0), sum("otelcol_exporter_remote_write_samples_dropped"), "nothing dropped")
+}
+
+// A Retry-After of an hour is capped by max_retry_after: sending resumes once the backend is back.
+func TestRetryAfterCapped(t *testing.T) {
+	var calls atomic.Int64
+	b := &backend{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "3600")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		b.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	f := NewFactory()
+	cfg := f.CreateDefaultConfig().(*Config)
+	cfg.Endpoint = srv.URL + "/api/v1/write"
+	cfg.MaxRetryAfter = 100 * time.Millisecond
+	core, logs := observer.New(zapcore.InfoLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	exp, err := f.CreateMetrics(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+	require.NoError(t, exp.ConsumeMetrics(context.Background(), gauge(1, 1, 1)))
+	require.Eventually(t, func() bool { return len(b.stepsOf()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	capped := logs.FilterMessageSnippet("longer than max_retry_after").All()
+	require.Len(t, capped, 1)
+	assert.Equal(t, time.Hour, capped[0].ContextMap()["retry_after"])
+}
