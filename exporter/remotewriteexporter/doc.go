@@ -1,7 +1,8 @@
 //go:generate go tool -modfile=../../internal/tools/go.mod mdatagen metadata.yaml
 
 // Package remotewriteexporter writes metrics with Prometheus remote write 1.0, durably and in order:
-// the collector's sending queue (persistent with a storage extension) feeds one consumer, so the
-// samples of every series reach the backend in the order they were received, across retries and
-// restarts.
+// its own strict FIFO queue (internal/fifo; on a storage extension such as file_storage, or in memory)
+// feeds one sender, so the samples of every series reach the backend in the order they were received,
+// across retries and restarts. It does not use exporterhelper's sending queue, whose persistent form
+// puts the batch in flight at a crash back at the end of the queue (see RELIABILITY.md).
 package remotewriteexporter // import "github.com/otel-inference/collector/exporter/remotewriteexporter"
