@@ -62,14 +62,24 @@ var (
 	NvidiaGPUClockFrequency = Metric{Name: "nvidia.gpu.clock.frequency", Unit: "Hz", Description: "Clock frequency (nvidia.gpu.clock.type sm, memory).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUClockEventActive: 1 while the clock event (throttle) reason holds, else 0.
 	NvidiaGPUClockEventActive = Metric{Name: "nvidia.gpu.clock_event.active", Unit: "1", Description: "1 while the clock event (throttle) reason holds, else 0.", Type: Gauge, Monotonic: false}
+	// NvidiaGPUDramActive: Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).
+	NvidiaGPUDramActive = Metric{Name: "nvidia.gpu.dram.active", Unit: "1", Description: "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).", Type: Gauge, Monotonic: false}
+	// NvidiaGPUGraphicsEngineActive: Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).
+	NvidiaGPUGraphicsEngineActive = Metric{Name: "nvidia.gpu.graphics_engine.active", Unit: "1", Description: "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUMemoryBusy: Fraction of time the memory controller was busy, 0..1 (not the memory used).
 	NvidiaGPUMemoryBusy = Metric{Name: "nvidia.gpu.memory.busy", Unit: "1", Description: "Fraction of time the memory controller was busy, 0..1 (not the memory used).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUPcieThroughput: PCIe throughput, by network.io.direction (gpu.pcie_throughput true).
 	NvidiaGPUPcieThroughput = Metric{Name: "nvidia.gpu.pcie.throughput", Unit: "By/s", Description: "PCIe throughput, by network.io.direction (gpu.pcie_throughput true).", Type: Gauge, Monotonic: false}
+	// NvidiaGPUPipeActive: Fraction of the interval a pipe (nvidia.gpu.pipe tensor, fp64, fp32, fp16) was active, 0..1 (NVML GPM; DCGM_FI_PROF_PIPE_*_ACTIVE).
+	NvidiaGPUPipeActive = Metric{Name: "nvidia.gpu.pipe.active", Unit: "1", Description: "Fraction of the interval a pipe (nvidia.gpu.pipe tensor, fp64, fp32, fp16) was active, 0..1 (NVML GPM; DCGM_FI_PROF_PIPE_*_ACTIVE).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUProcessMemoryUsage: GPU memory a process uses.
 	NvidiaGPUProcessMemoryUsage = Metric{Name: "nvidia.gpu.process.memory.usage", Unit: "By", Description: "GPU memory a process uses.", Type: Gauge, Monotonic: false}
 	// NvidiaGPUProcessUtilization: SM utilisation of a process since the last scrape, 0..1.
 	NvidiaGPUProcessUtilization = Metric{Name: "nvidia.gpu.process.utilization", Unit: "1", Description: "SM utilisation of a process since the last scrape, 0..1.", Type: Gauge, Monotonic: false}
+	// NvidiaGPUSMActive: Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).
+	NvidiaGPUSMActive = Metric{Name: "nvidia.gpu.sm.active", Unit: "1", Description: "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).", Type: Gauge, Monotonic: false}
+	// NvidiaGPUSMOccupancy: Warps resident on the SMs over the most they can hold, averaged over the interval and all SMs, 0..1 (NVML GPM; DCGM_FI_PROF_SM_OCCUPANCY).
+	NvidiaGPUSMOccupancy = Metric{Name: "nvidia.gpu.sm.occupancy", Unit: "1", Description: "Warps resident on the SMs over the most they can hold, averaged over the interval and all SMs, 0..1 (NVML GPM; DCGM_FI_PROF_SM_OCCUPANCY).", Type: Gauge, Monotonic: false}
 )
 
 // All lists every declared metric, by name.
@@ -103,8 +113,13 @@ var All = []Metric{
 	InferenceTokens,
 	NvidiaGPUClockFrequency,
 	NvidiaGPUClockEventActive,
+	NvidiaGPUDramActive,
+	NvidiaGPUGraphicsEngineActive,
 	NvidiaGPUMemoryBusy,
 	NvidiaGPUPcieThroughput,
+	NvidiaGPUPipeActive,
 	NvidiaGPUProcessMemoryUsage,
 	NvidiaGPUProcessUtilization,
+	NvidiaGPUSMActive,
+	NvidiaGPUSMOccupancy,
 }

@@ -73,11 +73,7 @@ func TestEveryMetricAsDeclared(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := serveRoutes(t, tc.routes)
-			sc := tc.server
-			sc.Name = tc.name
-			sc.Endpoint = srv.URL + tc.path
-			md, err := scrapeOnce(t, testConfig(sc))
+			md, err := scrapeOnce(t, testConfig(tc.serve(t)))
 			require.NoError(t, err)
 			for n := range checkDeclared(t, md) {
 				seen[n] = true
@@ -105,11 +101,7 @@ func TestDisabledMetricGoneFromEverySource(t *testing.T) {
 		if tc.name != "vllm" && tc.name != "dcgm" {
 			continue
 		}
-		srv := serveRoutes(t, tc.routes)
-		sc := tc.server
-		sc.Name = tc.name
-		sc.Endpoint = srv.URL + tc.path
-		cfg := testConfig(sc)
+		cfg := testConfig(tc.serve(t))
 		cfg.Metrics.HwPower.Enabled = false
 		cfg.Metrics.InferenceRequests.Enabled = false
 		cfg.Metrics.GenAiServerRequestDuration.Enabled = false

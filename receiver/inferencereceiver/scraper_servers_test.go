@@ -202,14 +202,20 @@ func goldenCases() []goldenCase {
 	}
 }
 
+// serve replays the case's payloads and returns its server's configuration, named as the case.
+func (tc goldenCase) serve(t *testing.T) ServerConfig {
+	t.Helper()
+	srv := serveRoutes(t, tc.routes)
+	sc := tc.server
+	sc.Name = tc.name
+	sc.Endpoint = srv.URL + tc.path
+	return sc
+}
+
 func TestGoldenPerFlavor(t *testing.T) {
 	for _, tc := range goldenCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := serveRoutes(t, tc.routes)
-			sc := tc.server
-			sc.Name = tc.name
-			sc.Endpoint = srv.URL + tc.path
-			md, err := scrapeOnce(t, testConfig(sc))
+			md, err := scrapeOnce(t, testConfig(tc.serve(t)))
 			require.NoError(t, err)
 			compareGolden(t, tc.name+".yaml", md)
 		})
@@ -224,11 +230,8 @@ func TestAutoDetection(t *testing.T) {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
-			srv := serveRoutes(t, tc.routes)
-			sc := tc.server
-			sc.Name = tc.name
+			sc := tc.serve(t)
 			sc.Flavor = ""
-			sc.Endpoint = srv.URL + tc.path
 			md, err := scrapeOnce(t, testConfig(sc))
 			require.NoError(t, err)
 			flavor, _ := md.ResourceMetrics().At(0).Resource().Attributes().Get("inference.server.flavor")

@@ -39,6 +39,9 @@ type reader struct {
 
 	// lastProcTs is the NVML timestamp (µs) of the last process-utilisation read, per GPU.
 	lastProcTs map[string]uint64
+	// gpm are the GPM samples per GPU (profiling metrics); hasGPM: the driver has GPM.
+	gpm    map[string]*gpmState
+	hasGPM bool
 
 	// Xid events: counters read by a goroutine that Shutdown stops.
 	xidMu   sync.Mutex
@@ -65,7 +68,7 @@ func newReaderWithLib(opts Options, logger *zap.Logger, newLib func() nvml.Inter
 	return &reader{
 		opts: opts, logger: logger, newLib: newLib,
 		skipped: map[string]int{}, lost: map[string]bool{}, lastProcTs: map[string]uint64{},
-		xid: map[string]map[uint64]int64{}, start: time.Now(),
+		xid: map[string]map[uint64]int64{}, start: time.Now(), gpm: map[string]*gpmState{},
 	}
 }
 
@@ -88,6 +91,7 @@ func (r *reader) init() {
 	ext := lib.Extensions()
 	r.hasEnergy = ext.LookupSymbol("nvmlDeviceGetTotalEnergyConsumption") == nil
 	r.hasRemapped = ext.LookupSymbol("nvmlDeviceGetRemappedRows") == nil
+	r.hasGPM = ext.LookupSymbol("nvmlGpmMetricsGet") == nil && ext.LookupSymbol("nvmlGpmSampleGet") == nil && ext.LookupSymbol("nvmlGpmQueryDeviceSupport") == nil
 	n, _ := lib.DeviceGetCount()
 	driver, _ := lib.SystemGetDriverVersion()
 	r.logger.Info("Reading NVIDIA GPUs through NVML", zap.Int("gpus", n), zap.String("driver", driver))
@@ -104,6 +108,7 @@ func (r *reader) off(why string) {
 // reset drops NVML after the driver went away (unloaded, restarted); the next scrapes initialise again.
 func (r *reader) reset(why string) {
 	r.stopEvents()
+	r.gpm = map[string]*gpmState{} // the samples went with the driver
 	if r.lib != nil {
 		r.lib.Shutdown()
 	}
@@ -114,6 +119,7 @@ func (r *reader) reset(why string) {
 func (r *reader) Shutdown(context.Context) error {
 	r.stopEvents()
 	if r.ready {
+		r.freeGPM()
 		r.lib.Shutdown()
 		r.ready = false
 	}
@@ -168,6 +174,7 @@ func (r *reader) Scrape(_ context.Context, now time.Time, ms pmetric.MetricSlice
 		if !r.readDevice(dev, attrs, out) {
 			continue
 		}
+		r.readGPM(dev, attrs, out)
 		if r.opts.Processes {
 			if ports == nil {
 				ports = listeningServers(r.opts.ProcRoot, r.opts.Servers)

@@ -72,6 +72,7 @@ func h100(t *testing.T) (*server.Server, *atomic.Int32) {
 		dev.GetRemappedRowsFunc = func() (int, int, bool, bool, nvml.Return) { return 0, 0, false, false, notSupported() }
 		dev.GetComputeRunningProcessesFunc = func() ([]nvml.ProcessInfo, nvml.Return) { return nil, nvml.SUCCESS }
 		dev.GetProcessUtilizationFunc = func(uint64) ([]nvml.ProcessUtilizationSample, nvml.Return) { return nil, nvml.ERROR_NOT_FOUND }
+		dev.GpmQueryDeviceSupportFunc = func() (nvml.GpmSupport, nvml.Return) { return nvml.GpmSupport{IsSupportedDevice: 0}, nvml.SUCCESS }
 	}
 	g0 := srv.Devices[0].(*server.Device)
 	g0.MemoryInfo = nvml.Memory{Total: h100MemTotal, Used: h100MemUsed, Free: h100MemTotal - h100MemUsed}
@@ -105,7 +106,34 @@ func h100(t *testing.T) (*server.Server, *atomic.Int32) {
 	}
 	g1 := srv.Devices[1].(*server.Device)
 	g1.GetUtilizationRatesFunc = func() (nvml.Utilization, nvml.Return) { return nvml.Utilization{}, nvml.ERROR_GPU_IS_LOST }
+
+	// GPM on GPU 0 only: each sample taken is numbered; the metrics between two samples are the
+	// percentages below (GPM's unit) whatever the pair.
+	g0.GpmQueryDeviceSupportFunc = func() (nvml.GpmSupport, nvml.Return) { return nvml.GpmSupport{IsSupportedDevice: 1}, nvml.SUCCESS }
+	var taken atomic.Int32
+	g0.GpmSampleGetFunc = func(nvml.GpmSample) nvml.Return { taken.Add(1); return nvml.SUCCESS }
+	srv.GpmSampleAllocFunc = func() (nvml.GpmSample, nvml.Return) {
+		return &mock.GpmSample{FreeFunc: func() nvml.Return { return nvml.SUCCESS }}, nvml.SUCCESS
+	}
+	srv.GpmMetricsGetFunc = func(mg *nvml.GpmMetricsGetType) nvml.Return {
+		for i := 0; i < int(mg.NumMetrics); i++ {
+			v, ok := h100GPM[nvml.GpmMetricId(mg.Metrics[i].MetricId)]
+			if !ok {
+				mg.Metrics[i].NvmlReturn = uint32(nvml.ERROR_NOT_SUPPORTED)
+				continue
+			}
+			mg.Metrics[i].Value = v
+		}
+		return nvml.SUCCESS
+	}
 	return srv, &xidWaits
+}
+
+// h100GPM are GPM readings of a busy H100 (percent).
+var h100GPM = map[nvml.GpmMetricId]float64{
+	nvml.GPM_METRIC_SM_UTIL: 87.5, nvml.GPM_METRIC_SM_OCCUPANCY: 31.25, nvml.GPM_METRIC_GRAPHICS_UTIL: 98,
+	nvml.GPM_METRIC_DRAM_BW_UTIL: 12.5, nvml.GPM_METRIC_ANY_TENSOR_UTIL: 40, nvml.GPM_METRIC_FP32_UTIL: 5,
+	nvml.GPM_METRIC_FP16_UTIL: 20, // FP64 not supported here: skipped and counted
 }
 
 // fakeProc is a /proc with process 4242 (python3) listening on port 8000 and 5151 (other) on nothing.
@@ -252,6 +280,43 @@ func TestH100Readings(t *testing.T) {
 	}
 	usage, _ := names.ByName("hw.gpu.memory.usage")
 	assert.False(t, usage.Monotonic)
+}
+
+// TestGPMProfiling: NVML GPM gives the profiling metrics from the second scrape on (two samples, one
+// taken per scrape), percentages as 0..1; GPUs without GPM are said once and skipped.
+func TestGPMProfiling(t *testing.T) {
+	srv, _ := h100(t)
+	core, logs := observer.New(zap.InfoLevel)
+	r := newReaderWithLib(Options{}, zap.New(core), func() nvml.Interface { return srv })
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
+	scrape := func() pmetric.MetricSlice {
+		ms := pmetric.NewMetricSlice()
+		require.NoError(t, r.Scrape(context.Background(), time.Now(), ms))
+		return ms
+	}
+	assert.Empty(t, points(scrape(), "nvidia.gpu.sm.active"), "one sample: nothing to compare yet")
+	ms := scrape()
+	g0, _ := srv.Devices[0].GetUUID()
+	id := map[string]any{"hw.id": g0}
+	assert.InDelta(t, 0.875, find(t, points(ms, "nvidia.gpu.sm.active"), id).v, 1e-12)
+	assert.InDelta(t, 0.3125, find(t, points(ms, "nvidia.gpu.sm.occupancy"), id).v, 1e-12)
+	assert.InDelta(t, 0.98, find(t, points(ms, "nvidia.gpu.graphics_engine.active"), id).v, 1e-12)
+	assert.InDelta(t, 0.125, find(t, points(ms, "nvidia.gpu.dram.active"), id).v, 1e-12)
+	pipes := map[string]float64{}
+	for _, p := range points(ms, "nvidia.gpu.pipe.active") {
+		pipes[p.attrs["nvidia.gpu.pipe"].(string)] = p.v
+	}
+	assert.Equal(t, map[string]float64{"tensor": 0.4, "fp32": 0.05, "fp16": 0.2}, pipes, "fp64 unsupported: skipped")
+	assert.Len(t, points(ms, "nvidia.gpu.sm.active"), 1, "only GPU 0 has GPM")
+	assert.Equal(t, 6, logs.FilterMessageSnippet("NVML GPM").Len(), "each of the 6 other readable GPUs said once")
+	scrape()
+	assert.Equal(t, 6, logs.FilterMessageSnippet("NVML GPM").Len(), "not again")
+	for i := 0; i < ms.Len(); i++ {
+		d, ok := names.ByName(ms.At(i).Name())
+		require.True(t, ok)
+		assert.Equal(t, d.Description, ms.At(i).Description())
+	}
 }
 
 func TestNoLibraryCallsNothingElse(t *testing.T) {

@@ -1125,6 +1125,108 @@ func (ms *NvidiaGpuClockEventActiveMetricConfig) Validate() error {
 	return nil
 }
 
+// NvidiaGpuDramActiveMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.dram.active metric.
+type NvidiaGpuDramActiveMetricAttributeKey string
+
+const (
+	NvidiaGpuDramActiveMetricAttributeKeyHwID           NvidiaGpuDramActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuDramActiveMetricAttributeKeyHwName         NvidiaGpuDramActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuDramActiveMetricAttributeKeyHwVendor       NvidiaGpuDramActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex NvidiaGpuDramActiveMetricAttributeKey = "nvidia.gpu.index"
+)
+
+// NvidiaGpuDramActiveMetricConfig provides config for the nvidia.gpu.dram.active metric.
+type NvidiaGpuDramActiveMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuDramActiveMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuDramActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuDramActiveMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.dram.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuGraphicsEngineActiveMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.graphics_engine.active metric.
+type NvidiaGpuGraphicsEngineActiveMetricAttributeKey string
+
+const (
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID           NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName         NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor       NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "nvidia.gpu.index"
+)
+
+// NvidiaGpuGraphicsEngineActiveMetricConfig provides config for the nvidia.gpu.graphics_engine.active metric.
+type NvidiaGpuGraphicsEngineActiveMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                            `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuGraphicsEngineActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuGraphicsEngineActiveMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.graphics_engine.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // NvidiaGpuMemoryBusyMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.memory.busy metric.
 type NvidiaGpuMemoryBusyMetricAttributeKey string
 
@@ -1216,6 +1318,58 @@ func (ms *NvidiaGpuPcieThroughputMetricConfig) Validate() error {
 		case NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection:
 		default:
 			return fmt.Errorf("metric nvidia.gpu.pcie.throughput doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, network.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuPipeActiveMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.pipe.active metric.
+type NvidiaGpuPipeActiveMetricAttributeKey string
+
+const (
+	NvidiaGpuPipeActiveMetricAttributeKeyHwID           NvidiaGpuPipeActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuPipeActiveMetricAttributeKeyHwName         NvidiaGpuPipeActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuPipeActiveMetricAttributeKeyHwVendor       NvidiaGpuPipeActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex NvidiaGpuPipeActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe  NvidiaGpuPipeActiveMetricAttributeKey = "nvidia.gpu.pipe"
+)
+
+// NvidiaGpuPipeActiveMetricConfig provides config for the nvidia.gpu.pipe.active metric.
+type NvidiaGpuPipeActiveMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuPipeActiveMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuPipeActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuPipeActiveMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.pipe.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.pipe]", val)
 		}
 	}
 
@@ -1336,6 +1490,108 @@ func (ms *NvidiaGpuProcessUtilizationMetricConfig) Validate() error {
 	return nil
 }
 
+// NvidiaGpuSmActiveMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.sm.active metric.
+type NvidiaGpuSmActiveMetricAttributeKey string
+
+const (
+	NvidiaGpuSmActiveMetricAttributeKeyHwID           NvidiaGpuSmActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuSmActiveMetricAttributeKeyHwName         NvidiaGpuSmActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuSmActiveMetricAttributeKeyHwVendor       NvidiaGpuSmActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex NvidiaGpuSmActiveMetricAttributeKey = "nvidia.gpu.index"
+)
+
+// NvidiaGpuSmActiveMetricConfig provides config for the nvidia.gpu.sm.active metric.
+type NvidiaGpuSmActiveMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuSmActiveMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuSmActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuSmActiveMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.sm.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuSmOccupancyMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.sm.occupancy metric.
+type NvidiaGpuSmOccupancyMetricAttributeKey string
+
+const (
+	NvidiaGpuSmOccupancyMetricAttributeKeyHwID           NvidiaGpuSmOccupancyMetricAttributeKey = "hw.id"
+	NvidiaGpuSmOccupancyMetricAttributeKeyHwName         NvidiaGpuSmOccupancyMetricAttributeKey = "hw.name"
+	NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor       NvidiaGpuSmOccupancyMetricAttributeKey = "hw.vendor"
+	NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex NvidiaGpuSmOccupancyMetricAttributeKey = "nvidia.gpu.index"
+)
+
+// NvidiaGpuSmOccupancyMetricConfig provides config for the nvidia.gpu.sm.occupancy metric.
+type NvidiaGpuSmOccupancyMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                   `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuSmOccupancyMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuSmOccupancyMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuSmOccupancyMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.sm.occupancy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // MetricsConfig provides config for inference metrics.
 type MetricsConfig struct {
 	GenAiServerRequestDuration     GenAiServerRequestDurationMetricConfig     `mapstructure:"gen_ai.server.request.duration"`
@@ -1367,10 +1623,15 @@ type MetricsConfig struct {
 	InferenceTokens                InferenceTokensMetricConfig                `mapstructure:"inference.tokens"`
 	NvidiaGpuClockFrequency        NvidiaGpuClockFrequencyMetricConfig        `mapstructure:"nvidia.gpu.clock.frequency"`
 	NvidiaGpuClockEventActive      NvidiaGpuClockEventActiveMetricConfig      `mapstructure:"nvidia.gpu.clock_event.active"`
+	NvidiaGpuDramActive            NvidiaGpuDramActiveMetricConfig            `mapstructure:"nvidia.gpu.dram.active"`
+	NvidiaGpuGraphicsEngineActive  NvidiaGpuGraphicsEngineActiveMetricConfig  `mapstructure:"nvidia.gpu.graphics_engine.active"`
 	NvidiaGpuMemoryBusy            NvidiaGpuMemoryBusyMetricConfig            `mapstructure:"nvidia.gpu.memory.busy"`
 	NvidiaGpuPcieThroughput        NvidiaGpuPcieThroughputMetricConfig        `mapstructure:"nvidia.gpu.pcie.throughput"`
+	NvidiaGpuPipeActive            NvidiaGpuPipeActiveMetricConfig            `mapstructure:"nvidia.gpu.pipe.active"`
 	NvidiaGpuProcessMemoryUsage    NvidiaGpuProcessMemoryUsageMetricConfig    `mapstructure:"nvidia.gpu.process.memory.usage"`
 	NvidiaGpuProcessUtilization    NvidiaGpuProcessUtilizationMetricConfig    `mapstructure:"nvidia.gpu.process.utilization"`
+	NvidiaGpuSmActive              NvidiaGpuSmActiveMetricConfig              `mapstructure:"nvidia.gpu.sm.active"`
+	NvidiaGpuSmOccupancy           NvidiaGpuSmOccupancyMetricConfig           `mapstructure:"nvidia.gpu.sm.occupancy"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -1496,6 +1757,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason},
 		},
+		NvidiaGpuDramActive: NvidiaGpuDramActiveMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex},
+		},
+		NvidiaGpuGraphicsEngineActive: NvidiaGpuGraphicsEngineActiveMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
+		},
 		NvidiaGpuMemoryBusy: NvidiaGpuMemoryBusyMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -1506,6 +1777,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection},
 		},
+		NvidiaGpuPipeActive: NvidiaGpuPipeActiveMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe},
+		},
 		NvidiaGpuProcessMemoryUsage: NvidiaGpuProcessMemoryUsageMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -1515,6 +1791,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName},
+		},
+		NvidiaGpuSmActive: NvidiaGpuSmActiveMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex},
+		},
+		NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex},
 		},
 	}
 }

@@ -147,6 +147,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason},
 					},
+					NvidiaGpuDramActive: NvidiaGpuDramActiveMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex},
+					},
+					NvidiaGpuGraphicsEngineActive: NvidiaGpuGraphicsEngineActiveMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
+					},
 					NvidiaGpuMemoryBusy: NvidiaGpuMemoryBusyMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -157,6 +167,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection},
 					},
+					NvidiaGpuPipeActive: NvidiaGpuPipeActiveMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe},
+					},
 					NvidiaGpuProcessMemoryUsage: NvidiaGpuProcessMemoryUsageMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -166,6 +181,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName},
+					},
+					NvidiaGpuSmActive: NvidiaGpuSmActiveMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex},
+					},
+					NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
@@ -304,6 +329,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason},
 					},
+					NvidiaGpuDramActive: NvidiaGpuDramActiveMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex},
+					},
+					NvidiaGpuGraphicsEngineActive: NvidiaGpuGraphicsEngineActiveMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
+					},
 					NvidiaGpuMemoryBusy: NvidiaGpuMemoryBusyMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -314,6 +349,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection},
 					},
+					NvidiaGpuPipeActive: NvidiaGpuPipeActiveMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe},
+					},
 					NvidiaGpuProcessMemoryUsage: NvidiaGpuProcessMemoryUsageMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -323,6 +363,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName},
+					},
+					NvidiaGpuSmActive: NvidiaGpuSmActiveMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex},
+					},
+					NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
@@ -340,7 +390,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuMemoryBusyMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuDramActiveMetricConfig{}, NvidiaGpuGraphicsEngineActiveMetricConfig{}, NvidiaGpuMemoryBusyMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPipeActiveMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, NvidiaGpuSmActiveMetricConfig{}, NvidiaGpuSmOccupancyMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -549,6 +599,30 @@ func TestNvidiaGpuClockEventActiveMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestNvidiaGpuDramActiveMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().NvidiaGpuDramActive
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []NvidiaGpuDramActiveMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.dram.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+
+	cfg = DefaultMetricsConfig().NvidiaGpuDramActive
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestNvidiaGpuGraphicsEngineActiveMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().NvidiaGpuGraphicsEngineActive
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.graphics_engine.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+
+	cfg = DefaultMetricsConfig().NvidiaGpuGraphicsEngineActive
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestNvidiaGpuMemoryBusyMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().NvidiaGpuMemoryBusy
 	require.NoError(t, cfg.Validate())
@@ -573,6 +647,18 @@ func TestNvidiaGpuPcieThroughputMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestNvidiaGpuPipeActiveMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().NvidiaGpuPipeActive
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []NvidiaGpuPipeActiveMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.pipe.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.pipe]")
+
+	cfg = DefaultMetricsConfig().NvidiaGpuPipeActive
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestNvidiaGpuProcessMemoryUsageMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().NvidiaGpuProcessMemoryUsage
 	require.NoError(t, cfg.Validate())
@@ -593,6 +679,30 @@ func TestNvidiaGpuProcessUtilizationMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.process.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuProcessUtilization
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestNvidiaGpuSmActiveMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().NvidiaGpuSmActive
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []NvidiaGpuSmActiveMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.sm.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+
+	cfg = DefaultMetricsConfig().NvidiaGpuSmActive
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestNvidiaGpuSmOccupancyMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().NvidiaGpuSmOccupancy
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []NvidiaGpuSmOccupancyMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.sm.occupancy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+
+	cfg = DefaultMetricsConfig().NvidiaGpuSmOccupancy
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -101,6 +101,40 @@ var MapAttributeInferenceOutcome = map[string]AttributeInferenceOutcome{
 	"aborted": AttributeInferenceOutcomeAborted,
 }
 
+// AttributeNvidiaGpuPipe specifies the value nvidia.gpu.pipe attribute.
+type AttributeNvidiaGpuPipe int
+
+const (
+	_ AttributeNvidiaGpuPipe = iota
+	AttributeNvidiaGpuPipeTensor
+	AttributeNvidiaGpuPipeFp64
+	AttributeNvidiaGpuPipeFp32
+	AttributeNvidiaGpuPipeFp16
+)
+
+// String returns the string representation of the AttributeNvidiaGpuPipe.
+func (av AttributeNvidiaGpuPipe) String() string {
+	switch av {
+	case AttributeNvidiaGpuPipeTensor:
+		return "tensor"
+	case AttributeNvidiaGpuPipeFp64:
+		return "fp64"
+	case AttributeNvidiaGpuPipeFp32:
+		return "fp32"
+	case AttributeNvidiaGpuPipeFp16:
+		return "fp16"
+	}
+	return ""
+}
+
+// MapAttributeNvidiaGpuPipe is a helper map of string to AttributeNvidiaGpuPipe attribute value.
+var MapAttributeNvidiaGpuPipe = map[string]AttributeNvidiaGpuPipe{
+	"tensor": AttributeNvidiaGpuPipeTensor,
+	"fp64":   AttributeNvidiaGpuPipeFp64,
+	"fp32":   AttributeNvidiaGpuPipeFp32,
+	"fp16":   AttributeNvidiaGpuPipeFp16,
+}
+
 var MetricsInfo = metricsInfo{
 	GenAiServerRequestDuration: metricInfo{
 		Name:       "gen_ai.server.request.duration",
@@ -215,6 +249,14 @@ var MetricsInfo = metricsInfo{
 		Name:       "nvidia.gpu.clock_event.active",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.clock_event.reason"},
 	},
+	NvidiaGpuDramActive: metricInfo{
+		Name:       "nvidia.gpu.dram.active",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+	},
+	NvidiaGpuGraphicsEngineActive: metricInfo{
+		Name:       "nvidia.gpu.graphics_engine.active",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+	},
 	NvidiaGpuMemoryBusy: metricInfo{
 		Name:       "nvidia.gpu.memory.busy",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
@@ -223,6 +265,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "nvidia.gpu.pcie.throughput",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "network.io.direction"},
 	},
+	NvidiaGpuPipeActive: metricInfo{
+		Name:       "nvidia.gpu.pipe.active",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.pipe"},
+	},
 	NvidiaGpuProcessMemoryUsage: metricInfo{
 		Name:       "nvidia.gpu.process.memory.usage",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "process.pid", "process.executable.name", "inference.server.name"},
@@ -230,6 +276,14 @@ var MetricsInfo = metricsInfo{
 	NvidiaGpuProcessUtilization: metricInfo{
 		Name:       "nvidia.gpu.process.utilization",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "process.pid", "process.executable.name", "inference.server.name"},
+	},
+	NvidiaGpuSmActive: metricInfo{
+		Name:       "nvidia.gpu.sm.active",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+	},
+	NvidiaGpuSmOccupancy: metricInfo{
+		Name:       "nvidia.gpu.sm.occupancy",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
 	},
 }
 
@@ -263,10 +317,15 @@ type metricsInfo struct {
 	InferenceTokens                metricInfo
 	NvidiaGpuClockFrequency        metricInfo
 	NvidiaGpuClockEventActive      metricInfo
+	NvidiaGpuDramActive            metricInfo
+	NvidiaGpuGraphicsEngineActive  metricInfo
 	NvidiaGpuMemoryBusy            metricInfo
 	NvidiaGpuPcieThroughput        metricInfo
+	NvidiaGpuPipeActive            metricInfo
 	NvidiaGpuProcessMemoryUsage    metricInfo
 	NvidiaGpuProcessUtilization    metricInfo
+	NvidiaGpuSmActive              metricInfo
+	NvidiaGpuSmOccupancy           metricInfo
 }
 
 type metricInfo struct {
@@ -2661,6 +2720,202 @@ func newMetricNvidiaGpuClockEventActive(cfg NvidiaGpuClockEventActiveMetricConfi
 	return m
 }
 
+type metricNvidiaGpuDramActive struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        NvidiaGpuDramActiveMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []float64                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills nvidia.gpu.dram.active metric with initial data.
+func (m *metricNvidiaGpuDramActive) init() {
+	m.data.SetName("nvidia.gpu.dram.active")
+	m.data.SetDescription("Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricNvidiaGpuDramActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuDramActiveMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuDramActiveMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuDramActiveMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuDramActive) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuDramActive) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuDramActive(cfg NvidiaGpuDramActiveMetricConfig) metricNvidiaGpuDramActive {
+	m := metricNvidiaGpuDramActive{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricNvidiaGpuGraphicsEngineActive struct {
+	data          pmetric.Metric                            // data buffer for generated metric.
+	config        NvidiaGpuGraphicsEngineActiveMetricConfig // metric config provided by user.
+	capacity      int                                       // max observed number of data points added to the metric.
+	aggDataPoints []float64                                 // slice containing number of aggregated datapoints at each index
+}
+
+// init fills nvidia.gpu.graphics_engine.active metric with initial data.
+func (m *metricNvidiaGpuGraphicsEngineActive) init() {
+	m.data.SetName("nvidia.gpu.graphics_engine.active")
+	m.data.SetDescription("Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricNvidiaGpuGraphicsEngineActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuGraphicsEngineActive) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuGraphicsEngineActive) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuGraphicsEngineActive(cfg NvidiaGpuGraphicsEngineActiveMetricConfig) metricNvidiaGpuGraphicsEngineActive {
+	m := metricNvidiaGpuGraphicsEngineActive{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricNvidiaGpuMemoryBusy struct {
 	data          pmetric.Metric                  // data buffer for generated metric.
 	config        NvidiaGpuMemoryBusyMetricConfig // metric config provided by user.
@@ -2852,6 +3107,107 @@ func (m *metricNvidiaGpuPcieThroughput) emit(metrics pmetric.MetricSlice) {
 
 func newMetricNvidiaGpuPcieThroughput(cfg NvidiaGpuPcieThroughputMetricConfig) metricNvidiaGpuPcieThroughput {
 	m := metricNvidiaGpuPcieThroughput{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricNvidiaGpuPipeActive struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        NvidiaGpuPipeActiveMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []float64                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills nvidia.gpu.pipe.active metric with initial data.
+func (m *metricNvidiaGpuPipeActive) init() {
+	m.data.SetName("nvidia.gpu.pipe.active")
+	m.data.SetDescription("Fraction of the interval a pipe (nvidia.gpu.pipe tensor, fp64, fp32, fp16) was active, 0..1 (NVML GPM; DCGM_FI_PROF_PIPE_*_ACTIVE).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricNvidiaGpuPipeActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuPipeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuPipeActiveMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuPipeActiveMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe) {
+		dp.Attributes().PutStr("nvidia.gpu.pipe", nvidiaGpuPipeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuPipeActive) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuPipeActive) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuPipeActive(cfg NvidiaGpuPipeActiveMetricConfig) metricNvidiaGpuPipeActive {
+	m := metricNvidiaGpuPipeActive{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -3074,6 +3430,202 @@ func newMetricNvidiaGpuProcessUtilization(cfg NvidiaGpuProcessUtilizationMetricC
 	return m
 }
 
+type metricNvidiaGpuSmActive struct {
+	data          pmetric.Metric                // data buffer for generated metric.
+	config        NvidiaGpuSmActiveMetricConfig // metric config provided by user.
+	capacity      int                           // max observed number of data points added to the metric.
+	aggDataPoints []float64                     // slice containing number of aggregated datapoints at each index
+}
+
+// init fills nvidia.gpu.sm.active metric with initial data.
+func (m *metricNvidiaGpuSmActive) init() {
+	m.data.SetName("nvidia.gpu.sm.active")
+	m.data.SetDescription("Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricNvidiaGpuSmActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmActiveMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmActiveMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmActiveMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuSmActive) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuSmActive) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuSmActive(cfg NvidiaGpuSmActiveMetricConfig) metricNvidiaGpuSmActive {
+	m := metricNvidiaGpuSmActive{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricNvidiaGpuSmOccupancy struct {
+	data          pmetric.Metric                   // data buffer for generated metric.
+	config        NvidiaGpuSmOccupancyMetricConfig // metric config provided by user.
+	capacity      int                              // max observed number of data points added to the metric.
+	aggDataPoints []float64                        // slice containing number of aggregated datapoints at each index
+}
+
+// init fills nvidia.gpu.sm.occupancy metric with initial data.
+func (m *metricNvidiaGpuSmOccupancy) init() {
+	m.data.SetName("nvidia.gpu.sm.occupancy")
+	m.data.SetDescription("Warps resident on the SMs over the most they can hold, averaged over the interval and all SMs, 0..1 (NVML GPM; DCGM_FI_PROF_SM_OCCUPANCY).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricNvidiaGpuSmOccupancy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmOccupancyMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmOccupancyMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuSmOccupancy) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuSmOccupancy) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuSmOccupancy(cfg NvidiaGpuSmOccupancyMetricConfig) metricNvidiaGpuSmOccupancy {
+	m := metricNvidiaGpuSmOccupancy{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
@@ -3113,10 +3665,15 @@ type MetricsBuilder struct {
 	metricInferenceTokens                metricInferenceTokens
 	metricNvidiaGpuClockFrequency        metricNvidiaGpuClockFrequency
 	metricNvidiaGpuClockEventActive      metricNvidiaGpuClockEventActive
+	metricNvidiaGpuDramActive            metricNvidiaGpuDramActive
+	metricNvidiaGpuGraphicsEngineActive  metricNvidiaGpuGraphicsEngineActive
 	metricNvidiaGpuMemoryBusy            metricNvidiaGpuMemoryBusy
 	metricNvidiaGpuPcieThroughput        metricNvidiaGpuPcieThroughput
+	metricNvidiaGpuPipeActive            metricNvidiaGpuPipeActive
 	metricNvidiaGpuProcessMemoryUsage    metricNvidiaGpuProcessMemoryUsage
 	metricNvidiaGpuProcessUtilization    metricNvidiaGpuProcessUtilization
+	metricNvidiaGpuSmActive              metricNvidiaGpuSmActive
+	metricNvidiaGpuSmOccupancy           metricNvidiaGpuSmOccupancy
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -3171,10 +3728,15 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricInferenceTokens:                newMetricInferenceTokens(mbc.Metrics.InferenceTokens),
 		metricNvidiaGpuClockFrequency:        newMetricNvidiaGpuClockFrequency(mbc.Metrics.NvidiaGpuClockFrequency),
 		metricNvidiaGpuClockEventActive:      newMetricNvidiaGpuClockEventActive(mbc.Metrics.NvidiaGpuClockEventActive),
+		metricNvidiaGpuDramActive:            newMetricNvidiaGpuDramActive(mbc.Metrics.NvidiaGpuDramActive),
+		metricNvidiaGpuGraphicsEngineActive:  newMetricNvidiaGpuGraphicsEngineActive(mbc.Metrics.NvidiaGpuGraphicsEngineActive),
 		metricNvidiaGpuMemoryBusy:            newMetricNvidiaGpuMemoryBusy(mbc.Metrics.NvidiaGpuMemoryBusy),
 		metricNvidiaGpuPcieThroughput:        newMetricNvidiaGpuPcieThroughput(mbc.Metrics.NvidiaGpuPcieThroughput),
+		metricNvidiaGpuPipeActive:            newMetricNvidiaGpuPipeActive(mbc.Metrics.NvidiaGpuPipeActive),
 		metricNvidiaGpuProcessMemoryUsage:    newMetricNvidiaGpuProcessMemoryUsage(mbc.Metrics.NvidiaGpuProcessMemoryUsage),
 		metricNvidiaGpuProcessUtilization:    newMetricNvidiaGpuProcessUtilization(mbc.Metrics.NvidiaGpuProcessUtilization),
+		metricNvidiaGpuSmActive:              newMetricNvidiaGpuSmActive(mbc.Metrics.NvidiaGpuSmActive),
+		metricNvidiaGpuSmOccupancy:           newMetricNvidiaGpuSmOccupancy(mbc.Metrics.NvidiaGpuSmOccupancy),
 		resourceAttributeIncludeFilter:       make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:       make(map[string]filter.Filter),
 	}
@@ -3318,10 +3880,15 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricInferenceTokens.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockFrequency.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockEventActive.emit(ils.Metrics())
+	mb.metricNvidiaGpuDramActive.emit(ils.Metrics())
+	mb.metricNvidiaGpuGraphicsEngineActive.emit(ils.Metrics())
 	mb.metricNvidiaGpuMemoryBusy.emit(ils.Metrics())
 	mb.metricNvidiaGpuPcieThroughput.emit(ils.Metrics())
+	mb.metricNvidiaGpuPipeActive.emit(ils.Metrics())
 	mb.metricNvidiaGpuProcessMemoryUsage.emit(ils.Metrics())
 	mb.metricNvidiaGpuProcessUtilization.emit(ils.Metrics())
+	mb.metricNvidiaGpuSmActive.emit(ils.Metrics())
+	mb.metricNvidiaGpuSmOccupancy.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -3498,6 +4065,16 @@ func (mb *MetricsBuilder) RecordNvidiaGpuClockEventActiveDataPoint(ts pcommon.Ti
 	mb.metricNvidiaGpuClockEventActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuClockEventReasonAttributeValue)
 }
 
+// RecordNvidiaGpuDramActiveDataPoint adds a data point to nvidia.gpu.dram.active metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuDramActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	mb.metricNvidiaGpuDramActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+}
+
+// RecordNvidiaGpuGraphicsEngineActiveDataPoint adds a data point to nvidia.gpu.graphics_engine.active metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	mb.metricNvidiaGpuGraphicsEngineActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+}
+
 // RecordNvidiaGpuMemoryBusyDataPoint adds a data point to nvidia.gpu.memory.busy metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuMemoryBusyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
 	mb.metricNvidiaGpuMemoryBusy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
@@ -3508,6 +4085,11 @@ func (mb *MetricsBuilder) RecordNvidiaGpuPcieThroughputDataPoint(ts pcommon.Time
 	mb.metricNvidiaGpuPcieThroughput.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, networkIoDirectionAttributeValue)
 }
 
+// RecordNvidiaGpuPipeActiveDataPoint adds a data point to nvidia.gpu.pipe.active metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuPipeActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuPipeAttributeValue AttributeNvidiaGpuPipe) {
+	mb.metricNvidiaGpuPipeActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuPipeAttributeValue.String())
+}
+
 // RecordNvidiaGpuProcessMemoryUsageDataPoint adds a data point to nvidia.gpu.process.memory.usage metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuProcessMemoryUsageDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, options ...MetricAttributeOption) {
 	mb.metricNvidiaGpuProcessMemoryUsage.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, processPidAttributeValue, processExecutableNameAttributeValue, options...)
@@ -3516,6 +4098,16 @@ func (mb *MetricsBuilder) RecordNvidiaGpuProcessMemoryUsageDataPoint(ts pcommon.
 // RecordNvidiaGpuProcessUtilizationDataPoint adds a data point to nvidia.gpu.process.utilization metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuProcessUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, processPidAttributeValue string, processExecutableNameAttributeValue string, options ...MetricAttributeOption) {
 	mb.metricNvidiaGpuProcessUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, processPidAttributeValue, processExecutableNameAttributeValue, options...)
+}
+
+// RecordNvidiaGpuSmActiveDataPoint adds a data point to nvidia.gpu.sm.active metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuSmActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	mb.metricNvidiaGpuSmActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+}
+
+// RecordNvidiaGpuSmOccupancyDataPoint adds a data point to nvidia.gpu.sm.occupancy metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuSmOccupancyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	mb.metricNvidiaGpuSmOccupancy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

@@ -84,10 +84,15 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["inference.tokens"] = mb.metricInferenceTokens.config.AggregationStrategy
 			aggMap["nvidia.gpu.clock.frequency"] = mb.metricNvidiaGpuClockFrequency.config.AggregationStrategy
 			aggMap["nvidia.gpu.clock_event.active"] = mb.metricNvidiaGpuClockEventActive.config.AggregationStrategy
+			aggMap["nvidia.gpu.dram.active"] = mb.metricNvidiaGpuDramActive.config.AggregationStrategy
+			aggMap["nvidia.gpu.graphics_engine.active"] = mb.metricNvidiaGpuGraphicsEngineActive.config.AggregationStrategy
 			aggMap["nvidia.gpu.memory.busy"] = mb.metricNvidiaGpuMemoryBusy.config.AggregationStrategy
 			aggMap["nvidia.gpu.pcie.throughput"] = mb.metricNvidiaGpuPcieThroughput.config.AggregationStrategy
+			aggMap["nvidia.gpu.pipe.active"] = mb.metricNvidiaGpuPipeActive.config.AggregationStrategy
 			aggMap["nvidia.gpu.process.memory.usage"] = mb.metricNvidiaGpuProcessMemoryUsage.config.AggregationStrategy
 			aggMap["nvidia.gpu.process.utilization"] = mb.metricNvidiaGpuProcessUtilization.config.AggregationStrategy
+			aggMap["nvidia.gpu.sm.active"] = mb.metricNvidiaGpuSmActive.config.AggregationStrategy
+			aggMap["nvidia.gpu.sm.occupancy"] = mb.metricNvidiaGpuSmOccupancy.config.AggregationStrategy
 
 			expectedWarnings := 0
 			if tt.metricsSet != testDataSetReag {
@@ -236,6 +241,18 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordNvidiaGpuDramActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordNvidiaGpuDramActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordNvidiaGpuMemoryBusyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordNvidiaGpuMemoryBusyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
@@ -248,6 +265,12 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordNvidiaGpuPipeActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", AttributeNvidiaGpuPipeTensor)
+			if tt.name == "reaggregate_set" {
+				mb.RecordNvidiaGpuPipeActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", AttributeNvidiaGpuPipeFp64)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
 			if tt.name == "reaggregate_set" {
 				mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
@@ -257,6 +280,18 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
 			if tt.name == "reaggregate_set" {
 				mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordNvidiaGpuSmActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordNvidiaGpuSmActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordNvidiaGpuSmOccupancyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordNvidiaGpuSmOccupancyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
 			}
 
 			rb := mb.NewResourceBuilder()
@@ -287,10 +322,15 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricInferenceTokens.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuClockFrequency.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuClockEventActive.aggDataPoints)
+				assert.Empty(t, mb.metricNvidiaGpuDramActive.aggDataPoints)
+				assert.Empty(t, mb.metricNvidiaGpuGraphicsEngineActive.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuMemoryBusy.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuPcieThroughput.aggDataPoints)
+				assert.Empty(t, mb.metricNvidiaGpuPipeActive.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuProcessMemoryUsage.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuProcessUtilization.aggDataPoints)
+				assert.Empty(t, mb.metricNvidiaGpuSmActive.aggDataPoints)
+				assert.Empty(t, mb.metricNvidiaGpuSmOccupancy.aggDataPoints)
 			}
 
 			if tt.expectEmpty {
@@ -1475,6 +1515,116 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("nvidia.gpu.clock_event.reason")
 						assert.False(t, ok)
 					}
+				case "nvidia.gpu.dram.active":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["nvidia.gpu.dram.active"], "Found a duplicate in the metrics slice: nvidia.gpu.dram.active")
+						validatedMetrics["nvidia.gpu.dram.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["nvidia.gpu.dram.active"], "Found a duplicate in the metrics slice: nvidia.gpu.dram.active")
+						validatedMetrics["nvidia.gpu.dram.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["nvidia.gpu.dram.active"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						assert.False(t, ok)
+					}
+				case "nvidia.gpu.graphics_engine.active":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["nvidia.gpu.graphics_engine.active"], "Found a duplicate in the metrics slice: nvidia.gpu.graphics_engine.active")
+						validatedMetrics["nvidia.gpu.graphics_engine.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["nvidia.gpu.graphics_engine.active"], "Found a duplicate in the metrics slice: nvidia.gpu.graphics_engine.active")
+						validatedMetrics["nvidia.gpu.graphics_engine.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["nvidia.gpu.graphics_engine.active"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						assert.False(t, ok)
+					}
 				case "nvidia.gpu.memory.busy":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["nvidia.gpu.memory.busy"], "Found a duplicate in the metrics slice: nvidia.gpu.memory.busy")
@@ -1588,6 +1738,66 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("network.io.direction")
+						assert.False(t, ok)
+					}
+				case "nvidia.gpu.pipe.active":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["nvidia.gpu.pipe.active"], "Found a duplicate in the metrics slice: nvidia.gpu.pipe.active")
+						validatedMetrics["nvidia.gpu.pipe.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of the interval a pipe (nvidia.gpu.pipe tensor, fp64, fp32, fp16) was active, 0..1 (NVML GPM; DCGM_FI_PROF_PIPE_*_ACTIVE).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						nvidiaGpuPipeAttrVal, ok := dp.Attributes().Get("nvidia.gpu.pipe")
+						assert.True(t, ok)
+						assert.Equal(t, "tensor", nvidiaGpuPipeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["nvidia.gpu.pipe.active"], "Found a duplicate in the metrics slice: nvidia.gpu.pipe.active")
+						validatedMetrics["nvidia.gpu.pipe.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of the interval a pipe (nvidia.gpu.pipe tensor, fp64, fp32, fp16) was active, 0..1 (NVML GPM; DCGM_FI_PROF_PIPE_*_ACTIVE).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["nvidia.gpu.pipe.active"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.pipe")
 						assert.False(t, ok)
 					}
 				case "nvidia.gpu.process.memory.usage":
@@ -1724,6 +1934,116 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("process.pid")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("process.executable.name")
+						assert.False(t, ok)
+					}
+				case "nvidia.gpu.sm.active":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["nvidia.gpu.sm.active"], "Found a duplicate in the metrics slice: nvidia.gpu.sm.active")
+						validatedMetrics["nvidia.gpu.sm.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["nvidia.gpu.sm.active"], "Found a duplicate in the metrics slice: nvidia.gpu.sm.active")
+						validatedMetrics["nvidia.gpu.sm.active"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["nvidia.gpu.sm.active"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						assert.False(t, ok)
+					}
+				case "nvidia.gpu.sm.occupancy":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["nvidia.gpu.sm.occupancy"], "Found a duplicate in the metrics slice: nvidia.gpu.sm.occupancy")
+						validatedMetrics["nvidia.gpu.sm.occupancy"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Warps resident on the SMs over the most they can hold, averaged over the interval and all SMs, 0..1 (NVML GPM; DCGM_FI_PROF_SM_OCCUPANCY).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["nvidia.gpu.sm.occupancy"], "Found a duplicate in the metrics slice: nvidia.gpu.sm.occupancy")
+						validatedMetrics["nvidia.gpu.sm.occupancy"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Warps resident on the SMs over the most they can hold, averaged over the interval and all SMs, 0..1 (NVML GPM; DCGM_FI_PROF_SM_OCCUPANCY).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["nvidia.gpu.sm.occupancy"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 					}
 				}
