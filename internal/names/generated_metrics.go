@@ -14,6 +14,10 @@ var (
 	HwEnergy = Metric{Name: "hw.energy", Unit: "J", Description: "Energy the GPU consumed since its driver loaded.", Type: Sum, Monotonic: true}
 	// HwErrors: Hardware errors by error.type (corrected, uncorrected ECC errors; remapped rows; Xid errors, by nvidia.gpu.xid).
 	HwErrors = Metric{Name: "hw.errors", Unit: "{error}", Description: "Hardware errors by error.type (corrected, uncorrected ECC errors; remapped rows; Xid errors, by nvidia.gpu.xid).", Type: Sum, Monotonic: true}
+	// HwGPUClockFrequency: Clock frequency (hw.gpu.clock.type sm, memory).
+	HwGPUClockFrequency = Metric{Name: "hw.gpu.clock.frequency", Unit: "Hz", Description: "Clock frequency (hw.gpu.clock.type sm, memory).", Type: Gauge, Monotonic: false}
+	// HwGPUMemoryBusy: Fraction of time the memory controller was busy, 0..1 (not the memory used).
+	HwGPUMemoryBusy = Metric{Name: "hw.gpu.memory.busy", Unit: "1", Description: "Fraction of time the memory controller was busy, 0..1 (not the memory used).", Type: Gauge, Monotonic: false}
 	// HwGPUMemoryLimit: GPU memory in total (GPUs and MIG instances).
 	HwGPUMemoryLimit = Metric{Name: "hw.gpu.memory.limit", Unit: "By", Description: "GPU memory in total (GPUs and MIG instances).", Type: Sum, Monotonic: false}
 	// HwGPUMemoryUsage: GPU memory in use (GPUs and MIG instances).
@@ -24,8 +28,8 @@ var (
 	HwGPUUtilization = Metric{Name: "hw.gpu.utilization", Unit: "1", Description: "Fraction of time the GPU engine (hw.gpu.task general, encoder, decoder) was busy, 0..1.", Type: Gauge, Monotonic: false}
 	// HwPower: Power the GPU draws now.
 	HwPower = Metric{Name: "hw.power", Unit: "W", Description: "Power the GPU draws now.", Type: Gauge, Monotonic: false}
-	// HwTemperature: Temperature of the GPU (nvidia.gpu.sensor gpu) or its memory (memory).
-	HwTemperature = Metric{Name: "hw.temperature", Unit: "Cel", Description: "Temperature of the GPU (nvidia.gpu.sensor gpu) or its memory (memory).", Type: Gauge, Monotonic: false}
+	// HwTemperature: Temperature at a sensor of the GPU (hw.sensor_location).
+	HwTemperature = Metric{Name: "hw.temperature", Unit: "Cel", Description: "Temperature at a sensor of the GPU (hw.sensor_location).", Type: Gauge, Monotonic: false}
 	// InferenceInterTokenDuration: Time between two consecutive output tokens, one observation per token interval (vLLM and SGLang inter-token latency).
 	InferenceInterTokenDuration = Metric{Name: "inference.inter_token.duration", Unit: "s", Description: "Time between two consecutive output tokens, one observation per token interval (vLLM and SGLang inter-token latency).", Type: Histogram, Monotonic: false}
 	// InferenceKVCacheUtilization: Fraction of the KV cache in use, 0..1.
@@ -58,16 +62,12 @@ var (
 	InferenceServerUp = Metric{Name: "inference.server.up", Unit: "{status}", Description: "1 when the last scrape of the server succeeded (HTTP 2xx and a payload that parsed), 0 otherwise.", Type: Gauge, Monotonic: false}
 	// InferenceTokens: Tokens processed, by gen_ai.token.type (input = prompt, output = generated).
 	InferenceTokens = Metric{Name: "inference.tokens", Unit: "{token}", Description: "Tokens processed, by gen_ai.token.type (input = prompt, output = generated).", Type: Sum, Monotonic: true}
-	// NvidiaGPUClockFrequency: Clock frequency (nvidia.gpu.clock.type sm, memory).
-	NvidiaGPUClockFrequency = Metric{Name: "nvidia.gpu.clock.frequency", Unit: "Hz", Description: "Clock frequency (nvidia.gpu.clock.type sm, memory).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUClockEventActive: 1 while the clock event (throttle) reason holds, else 0.
 	NvidiaGPUClockEventActive = Metric{Name: "nvidia.gpu.clock_event.active", Unit: "1", Description: "1 while the clock event (throttle) reason holds, else 0.", Type: Gauge, Monotonic: false}
 	// NvidiaGPUDramActive: Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).
 	NvidiaGPUDramActive = Metric{Name: "nvidia.gpu.dram.active", Unit: "1", Description: "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUGraphicsEngineActive: Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).
 	NvidiaGPUGraphicsEngineActive = Metric{Name: "nvidia.gpu.graphics_engine.active", Unit: "1", Description: "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", Type: Gauge, Monotonic: false}
-	// NvidiaGPUMemoryBusy: Fraction of time the memory controller was busy, 0..1 (not the memory used).
-	NvidiaGPUMemoryBusy = Metric{Name: "nvidia.gpu.memory.busy", Unit: "1", Description: "Fraction of time the memory controller was busy, 0..1 (not the memory used).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUPcieThroughput: PCIe throughput, by network.io.direction (gpu.pcie_throughput true).
 	NvidiaGPUPcieThroughput = Metric{Name: "nvidia.gpu.pcie.throughput", Unit: "By/s", Description: "PCIe throughput, by network.io.direction (gpu.pcie_throughput true).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUPipeActive: Fraction of the interval a pipe (nvidia.gpu.pipe tensor, fp64, fp32, fp16) was active, 0..1 (NVML GPM; DCGM_FI_PROF_PIPE_*_ACTIVE).
@@ -89,6 +89,8 @@ var All = []Metric{
 	GenAIServerTimeToFirstToken,
 	HwEnergy,
 	HwErrors,
+	HwGPUClockFrequency,
+	HwGPUMemoryBusy,
 	HwGPUMemoryLimit,
 	HwGPUMemoryUsage,
 	HwGPUMemoryUtilization,
@@ -111,11 +113,9 @@ var All = []Metric{
 	InferenceServerScrapeErrors,
 	InferenceServerUp,
 	InferenceTokens,
-	NvidiaGPUClockFrequency,
 	NvidiaGPUClockEventActive,
 	NvidiaGPUDramActive,
 	NvidiaGPUGraphicsEngineActive,
-	NvidiaGPUMemoryBusy,
 	NvidiaGPUPcieThroughput,
 	NvidiaGPUPipeActive,
 	NvidiaGPUProcessMemoryUsage,

@@ -42,6 +42,9 @@ type GPUConfig struct {
 	PCIeThroughput bool `mapstructure:"pcie_throughput"`
 	// LibraryPath is libnvidia-ml's path; empty means libnvidia-ml.so.1 from the loader's path.
 	LibraryPath string `mapstructure:"library_path"`
+	// SysfsRoot is where AMD GPUs are read from (default /sys; a container that mounts the host's
+	// /sys elsewhere sets it, e.g. /host/sys).
+	SysfsRoot string `mapstructure:"sysfs_root"`
 
 	_ struct{}
 }

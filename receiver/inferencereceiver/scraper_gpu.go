@@ -33,6 +33,7 @@ func newGPUScraper(cfg *Config, set receiver.Settings) *gpuScraper {
 			Processes:   cfg.GPU.Processes,
 			PCIe:        cfg.GPU.PCIeThroughput,
 			LibraryPath: cfg.GPU.LibraryPath,
+			SysfsRoot:   cfg.GPU.SysfsRoot,
 			Servers:     localServers(cfg.Servers, host),
 		}, set.Logger),
 	}

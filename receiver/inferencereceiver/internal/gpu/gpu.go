@@ -1,4 +1,5 @@
-// Package gpu owns the NVIDIA GPU reading of the inference receiver: NVML through go-nvml (cgo, Linux
+// Package gpu owns the GPU reading of the inference receiver: AMD GPUs through the amdgpu driver's
+// sysfs files, and NVIDIA GPUs through NVML with go-nvml (cgo, Linux
 // only; a stub elsewhere reports GPU metrics unavailable), the per-process view, and the join of GPU
 // processes to the configured model servers through /proc.
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
@@ -31,6 +32,8 @@ type Options struct {
 	Servers []Server
 	// ProcRoot is /proc (tests point it at a fake tree).
 	ProcRoot string
+	// SysfsRoot is where AMD GPUs are read (/sys; a container may mount the host's elsewhere).
+	SysfsRoot string
 }
 
 // Reader reads the GPUs of this host.
@@ -50,5 +53,5 @@ func New(opts Options, logger *zap.Logger) Reader {
 	if opts.ProcRoot == "" {
 		opts.ProcRoot = "/proc"
 	}
-	return newReader(opts, logger)
+	return readers{newReader(opts, logger), newAMDReader(opts.SysfsRoot, logger)}
 }

@@ -11,12 +11,17 @@ import (
 
 type deviceAttrs struct {
 	id, name, index, parent string
+	vendor                  string // "" is nvidia
 }
 
 func (a deviceAttrs) put(m pcommon.Map) {
 	m.PutStr("hw.id", a.id)
 	m.PutStr("hw.name", a.name)
-	m.PutStr("hw.vendor", "nvidia")
+	if a.vendor == "" {
+		m.PutStr("hw.vendor", "nvidia")
+	} else {
+		m.PutStr("hw.vendor", a.vendor)
+	}
 	if a.index != "" {
 		m.PutStr("nvidia.gpu.index", a.index)
 	}
@@ -33,7 +38,12 @@ type metricSet struct {
 }
 
 func newMetricSet(ms pmetric.MetricSlice, ts, start pcommon.Timestamp) *metricSet {
-	return &metricSet{ms: ms, ts: ts, start: start, byName: map[string]pmetric.Metric{}}
+	s := &metricSet{ms: ms, ts: ts, start: start, byName: map[string]pmetric.Metric{}}
+	// Another reader (NVIDIA, AMD) may have filled ms already: its metrics take the points of this one.
+	for i := 0; i < ms.Len(); i++ {
+		s.byName[ms.At(i).Name()] = ms.At(i)
+	}
+	return s
 }
 
 // metric is the metric d of this scrape, made on first use as metadata.yaml declares it.

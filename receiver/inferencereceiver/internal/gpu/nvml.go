@@ -100,7 +100,7 @@ func (r *reader) init() {
 
 func (r *reader) off(why string) {
 	if why != r.offWhy {
-		r.logger.Info("GPU metrics are off; model servers are still scraped", zap.String("reason", why))
+		r.logger.Info("NVIDIA GPU metrics are off; model servers (and AMD GPUs) are still read", zap.String("reason", why))
 		r.offWhy = why
 	}
 }
@@ -207,7 +207,7 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 	}
 	if ret == nvml.SUCCESS {
 		out.record(names.HwGPUUtilization, a, float64(util.Gpu)/100, "hw.gpu.task", "general")
-		out.record(names.NvidiaGPUMemoryBusy, a, float64(util.Memory)/100)
+		out.record(names.HwGPUMemoryBusy, a, float64(util.Memory)/100)
 	} else {
 		r.skip("hw.gpu.utilization", ret)
 	}
@@ -235,7 +235,7 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 		}
 	}
 	if c, ret := dev.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
-		out.record(names.HwTemperature, a, float64(c), "nvidia.gpu.sensor", "gpu")
+		out.record(names.HwTemperature, a, float64(c), "hw.sensor_location", "gpu")
 	} else {
 		r.skip("hw.temperature", ret)
 	}
@@ -244,9 +244,9 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 		name string
 	}{{nvml.CLOCK_SM, "sm"}, {nvml.CLOCK_MEM, "memory"}} {
 		if mhz, ret := dev.GetClockInfo(c.kind); ret == nvml.SUCCESS {
-			out.record(names.NvidiaGPUClockFrequency, a, float64(mhz)*1e6, "nvidia.gpu.clock.type", c.name)
+			out.record(names.HwGPUClockFrequency, a, float64(mhz)*1e6, "hw.gpu.clock.type", c.name)
 		} else {
-			r.skip("nvidia.gpu.clock.frequency "+c.name, ret)
+			r.skip("hw.gpu.clock.frequency "+c.name, ret)
 		}
 	}
 	if reasons, ret := dev.GetCurrentClocksEventReasons(); ret == nvml.SUCCESS {

@@ -156,47 +156,6 @@ func fakeProc(t *testing.T) string {
 	return root
 }
 
-type point struct {
-	attrs map[string]any
-	v     float64
-}
-
-func points(ms pmetric.MetricSlice, name string) []point {
-	var out []point
-	for i := 0; i < ms.Len(); i++ {
-		m := ms.At(i)
-		if m.Name() != name {
-			continue
-		}
-		var dps pmetric.NumberDataPointSlice
-		if m.Type() == pmetric.MetricTypeSum {
-			dps = m.Sum().DataPoints()
-		} else {
-			dps = m.Gauge().DataPoints()
-		}
-		for j := 0; j < dps.Len(); j++ {
-			out = append(out, point{attrs: dps.At(j).Attributes().AsRaw(), v: dps.At(j).DoubleValue()})
-		}
-	}
-	return out
-}
-
-func find(t *testing.T, ps []point, match map[string]any) point {
-	t.Helper()
-	for _, p := range ps {
-		ok := true
-		for k, v := range match {
-			if p.attrs[k] != v {
-				ok = false
-			}
-		}
-		if ok {
-			return p
-		}
-	}
-	t.Fatalf("no point with %v in %v", match, ps)
-	return point{}
-}
 
 func TestH100Readings(t *testing.T) {
 	srv, xidWaits := h100(t)
@@ -223,14 +182,14 @@ func TestH100Readings(t *testing.T) {
 	assert.InDelta(t, 1.0, util.v, 0, "100 % → 1")
 	assert.Equal(t, "nvidia", util.attrs["hw.vendor"])
 	assert.Equal(t, "NVIDIA H100 80GB HBM3", util.attrs["hw.name"])
-	assert.InDelta(t, 0.11, find(t, points(ms, "nvidia.gpu.memory.busy"), id).v, 1e-12)
+	assert.InDelta(t, 0.11, find(t, points(ms, "hw.gpu.memory.busy"), id).v, 1e-12)
 	assert.InDelta(t, h100MemUsed, find(t, points(ms, "hw.gpu.memory.usage"), id).v, 0)
 	assert.InDelta(t, h100MemTotal, find(t, points(ms, "hw.gpu.memory.limit"), id).v, 0)
 	assert.InDelta(t, float64(h100MemUsed)/h100MemTotal, find(t, points(ms, "hw.gpu.memory.utilization"), id).v, 1e-12)
 	assert.InDelta(t, 631.95, find(t, points(ms, "hw.power"), id).v, 1e-9, "mW → W")
 	assert.InDelta(t, 123456.789, find(t, points(ms, "hw.energy"), id).v, 1e-6, "mJ → J")
 	assert.InDelta(t, 59.0, find(t, points(ms, "hw.temperature"), id).v, 0)
-	assert.InDelta(t, 1.98e9, find(t, points(ms, "nvidia.gpu.clock.frequency"), with("nvidia.gpu.clock.type", "sm")).v, 0, "MHz → Hz")
+	assert.InDelta(t, 1.98e9, find(t, points(ms, "hw.gpu.clock.frequency"), with("hw.gpu.clock.type", "sm")).v, 0, "MHz → Hz")
 	assert.InDelta(t, 1.0, find(t, points(ms, "nvidia.gpu.clock_event.active"), with("nvidia.gpu.clock_event.reason", "sw_power_cap")).v, 0)
 	assert.InDelta(t, 0.0, find(t, points(ms, "nvidia.gpu.clock_event.active"), with("nvidia.gpu.clock_event.reason", "gpu_idle")).v, 0)
 	ecc := find(t, points(ms, "hw.errors"), with("error.type", "corrected"))

@@ -265,6 +265,111 @@ func (ms *HwErrorsMetricConfig) Validate() error {
 	return nil
 }
 
+// HwGpuClockFrequencyMetricAttributeKey specifies the key of an attribute for the hw.gpu.clock.frequency metric.
+type HwGpuClockFrequencyMetricAttributeKey string
+
+const (
+	HwGpuClockFrequencyMetricAttributeKeyHwID           HwGpuClockFrequencyMetricAttributeKey = "hw.id"
+	HwGpuClockFrequencyMetricAttributeKeyHwName         HwGpuClockFrequencyMetricAttributeKey = "hw.name"
+	HwGpuClockFrequencyMetricAttributeKeyHwVendor       HwGpuClockFrequencyMetricAttributeKey = "hw.vendor"
+	HwGpuClockFrequencyMetricAttributeKeyHwType         HwGpuClockFrequencyMetricAttributeKey = "hw.type"
+	HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex HwGpuClockFrequencyMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType HwGpuClockFrequencyMetricAttributeKey = "hw.gpu.clock.type"
+)
+
+// HwGpuClockFrequencyMetricConfig provides config for the hw.gpu.clock.frequency metric.
+type HwGpuClockFrequencyMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwGpuClockFrequencyMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwGpuClockFrequencyMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwGpuClockFrequencyMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType:
+		default:
+			return fmt.Errorf("metric hw.gpu.clock.frequency doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.clock.type]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// HwGpuMemoryBusyMetricAttributeKey specifies the key of an attribute for the hw.gpu.memory.busy metric.
+type HwGpuMemoryBusyMetricAttributeKey string
+
+const (
+	HwGpuMemoryBusyMetricAttributeKeyHwID           HwGpuMemoryBusyMetricAttributeKey = "hw.id"
+	HwGpuMemoryBusyMetricAttributeKeyHwName         HwGpuMemoryBusyMetricAttributeKey = "hw.name"
+	HwGpuMemoryBusyMetricAttributeKeyHwVendor       HwGpuMemoryBusyMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryBusyMetricAttributeKeyHwType         HwGpuMemoryBusyMetricAttributeKey = "hw.type"
+	HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryBusyMetricAttributeKey = "nvidia.gpu.index"
+)
+
+// HwGpuMemoryBusyMetricConfig provides config for the hw.gpu.memory.busy metric.
+type HwGpuMemoryBusyMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                              `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwGpuMemoryBusyMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwGpuMemoryBusyMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwGpuMemoryBusyMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex:
+		default:
+			return fmt.Errorf("metric hw.gpu.memory.busy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // HwGpuMemoryLimitMetricAttributeKey specifies the key of an attribute for the hw.gpu.memory.limit metric.
 type HwGpuMemoryLimitMetricAttributeKey string
 
@@ -533,12 +638,12 @@ func (ms *HwPowerMetricConfig) Validate() error {
 type HwTemperatureMetricAttributeKey string
 
 const (
-	HwTemperatureMetricAttributeKeyHwID            HwTemperatureMetricAttributeKey = "hw.id"
-	HwTemperatureMetricAttributeKeyHwName          HwTemperatureMetricAttributeKey = "hw.name"
-	HwTemperatureMetricAttributeKeyHwVendor        HwTemperatureMetricAttributeKey = "hw.vendor"
-	HwTemperatureMetricAttributeKeyHwType          HwTemperatureMetricAttributeKey = "hw.type"
-	HwTemperatureMetricAttributeKeyNvidiaGpuIndex  HwTemperatureMetricAttributeKey = "nvidia.gpu.index"
-	HwTemperatureMetricAttributeKeyNvidiaGpuSensor HwTemperatureMetricAttributeKey = "nvidia.gpu.sensor"
+	HwTemperatureMetricAttributeKeyHwID             HwTemperatureMetricAttributeKey = "hw.id"
+	HwTemperatureMetricAttributeKeyHwName           HwTemperatureMetricAttributeKey = "hw.name"
+	HwTemperatureMetricAttributeKeyHwVendor         HwTemperatureMetricAttributeKey = "hw.vendor"
+	HwTemperatureMetricAttributeKeyHwType           HwTemperatureMetricAttributeKey = "hw.type"
+	HwTemperatureMetricAttributeKeyNvidiaGpuIndex   HwTemperatureMetricAttributeKey = "nvidia.gpu.index"
+	HwTemperatureMetricAttributeKeyHwSensorLocation HwTemperatureMetricAttributeKey = "hw.sensor_location"
 )
 
 // HwTemperatureMetricConfig provides config for the hw.temperature metric.
@@ -567,9 +672,9 @@ func (ms *HwTemperatureMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwTemperatureMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor:
+		case HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation:
 		default:
-			return fmt.Errorf("metric hw.temperature doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, nvidia.gpu.sensor]", val)
+			return fmt.Errorf("metric hw.temperature doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.sensor_location]", val)
 		}
 	}
 
@@ -1021,58 +1126,6 @@ func (ms *InferenceTokensMetricConfig) Validate() error {
 	return nil
 }
 
-// NvidiaGpuClockFrequencyMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.clock.frequency metric.
-type NvidiaGpuClockFrequencyMetricAttributeKey string
-
-const (
-	NvidiaGpuClockFrequencyMetricAttributeKeyHwID               NvidiaGpuClockFrequencyMetricAttributeKey = "hw.id"
-	NvidiaGpuClockFrequencyMetricAttributeKeyHwName             NvidiaGpuClockFrequencyMetricAttributeKey = "hw.name"
-	NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor           NvidiaGpuClockFrequencyMetricAttributeKey = "hw.vendor"
-	NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex     NvidiaGpuClockFrequencyMetricAttributeKey = "nvidia.gpu.index"
-	NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType NvidiaGpuClockFrequencyMetricAttributeKey = "nvidia.gpu.clock.type"
-)
-
-// NvidiaGpuClockFrequencyMetricConfig provides config for the nvidia.gpu.clock.frequency metric.
-type NvidiaGpuClockFrequencyMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-
-	AggregationStrategy string                                      `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []NvidiaGpuClockFrequencyMetricAttributeKey `mapstructure:"attributes"`
-}
-
-func (ms *NvidiaGpuClockFrequencyMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *NvidiaGpuClockFrequencyMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case NvidiaGpuClockFrequencyMetricAttributeKeyHwID, NvidiaGpuClockFrequencyMetricAttributeKeyHwName, NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType:
-		default:
-			return fmt.Errorf("metric nvidia.gpu.clock.frequency doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.clock.type]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
-	return nil
-}
-
 // NvidiaGpuClockEventActiveMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.clock_event.active metric.
 type NvidiaGpuClockEventActiveMetricAttributeKey string
 
@@ -1215,57 +1268,6 @@ func (ms *NvidiaGpuGraphicsEngineActiveMetricConfig) Validate() error {
 		case NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex:
 		default:
 			return fmt.Errorf("metric nvidia.gpu.graphics_engine.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
-		}
-	}
-
-	switch ms.AggregationStrategy {
-	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
-	default:
-		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
-	}
-
-	return nil
-}
-
-// NvidiaGpuMemoryBusyMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.memory.busy metric.
-type NvidiaGpuMemoryBusyMetricAttributeKey string
-
-const (
-	NvidiaGpuMemoryBusyMetricAttributeKeyHwID           NvidiaGpuMemoryBusyMetricAttributeKey = "hw.id"
-	NvidiaGpuMemoryBusyMetricAttributeKeyHwName         NvidiaGpuMemoryBusyMetricAttributeKey = "hw.name"
-	NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor       NvidiaGpuMemoryBusyMetricAttributeKey = "hw.vendor"
-	NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex NvidiaGpuMemoryBusyMetricAttributeKey = "nvidia.gpu.index"
-)
-
-// NvidiaGpuMemoryBusyMetricConfig provides config for the nvidia.gpu.memory.busy metric.
-type NvidiaGpuMemoryBusyMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-
-	AggregationStrategy string                                  `mapstructure:"aggregation_strategy"`
-	EnabledAttributes   []NvidiaGpuMemoryBusyMetricAttributeKey `mapstructure:"attributes"`
-}
-
-func (ms *NvidiaGpuMemoryBusyMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-func (ms *NvidiaGpuMemoryBusyMetricConfig) Validate() error {
-	for _, val := range ms.EnabledAttributes {
-		switch val {
-		case NvidiaGpuMemoryBusyMetricAttributeKeyHwID, NvidiaGpuMemoryBusyMetricAttributeKeyHwName, NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor, NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex:
-		default:
-			return fmt.Errorf("metric nvidia.gpu.memory.busy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
 		}
 	}
 
@@ -1599,6 +1601,8 @@ type MetricsConfig struct {
 	GenAiServerTimeToFirstToken    GenAiServerTimeToFirstTokenMetricConfig    `mapstructure:"gen_ai.server.time_to_first_token"`
 	HwEnergy                       HwEnergyMetricConfig                       `mapstructure:"hw.energy"`
 	HwErrors                       HwErrorsMetricConfig                       `mapstructure:"hw.errors"`
+	HwGpuClockFrequency            HwGpuClockFrequencyMetricConfig            `mapstructure:"hw.gpu.clock.frequency"`
+	HwGpuMemoryBusy                HwGpuMemoryBusyMetricConfig                `mapstructure:"hw.gpu.memory.busy"`
 	HwGpuMemoryLimit               HwGpuMemoryLimitMetricConfig               `mapstructure:"hw.gpu.memory.limit"`
 	HwGpuMemoryUsage               HwGpuMemoryUsageMetricConfig               `mapstructure:"hw.gpu.memory.usage"`
 	HwGpuMemoryUtilization         HwGpuMemoryUtilizationMetricConfig         `mapstructure:"hw.gpu.memory.utilization"`
@@ -1621,11 +1625,9 @@ type MetricsConfig struct {
 	InferenceServerScrapeErrors    InferenceServerScrapeErrorsMetricConfig    `mapstructure:"inference.server.scrape.errors"`
 	InferenceServerUp              InferenceServerUpMetricConfig              `mapstructure:"inference.server.up"`
 	InferenceTokens                InferenceTokensMetricConfig                `mapstructure:"inference.tokens"`
-	NvidiaGpuClockFrequency        NvidiaGpuClockFrequencyMetricConfig        `mapstructure:"nvidia.gpu.clock.frequency"`
 	NvidiaGpuClockEventActive      NvidiaGpuClockEventActiveMetricConfig      `mapstructure:"nvidia.gpu.clock_event.active"`
 	NvidiaGpuDramActive            NvidiaGpuDramActiveMetricConfig            `mapstructure:"nvidia.gpu.dram.active"`
 	NvidiaGpuGraphicsEngineActive  NvidiaGpuGraphicsEngineActiveMetricConfig  `mapstructure:"nvidia.gpu.graphics_engine.active"`
-	NvidiaGpuMemoryBusy            NvidiaGpuMemoryBusyMetricConfig            `mapstructure:"nvidia.gpu.memory.busy"`
 	NvidiaGpuPcieThroughput        NvidiaGpuPcieThroughputMetricConfig        `mapstructure:"nvidia.gpu.pcie.throughput"`
 	NvidiaGpuPipeActive            NvidiaGpuPipeActiveMetricConfig            `mapstructure:"nvidia.gpu.pipe.active"`
 	NvidiaGpuProcessMemoryUsage    NvidiaGpuProcessMemoryUsageMetricConfig    `mapstructure:"nvidia.gpu.process.memory.usage"`
@@ -1661,6 +1663,16 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
 		},
+		HwGpuClockFrequency: HwGpuClockFrequencyMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
+		},
+		HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
+		},
 		HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
@@ -1689,7 +1701,7 @@ func DefaultMetricsConfig() MetricsConfig {
 		HwTemperature: HwTemperatureMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+			EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation},
 		},
 		InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
 			Enabled: true,
@@ -1747,11 +1759,6 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []InferenceTokensMetricAttributeKey{InferenceTokensMetricAttributeKeyGenAiTokenType, InferenceTokensMetricAttributeKeyGenAiRequestModel, InferenceTokensMetricAttributeKeyInferenceTokenCached},
 		},
-		NvidiaGpuClockFrequency: NvidiaGpuClockFrequencyMetricConfig{
-			Enabled:             true,
-			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuClockFrequencyMetricAttributeKey{NvidiaGpuClockFrequencyMetricAttributeKeyHwID, NvidiaGpuClockFrequencyMetricAttributeKeyHwName, NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType},
-		},
 		NvidiaGpuClockEventActive: NvidiaGpuClockEventActiveMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
@@ -1766,11 +1773,6 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
-		},
-		NvidiaGpuMemoryBusy: NvidiaGpuMemoryBusyMetricConfig{
-			Enabled:             true,
-			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuMemoryBusyMetricAttributeKey{NvidiaGpuMemoryBusyMetricAttributeKeyHwID, NvidiaGpuMemoryBusyMetricAttributeKeyHwName, NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor, NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
 		},
 		NvidiaGpuPcieThroughput: NvidiaGpuPcieThroughputMetricConfig{
 			Enabled:             true,

@@ -51,6 +51,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
 					},
+					HwGpuClockFrequency: HwGpuClockFrequencyMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
+					},
+					HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
+					},
 					HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -79,7 +89,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					HwTemperature: HwTemperatureMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation},
 					},
 					InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
 						Enabled: true,
@@ -137,11 +147,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []InferenceTokensMetricAttributeKey{InferenceTokensMetricAttributeKeyGenAiTokenType, InferenceTokensMetricAttributeKeyGenAiRequestModel, InferenceTokensMetricAttributeKeyInferenceTokenCached},
 					},
-					NvidiaGpuClockFrequency: NvidiaGpuClockFrequencyMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuClockFrequencyMetricAttributeKey{NvidiaGpuClockFrequencyMetricAttributeKeyHwID, NvidiaGpuClockFrequencyMetricAttributeKeyHwName, NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType},
-					},
 					NvidiaGpuClockEventActive: NvidiaGpuClockEventActiveMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -156,11 +161,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
-					},
-					NvidiaGpuMemoryBusy: NvidiaGpuMemoryBusyMetricConfig{
-						Enabled:             true,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuMemoryBusyMetricAttributeKey{NvidiaGpuMemoryBusyMetricAttributeKeyHwID, NvidiaGpuMemoryBusyMetricAttributeKeyHwName, NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor, NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
 					},
 					NvidiaGpuPcieThroughput: NvidiaGpuPcieThroughputMetricConfig{
 						Enabled:             true,
@@ -233,6 +233,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
 					},
+					HwGpuClockFrequency: HwGpuClockFrequencyMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
+					},
+					HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
+					},
 					HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -261,7 +271,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					HwTemperature: HwTemperatureMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyNvidiaGpuSensor},
+						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation},
 					},
 					InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
 						Enabled: false,
@@ -319,11 +329,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []InferenceTokensMetricAttributeKey{InferenceTokensMetricAttributeKeyGenAiTokenType, InferenceTokensMetricAttributeKeyGenAiRequestModel, InferenceTokensMetricAttributeKeyInferenceTokenCached},
 					},
-					NvidiaGpuClockFrequency: NvidiaGpuClockFrequencyMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuClockFrequencyMetricAttributeKey{NvidiaGpuClockFrequencyMetricAttributeKeyHwID, NvidiaGpuClockFrequencyMetricAttributeKeyHwName, NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType},
-					},
 					NvidiaGpuClockEventActive: NvidiaGpuClockEventActiveMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -338,11 +343,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
-					},
-					NvidiaGpuMemoryBusy: NvidiaGpuMemoryBusyMetricConfig{
-						Enabled:             false,
-						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuMemoryBusyMetricAttributeKey{NvidiaGpuMemoryBusyMetricAttributeKeyHwID, NvidiaGpuMemoryBusyMetricAttributeKeyHwName, NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor, NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
 					},
 					NvidiaGpuPcieThroughput: NvidiaGpuPcieThroughputMetricConfig{
 						Enabled:             false,
@@ -390,7 +390,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuDramActiveMetricConfig{}, NvidiaGpuGraphicsEngineActiveMetricConfig{}, NvidiaGpuMemoryBusyMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPipeActiveMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, NvidiaGpuSmActiveMetricConfig{}, NvidiaGpuSmOccupancyMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuClockFrequencyMetricConfig{}, HwGpuMemoryBusyMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuDramActiveMetricConfig{}, NvidiaGpuGraphicsEngineActiveMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPipeActiveMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, NvidiaGpuSmActiveMetricConfig{}, NvidiaGpuSmOccupancyMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -451,6 +451,30 @@ func TestHwErrorsMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric hw.errors doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, error.type, nvidia.gpu.xid]")
 
 	cfg = DefaultMetricsConfig().HwErrors
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestHwGpuClockFrequencyMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().HwGpuClockFrequency
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []HwGpuClockFrequencyMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.clock.frequency doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.clock.type]")
+
+	cfg = DefaultMetricsConfig().HwGpuClockFrequency
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestHwGpuMemoryBusyMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().HwGpuMemoryBusy
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []HwGpuMemoryBusyMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.busy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]")
+
+	cfg = DefaultMetricsConfig().HwGpuMemoryBusy
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -520,7 +544,7 @@ func TestHwTemperatureMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwTemperatureMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.temperature doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, nvidia.gpu.sensor]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.temperature doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.sensor_location]")
 
 	cfg = DefaultMetricsConfig().HwTemperature
 	cfg.AggregationStrategy = "invalid"
@@ -575,18 +599,6 @@ func TestInferenceTokensMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
-func TestNvidiaGpuClockFrequencyMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().NvidiaGpuClockFrequency
-	require.NoError(t, cfg.Validate())
-
-	cfg.EnabledAttributes = []NvidiaGpuClockFrequencyMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.clock.frequency doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.clock.type]")
-
-	cfg = DefaultMetricsConfig().NvidiaGpuClockFrequency
-	cfg.AggregationStrategy = "invalid"
-	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
-}
-
 func TestNvidiaGpuClockEventActiveMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().NvidiaGpuClockEventActive
 	require.NoError(t, cfg.Validate())
@@ -619,18 +631,6 @@ func TestNvidiaGpuGraphicsEngineActiveMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.graphics_engine.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuGraphicsEngineActive
-	cfg.AggregationStrategy = "invalid"
-	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
-}
-
-func TestNvidiaGpuMemoryBusyMetricsConfig_Validate(t *testing.T) {
-	cfg := DefaultMetricsConfig().NvidiaGpuMemoryBusy
-	require.NoError(t, cfg.Validate())
-
-	cfg.EnabledAttributes = []NvidiaGpuMemoryBusyMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.memory.busy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
-
-	cfg = DefaultMetricsConfig().NvidiaGpuMemoryBusy
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -156,6 +156,14 @@ var MetricsInfo = metricsInfo{
 		Name:       "hw.errors",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "error.type", "nvidia.gpu.xid"},
 	},
+	HwGpuClockFrequency: metricInfo{
+		Name:       "hw.gpu.clock.frequency",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.gpu.clock.type"},
+	},
+	HwGpuMemoryBusy: metricInfo{
+		Name:       "hw.gpu.memory.busy",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index"},
+	},
 	HwGpuMemoryLimit: metricInfo{
 		Name:       "hw.gpu.memory.limit",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent"},
@@ -178,7 +186,7 @@ var MetricsInfo = metricsInfo{
 	},
 	HwTemperature: metricInfo{
 		Name:       "hw.temperature",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "nvidia.gpu.sensor"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.sensor_location"},
 	},
 	InferenceInterTokenDuration: metricInfo{
 		Name:       "inference.inter_token.duration",
@@ -241,10 +249,6 @@ var MetricsInfo = metricsInfo{
 		Name:       "inference.tokens",
 		Attributes: []string{"gen_ai.token.type", "gen_ai.request.model", "inference.token.cached"},
 	},
-	NvidiaGpuClockFrequency: metricInfo{
-		Name:       "nvidia.gpu.clock.frequency",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.clock.type"},
-	},
 	NvidiaGpuClockEventActive: metricInfo{
 		Name:       "nvidia.gpu.clock_event.active",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.clock_event.reason"},
@@ -255,10 +259,6 @@ var MetricsInfo = metricsInfo{
 	},
 	NvidiaGpuGraphicsEngineActive: metricInfo{
 		Name:       "nvidia.gpu.graphics_engine.active",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
-	},
-	NvidiaGpuMemoryBusy: metricInfo{
-		Name:       "nvidia.gpu.memory.busy",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
 	},
 	NvidiaGpuPcieThroughput: metricInfo{
@@ -293,6 +293,8 @@ type metricsInfo struct {
 	GenAiServerTimeToFirstToken    metricInfo
 	HwEnergy                       metricInfo
 	HwErrors                       metricInfo
+	HwGpuClockFrequency            metricInfo
+	HwGpuMemoryBusy                metricInfo
 	HwGpuMemoryLimit               metricInfo
 	HwGpuMemoryUsage               metricInfo
 	HwGpuMemoryUtilization         metricInfo
@@ -315,11 +317,9 @@ type metricsInfo struct {
 	InferenceServerScrapeErrors    metricInfo
 	InferenceServerUp              metricInfo
 	InferenceTokens                metricInfo
-	NvidiaGpuClockFrequency        metricInfo
 	NvidiaGpuClockEventActive      metricInfo
 	NvidiaGpuDramActive            metricInfo
 	NvidiaGpuGraphicsEngineActive  metricInfo
-	NvidiaGpuMemoryBusy            metricInfo
 	NvidiaGpuPcieThroughput        metricInfo
 	NvidiaGpuPipeActive            metricInfo
 	NvidiaGpuProcessMemoryUsage    metricInfo
@@ -879,6 +879,211 @@ func newMetricHwErrors(cfg HwErrorsMetricConfig) metricHwErrors {
 	return m
 }
 
+type metricHwGpuClockFrequency struct {
+	data          pmetric.Metric                  // data buffer for generated metric.
+	config        HwGpuClockFrequencyMetricConfig // metric config provided by user.
+	capacity      int                             // max observed number of data points added to the metric.
+	aggDataPoints []float64                       // slice containing number of aggregated datapoints at each index
+}
+
+// init fills hw.gpu.clock.frequency metric with initial data.
+func (m *metricHwGpuClockFrequency) init() {
+	m.data.SetName("hw.gpu.clock.frequency")
+	m.data.SetDescription("Clock frequency (hw.gpu.clock.type sm, memory).")
+	m.data.SetUnit("Hz")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricHwGpuClockFrequency) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuClockTypeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, HwGpuClockFrequencyMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuClockFrequencyMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuClockFrequencyMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuClockFrequencyMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType) {
+		dp.Attributes().PutStr("hw.gpu.clock.type", hwGpuClockTypeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricHwGpuClockFrequency) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricHwGpuClockFrequency) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricHwGpuClockFrequency(cfg HwGpuClockFrequencyMetricConfig) metricHwGpuClockFrequency {
+	m := metricHwGpuClockFrequency{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricHwGpuMemoryBusy struct {
+	data          pmetric.Metric              // data buffer for generated metric.
+	config        HwGpuMemoryBusyMetricConfig // metric config provided by user.
+	capacity      int                         // max observed number of data points added to the metric.
+	aggDataPoints []float64                   // slice containing number of aggregated datapoints at each index
+}
+
+// init fills hw.gpu.memory.busy metric with initial data.
+func (m *metricHwGpuMemoryBusy) init() {
+	m.data.SetName("hw.gpu.memory.busy")
+	m.data.SetDescription("Fraction of time the memory controller was busy, 0..1 (not the memory used).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricHwGpuMemoryBusy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryBusyMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryBusyMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryBusyMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryBusyMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricHwGpuMemoryBusy) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricHwGpuMemoryBusy) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricHwGpuMemoryBusy(cfg HwGpuMemoryBusyMetricConfig) metricHwGpuMemoryBusy {
+	m := metricHwGpuMemoryBusy{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricHwGpuMemoryLimit struct {
 	data          pmetric.Metric               // data buffer for generated metric.
 	config        HwGpuMemoryLimitMetricConfig // metric config provided by user.
@@ -1410,14 +1615,14 @@ type metricHwTemperature struct {
 // init fills hw.temperature metric with initial data.
 func (m *metricHwTemperature) init() {
 	m.data.SetName("hw.temperature")
-	m.data.SetDescription("Temperature of the GPU (nvidia.gpu.sensor gpu) or its memory (memory).")
+	m.data.SetDescription("Temperature at a sensor of the GPU (hw.sensor_location).")
 	m.data.SetUnit("Cel")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuSensorAttributeValue string) {
+func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwSensorLocationAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1440,8 +1645,8 @@ func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommo
 	if slices.Contains(m.config.EnabledAttributes, HwTemperatureMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
 	}
-	if slices.Contains(m.config.EnabledAttributes, HwTemperatureMetricAttributeKeyNvidiaGpuSensor) {
-		dp.Attributes().PutStr("nvidia.gpu.sensor", nvidiaGpuSensorAttributeValue)
+	if slices.Contains(m.config.EnabledAttributes, HwTemperatureMetricAttributeKeyHwSensorLocation) {
+		dp.Attributes().PutStr("hw.sensor_location", hwSensorLocationAttributeValue)
 	}
 
 	var s string
@@ -2518,107 +2723,6 @@ func newMetricInferenceTokens(cfg InferenceTokensMetricConfig) metricInferenceTo
 	return m
 }
 
-type metricNvidiaGpuClockFrequency struct {
-	data          pmetric.Metric                      // data buffer for generated metric.
-	config        NvidiaGpuClockFrequencyMetricConfig // metric config provided by user.
-	capacity      int                                 // max observed number of data points added to the metric.
-	aggDataPoints []float64                           // slice containing number of aggregated datapoints at each index
-}
-
-// init fills nvidia.gpu.clock.frequency metric with initial data.
-func (m *metricNvidiaGpuClockFrequency) init() {
-	m.data.SetName("nvidia.gpu.clock.frequency")
-	m.data.SetDescription("Clock frequency (nvidia.gpu.clock.type sm, memory).")
-	m.data.SetUnit("Hz")
-	m.data.SetEmptyGauge()
-	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
-}
-
-func (m *metricNvidiaGpuClockFrequency) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuClockTypeAttributeValue string) {
-	if !m.config.Enabled {
-		return
-	}
-
-	dp := pmetric.NewNumberDataPoint()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuClockFrequencyMetricAttributeKeyHwID) {
-		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuClockFrequencyMetricAttributeKeyHwName) {
-		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuClockFrequencyMetricAttributeKeyHwVendor) {
-		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex) {
-		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuClockFrequencyMetricAttributeKeyNvidiaGpuClockType) {
-		dp.Attributes().PutStr("nvidia.gpu.clock.type", nvidiaGpuClockTypeAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Gauge().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetDoubleValue(dpi.DoubleValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.DoubleValue() > val {
-					dpi.SetDoubleValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.DoubleValue() < val {
-					dpi.SetDoubleValue(val)
-				}
-				return
-			}
-		}
-	}
-
-	dp.SetDoubleValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricNvidiaGpuClockFrequency) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricNvidiaGpuClockFrequency) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
-			}
-		}
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricNvidiaGpuClockFrequency(cfg NvidiaGpuClockFrequencyMetricConfig) metricNvidiaGpuClockFrequency {
-	m := metricNvidiaGpuClockFrequency{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
-}
-
 type metricNvidiaGpuClockEventActive struct {
 	data          pmetric.Metric                        // data buffer for generated metric.
 	config        NvidiaGpuClockEventActiveMetricConfig // metric config provided by user.
@@ -2908,104 +3012,6 @@ func (m *metricNvidiaGpuGraphicsEngineActive) emit(metrics pmetric.MetricSlice) 
 
 func newMetricNvidiaGpuGraphicsEngineActive(cfg NvidiaGpuGraphicsEngineActiveMetricConfig) metricNvidiaGpuGraphicsEngineActive {
 	m := metricNvidiaGpuGraphicsEngineActive{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
-}
-
-type metricNvidiaGpuMemoryBusy struct {
-	data          pmetric.Metric                  // data buffer for generated metric.
-	config        NvidiaGpuMemoryBusyMetricConfig // metric config provided by user.
-	capacity      int                             // max observed number of data points added to the metric.
-	aggDataPoints []float64                       // slice containing number of aggregated datapoints at each index
-}
-
-// init fills nvidia.gpu.memory.busy metric with initial data.
-func (m *metricNvidiaGpuMemoryBusy) init() {
-	m.data.SetName("nvidia.gpu.memory.busy")
-	m.data.SetDescription("Fraction of time the memory controller was busy, 0..1 (not the memory used).")
-	m.data.SetUnit("1")
-	m.data.SetEmptyGauge()
-	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
-	m.aggDataPoints = m.aggDataPoints[:0]
-}
-
-func (m *metricNvidiaGpuMemoryBusy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	if !m.config.Enabled {
-		return
-	}
-
-	dp := pmetric.NewNumberDataPoint()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuMemoryBusyMetricAttributeKeyHwID) {
-		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuMemoryBusyMetricAttributeKeyHwName) {
-		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuMemoryBusyMetricAttributeKeyHwVendor) {
-		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex) {
-		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
-	}
-
-	var s string
-	dps := m.data.Gauge().DataPoints()
-	for i := 0; i < dps.Len(); i++ {
-		dpi := dps.At(i)
-		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
-			switch s = m.config.AggregationStrategy; s {
-			case AggregationStrategySum, AggregationStrategyAvg:
-				dpi.SetDoubleValue(dpi.DoubleValue() + val)
-				m.aggDataPoints[i] += 1
-				return
-			case AggregationStrategyMin:
-				if dpi.DoubleValue() > val {
-					dpi.SetDoubleValue(val)
-				}
-				return
-			case AggregationStrategyMax:
-				if dpi.DoubleValue() < val {
-					dpi.SetDoubleValue(val)
-				}
-				return
-			}
-		}
-	}
-
-	dp.SetDoubleValue(val)
-	m.aggDataPoints = append(m.aggDataPoints, 1)
-	dp.MoveTo(dps.AppendEmpty())
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricNvidiaGpuMemoryBusy) updateCapacity() {
-	if m.data.Gauge().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Gauge().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricNvidiaGpuMemoryBusy) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
-		if m.config.AggregationStrategy == AggregationStrategyAvg {
-			for i, aggCount := range m.aggDataPoints {
-				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
-			}
-		}
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricNvidiaGpuMemoryBusy(cfg NvidiaGpuMemoryBusyMetricConfig) metricNvidiaGpuMemoryBusy {
-	m := metricNvidiaGpuMemoryBusy{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -3641,6 +3647,8 @@ type MetricsBuilder struct {
 	metricGenAiServerTimeToFirstToken    metricGenAiServerTimeToFirstToken
 	metricHwEnergy                       metricHwEnergy
 	metricHwErrors                       metricHwErrors
+	metricHwGpuClockFrequency            metricHwGpuClockFrequency
+	metricHwGpuMemoryBusy                metricHwGpuMemoryBusy
 	metricHwGpuMemoryLimit               metricHwGpuMemoryLimit
 	metricHwGpuMemoryUsage               metricHwGpuMemoryUsage
 	metricHwGpuMemoryUtilization         metricHwGpuMemoryUtilization
@@ -3663,11 +3671,9 @@ type MetricsBuilder struct {
 	metricInferenceServerScrapeErrors    metricInferenceServerScrapeErrors
 	metricInferenceServerUp              metricInferenceServerUp
 	metricInferenceTokens                metricInferenceTokens
-	metricNvidiaGpuClockFrequency        metricNvidiaGpuClockFrequency
 	metricNvidiaGpuClockEventActive      metricNvidiaGpuClockEventActive
 	metricNvidiaGpuDramActive            metricNvidiaGpuDramActive
 	metricNvidiaGpuGraphicsEngineActive  metricNvidiaGpuGraphicsEngineActive
-	metricNvidiaGpuMemoryBusy            metricNvidiaGpuMemoryBusy
 	metricNvidiaGpuPcieThroughput        metricNvidiaGpuPcieThroughput
 	metricNvidiaGpuPipeActive            metricNvidiaGpuPipeActive
 	metricNvidiaGpuProcessMemoryUsage    metricNvidiaGpuProcessMemoryUsage
@@ -3704,6 +3710,8 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricGenAiServerTimeToFirstToken:    newMetricGenAiServerTimeToFirstToken(mbc.Metrics.GenAiServerTimeToFirstToken),
 		metricHwEnergy:                       newMetricHwEnergy(mbc.Metrics.HwEnergy),
 		metricHwErrors:                       newMetricHwErrors(mbc.Metrics.HwErrors),
+		metricHwGpuClockFrequency:            newMetricHwGpuClockFrequency(mbc.Metrics.HwGpuClockFrequency),
+		metricHwGpuMemoryBusy:                newMetricHwGpuMemoryBusy(mbc.Metrics.HwGpuMemoryBusy),
 		metricHwGpuMemoryLimit:               newMetricHwGpuMemoryLimit(mbc.Metrics.HwGpuMemoryLimit),
 		metricHwGpuMemoryUsage:               newMetricHwGpuMemoryUsage(mbc.Metrics.HwGpuMemoryUsage),
 		metricHwGpuMemoryUtilization:         newMetricHwGpuMemoryUtilization(mbc.Metrics.HwGpuMemoryUtilization),
@@ -3726,11 +3734,9 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricInferenceServerScrapeErrors:    newMetricInferenceServerScrapeErrors(mbc.Metrics.InferenceServerScrapeErrors),
 		metricInferenceServerUp:              newMetricInferenceServerUp(mbc.Metrics.InferenceServerUp),
 		metricInferenceTokens:                newMetricInferenceTokens(mbc.Metrics.InferenceTokens),
-		metricNvidiaGpuClockFrequency:        newMetricNvidiaGpuClockFrequency(mbc.Metrics.NvidiaGpuClockFrequency),
 		metricNvidiaGpuClockEventActive:      newMetricNvidiaGpuClockEventActive(mbc.Metrics.NvidiaGpuClockEventActive),
 		metricNvidiaGpuDramActive:            newMetricNvidiaGpuDramActive(mbc.Metrics.NvidiaGpuDramActive),
 		metricNvidiaGpuGraphicsEngineActive:  newMetricNvidiaGpuGraphicsEngineActive(mbc.Metrics.NvidiaGpuGraphicsEngineActive),
-		metricNvidiaGpuMemoryBusy:            newMetricNvidiaGpuMemoryBusy(mbc.Metrics.NvidiaGpuMemoryBusy),
 		metricNvidiaGpuPcieThroughput:        newMetricNvidiaGpuPcieThroughput(mbc.Metrics.NvidiaGpuPcieThroughput),
 		metricNvidiaGpuPipeActive:            newMetricNvidiaGpuPipeActive(mbc.Metrics.NvidiaGpuPipeActive),
 		metricNvidiaGpuProcessMemoryUsage:    newMetricNvidiaGpuProcessMemoryUsage(mbc.Metrics.NvidiaGpuProcessMemoryUsage),
@@ -3856,6 +3862,8 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricGenAiServerTimeToFirstToken.emit(ils.Metrics())
 	mb.metricHwEnergy.emit(ils.Metrics())
 	mb.metricHwErrors.emit(ils.Metrics())
+	mb.metricHwGpuClockFrequency.emit(ils.Metrics())
+	mb.metricHwGpuMemoryBusy.emit(ils.Metrics())
 	mb.metricHwGpuMemoryLimit.emit(ils.Metrics())
 	mb.metricHwGpuMemoryUsage.emit(ils.Metrics())
 	mb.metricHwGpuMemoryUtilization.emit(ils.Metrics())
@@ -3878,11 +3886,9 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricInferenceServerScrapeErrors.emit(ils.Metrics())
 	mb.metricInferenceServerUp.emit(ils.Metrics())
 	mb.metricInferenceTokens.emit(ils.Metrics())
-	mb.metricNvidiaGpuClockFrequency.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockEventActive.emit(ils.Metrics())
 	mb.metricNvidiaGpuDramActive.emit(ils.Metrics())
 	mb.metricNvidiaGpuGraphicsEngineActive.emit(ils.Metrics())
-	mb.metricNvidiaGpuMemoryBusy.emit(ils.Metrics())
 	mb.metricNvidiaGpuPcieThroughput.emit(ils.Metrics())
 	mb.metricNvidiaGpuPipeActive.emit(ils.Metrics())
 	mb.metricNvidiaGpuProcessMemoryUsage.emit(ils.Metrics())
@@ -3945,6 +3951,16 @@ func (mb *MetricsBuilder) RecordHwErrorsDataPoint(ts pcommon.Timestamp, val floa
 	mb.metricHwErrors.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, errorTypeAttributeValue, options...)
 }
 
+// RecordHwGpuClockFrequencyDataPoint adds a data point to hw.gpu.clock.frequency metric.
+func (mb *MetricsBuilder) RecordHwGpuClockFrequencyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuClockTypeAttributeValue string) {
+	mb.metricHwGpuClockFrequency.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwGpuClockTypeAttributeValue)
+}
+
+// RecordHwGpuMemoryBusyDataPoint adds a data point to hw.gpu.memory.busy metric.
+func (mb *MetricsBuilder) RecordHwGpuMemoryBusyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+	mb.metricHwGpuMemoryBusy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue)
+}
+
 // RecordHwGpuMemoryLimitDataPoint adds a data point to hw.gpu.memory.limit metric.
 func (mb *MetricsBuilder) RecordHwGpuMemoryLimitDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	mb.metricHwGpuMemoryLimit.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, options...)
@@ -3971,8 +3987,8 @@ func (mb *MetricsBuilder) RecordHwPowerDataPoint(ts pcommon.Timestamp, val float
 }
 
 // RecordHwTemperatureDataPoint adds a data point to hw.temperature metric.
-func (mb *MetricsBuilder) RecordHwTemperatureDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuSensorAttributeValue string) {
-	mb.metricHwTemperature.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuSensorAttributeValue)
+func (mb *MetricsBuilder) RecordHwTemperatureDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwSensorLocationAttributeValue string) {
+	mb.metricHwTemperature.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwSensorLocationAttributeValue)
 }
 
 // RecordInferenceInterTokenDurationDataPoint adds a data point to inference.inter_token.duration metric.
@@ -4055,11 +4071,6 @@ func (mb *MetricsBuilder) RecordInferenceTokensDataPoint(ts pcommon.Timestamp, v
 	mb.metricInferenceTokens.recordDataPoint(mb.startTime, ts, val, genAiTokenTypeAttributeValue.String(), options...)
 }
 
-// RecordNvidiaGpuClockFrequencyDataPoint adds a data point to nvidia.gpu.clock.frequency metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuClockFrequencyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuClockTypeAttributeValue string) {
-	mb.metricNvidiaGpuClockFrequency.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuClockTypeAttributeValue)
-}
-
 // RecordNvidiaGpuClockEventActiveDataPoint adds a data point to nvidia.gpu.clock_event.active metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuClockEventActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuClockEventReasonAttributeValue string) {
 	mb.metricNvidiaGpuClockEventActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuClockEventReasonAttributeValue)
@@ -4073,11 +4084,6 @@ func (mb *MetricsBuilder) RecordNvidiaGpuDramActiveDataPoint(ts pcommon.Timestam
 // RecordNvidiaGpuGraphicsEngineActiveDataPoint adds a data point to nvidia.gpu.graphics_engine.active metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
 	mb.metricNvidiaGpuGraphicsEngineActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
-}
-
-// RecordNvidiaGpuMemoryBusyDataPoint adds a data point to nvidia.gpu.memory.busy metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuMemoryBusyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricNvidiaGpuMemoryBusy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
 }
 
 // RecordNvidiaGpuPcieThroughputDataPoint adds a data point to nvidia.gpu.pcie.throughput metric.

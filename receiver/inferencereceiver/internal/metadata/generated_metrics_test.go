@@ -72,6 +72,8 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["gen_ai.server.time_to_first_token"] = mb.metricGenAiServerTimeToFirstToken.config.AggregationStrategy
 			aggMap["hw.energy"] = mb.metricHwEnergy.config.AggregationStrategy
 			aggMap["hw.errors"] = mb.metricHwErrors.config.AggregationStrategy
+			aggMap["hw.gpu.clock.frequency"] = mb.metricHwGpuClockFrequency.config.AggregationStrategy
+			aggMap["hw.gpu.memory.busy"] = mb.metricHwGpuMemoryBusy.config.AggregationStrategy
 			aggMap["hw.gpu.memory.limit"] = mb.metricHwGpuMemoryLimit.config.AggregationStrategy
 			aggMap["hw.gpu.memory.usage"] = mb.metricHwGpuMemoryUsage.config.AggregationStrategy
 			aggMap["hw.gpu.memory.utilization"] = mb.metricHwGpuMemoryUtilization.config.AggregationStrategy
@@ -82,11 +84,9 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["inference.requests"] = mb.metricInferenceRequests.config.AggregationStrategy
 			aggMap["inference.server.scrape.errors"] = mb.metricInferenceServerScrapeErrors.config.AggregationStrategy
 			aggMap["inference.tokens"] = mb.metricInferenceTokens.config.AggregationStrategy
-			aggMap["nvidia.gpu.clock.frequency"] = mb.metricNvidiaGpuClockFrequency.config.AggregationStrategy
 			aggMap["nvidia.gpu.clock_event.active"] = mb.metricNvidiaGpuClockEventActive.config.AggregationStrategy
 			aggMap["nvidia.gpu.dram.active"] = mb.metricNvidiaGpuDramActive.config.AggregationStrategy
 			aggMap["nvidia.gpu.graphics_engine.active"] = mb.metricNvidiaGpuGraphicsEngineActive.config.AggregationStrategy
-			aggMap["nvidia.gpu.memory.busy"] = mb.metricNvidiaGpuMemoryBusy.config.AggregationStrategy
 			aggMap["nvidia.gpu.pcie.throughput"] = mb.metricNvidiaGpuPcieThroughput.config.AggregationStrategy
 			aggMap["nvidia.gpu.pipe.active"] = mb.metricNvidiaGpuPipeActive.config.AggregationStrategy
 			aggMap["nvidia.gpu.process.memory.usage"] = mb.metricNvidiaGpuProcessMemoryUsage.config.AggregationStrategy
@@ -133,6 +133,18 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordHwGpuClockFrequencyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.gpu.clock.type-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordHwGpuClockFrequencyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.gpu.clock.type-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordHwGpuMemoryBusyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordHwGpuMemoryBusyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordHwGpuMemoryLimitDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"))
 			if tt.name == "reaggregate_set" {
 				mb.RecordHwGpuMemoryLimitDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"))
@@ -163,9 +175,9 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwTemperatureDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "nvidia.gpu.sensor-val")
+			mb.RecordHwTemperatureDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.sensor_location-val")
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwTemperatureDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "nvidia.gpu.sensor-val-2")
+				mb.RecordHwTemperatureDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.sensor_location-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -229,12 +241,6 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuClockFrequencyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "nvidia.gpu.clock.type-val")
-			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuClockFrequencyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "nvidia.gpu.clock.type-val-2")
-			}
-			defaultMetricsCount++
-			allMetricsCount++
 			mb.RecordNvidiaGpuClockEventActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "nvidia.gpu.clock_event.reason-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordNvidiaGpuClockEventActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "nvidia.gpu.clock_event.reason-val-2")
@@ -250,12 +256,6 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
-			}
-			defaultMetricsCount++
-			allMetricsCount++
-			mb.RecordNvidiaGpuMemoryBusyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
-			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuMemoryBusyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -310,6 +310,8 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricGenAiServerTimeToFirstToken.aggDataPoints)
 				assert.Empty(t, mb.metricHwEnergy.aggDataPoints)
 				assert.Empty(t, mb.metricHwErrors.aggDataPoints)
+				assert.Empty(t, mb.metricHwGpuClockFrequency.aggDataPoints)
+				assert.Empty(t, mb.metricHwGpuMemoryBusy.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuMemoryLimit.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuMemoryUsage.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuMemoryUtilization.aggDataPoints)
@@ -320,11 +322,9 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricInferenceRequests.aggDataPoints)
 				assert.Empty(t, mb.metricInferenceServerScrapeErrors.aggDataPoints)
 				assert.Empty(t, mb.metricInferenceTokens.aggDataPoints)
-				assert.Empty(t, mb.metricNvidiaGpuClockFrequency.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuClockEventActive.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuDramActive.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuGraphicsEngineActive.aggDataPoints)
-				assert.Empty(t, mb.metricNvidiaGpuMemoryBusy.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuPcieThroughput.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuPipeActive.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuProcessMemoryUsage.aggDataPoints)
@@ -630,6 +630,131 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("error.type")
+						assert.False(t, ok)
+					}
+				case "hw.gpu.clock.frequency":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["hw.gpu.clock.frequency"], "Found a duplicate in the metrics slice: hw.gpu.clock.frequency")
+						validatedMetrics["hw.gpu.clock.frequency"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Clock frequency (hw.gpu.clock.type sm, memory).", mi.Description())
+						assert.Equal(t, "Hz", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						hwGpuClockTypeAttrVal, ok := dp.Attributes().Get("hw.gpu.clock.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.gpu.clock.type-val", hwGpuClockTypeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["hw.gpu.clock.frequency"], "Found a duplicate in the metrics slice: hw.gpu.clock.frequency")
+						validatedMetrics["hw.gpu.clock.frequency"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Clock frequency (hw.gpu.clock.type sm, memory).", mi.Description())
+						assert.Equal(t, "Hz", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["hw.gpu.clock.frequency"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.gpu.clock.type")
+						assert.False(t, ok)
+					}
+				case "hw.gpu.memory.busy":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["hw.gpu.memory.busy"], "Found a duplicate in the metrics slice: hw.gpu.memory.busy")
+						validatedMetrics["hw.gpu.memory.busy"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of time the memory controller was busy, 0..1 (not the memory used).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["hw.gpu.memory.busy"], "Found a duplicate in the metrics slice: hw.gpu.memory.busy")
+						validatedMetrics["hw.gpu.memory.busy"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Fraction of time the memory controller was busy, 0..1 (not the memory used).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["hw.gpu.memory.busy"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 					}
 				case "hw.gpu.memory.limit":
@@ -960,7 +1085,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["hw.temperature"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Temperature of the GPU (nvidia.gpu.sensor gpu) or its memory (memory).", mi.Description())
+						assert.Equal(t, "Temperature at a sensor of the GPU (hw.sensor_location).", mi.Description())
 						assert.Equal(t, "Cel", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -982,15 +1107,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
-						nvidiaGpuSensorAttrVal, ok := dp.Attributes().Get("nvidia.gpu.sensor")
+						hwSensorLocationAttrVal, ok := dp.Attributes().Get("hw.sensor_location")
 						assert.True(t, ok)
-						assert.Equal(t, "nvidia.gpu.sensor-val", nvidiaGpuSensorAttrVal.Str())
+						assert.Equal(t, "hw.sensor_location-val", hwSensorLocationAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.temperature"], "Found a duplicate in the metrics slice: hw.temperature")
 						validatedMetrics["hw.temperature"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Temperature of the GPU (nvidia.gpu.sensor gpu) or its memory (memory).", mi.Description())
+						assert.Equal(t, "Temperature at a sensor of the GPU (hw.sensor_location).", mi.Description())
 						assert.Equal(t, "Cel", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1016,7 +1141,7 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("nvidia.gpu.sensor")
+						_, ok = dp.Attributes().Get("hw.sensor_location")
 						assert.False(t, ok)
 					}
 				case "inference.inter_token.duration":
@@ -1395,66 +1520,6 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("gen_ai.token.type")
 						assert.False(t, ok)
 					}
-				case "nvidia.gpu.clock.frequency":
-					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["nvidia.gpu.clock.frequency"], "Found a duplicate in the metrics slice: nvidia.gpu.clock.frequency")
-						validatedMetrics["nvidia.gpu.clock.frequency"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Clock frequency (nvidia.gpu.clock.type sm, memory).", mi.Description())
-						assert.Equal(t, "Hz", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
-						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
-						assert.True(t, ok)
-						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
-						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
-						assert.True(t, ok)
-						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
-						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
-						assert.True(t, ok)
-						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
-						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
-						assert.True(t, ok)
-						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
-						nvidiaGpuClockTypeAttrVal, ok := dp.Attributes().Get("nvidia.gpu.clock.type")
-						assert.True(t, ok)
-						assert.Equal(t, "nvidia.gpu.clock.type-val", nvidiaGpuClockTypeAttrVal.Str())
-					} else {
-						assert.False(t, validatedMetrics["nvidia.gpu.clock.frequency"], "Found a duplicate in the metrics slice: nvidia.gpu.clock.frequency")
-						validatedMetrics["nvidia.gpu.clock.frequency"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Clock frequency (nvidia.gpu.clock.type sm, memory).", mi.Description())
-						assert.Equal(t, "Hz", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
-						switch aggMap["nvidia.gpu.clock.frequency"] {
-						case "sum":
-							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
-						case "avg":
-							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
-						case "min":
-							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-						case "max":
-							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
-						}
-						_, ok := dp.Attributes().Get("hw.id")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("hw.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("hw.vendor")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("nvidia.gpu.index")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("nvidia.gpu.clock.type")
-						assert.False(t, ok)
-					}
 				case "nvidia.gpu.clock_event.active":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["nvidia.gpu.clock_event.active"], "Found a duplicate in the metrics slice: nvidia.gpu.clock_event.active")
@@ -1607,61 +1672,6 @@ func TestMetricsBuilder(t *testing.T) {
 						assert.Equal(t, ts, dp.Timestamp())
 						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
 						switch aggMap["nvidia.gpu.graphics_engine.active"] {
-						case "sum":
-							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
-						case "avg":
-							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
-						case "min":
-							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-						case "max":
-							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
-						}
-						_, ok := dp.Attributes().Get("hw.id")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("hw.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("hw.vendor")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("nvidia.gpu.index")
-						assert.False(t, ok)
-					}
-				case "nvidia.gpu.memory.busy":
-					if tt.name != "reaggregate_set" {
-						assert.False(t, validatedMetrics["nvidia.gpu.memory.busy"], "Found a duplicate in the metrics slice: nvidia.gpu.memory.busy")
-						validatedMetrics["nvidia.gpu.memory.busy"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of time the memory controller was busy, 0..1 (not the memory used).", mi.Description())
-						assert.Equal(t, "1", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
-						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
-						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
-						assert.True(t, ok)
-						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
-						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
-						assert.True(t, ok)
-						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
-						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
-						assert.True(t, ok)
-						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
-						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
-						assert.True(t, ok)
-						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
-					} else {
-						assert.False(t, validatedMetrics["nvidia.gpu.memory.busy"], "Found a duplicate in the metrics slice: nvidia.gpu.memory.busy")
-						validatedMetrics["nvidia.gpu.memory.busy"] = true
-						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
-						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of time the memory controller was busy, 0..1 (not the memory used).", mi.Description())
-						assert.Equal(t, "1", mi.Unit())
-						dp := mi.Gauge().DataPoints().At(0)
-						assert.Equal(t, start, dp.StartTimestamp())
-						assert.Equal(t, ts, dp.Timestamp())
-						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
-						switch aggMap["nvidia.gpu.memory.busy"] {
 						case "sum":
 							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
 						case "avg":
