@@ -156,7 +156,6 @@ func fakeProc(t *testing.T) string {
 	return root
 }
 
-
 func TestH100Readings(t *testing.T) {
 	srv, xidWaits := h100(t)
 	core, logs := observer.New(zap.DebugLevel)
