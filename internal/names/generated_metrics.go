@@ -28,6 +28,8 @@ var (
 	HwGPUUtilization = Metric{Name: "hw.gpu.utilization", Unit: "1", Description: "Fraction of time the GPU engine (hw.gpu.task general, encoder, decoder) was busy, 0..1.", Type: Gauge, Monotonic: false}
 	// HwPower: Power the GPU draws now.
 	HwPower = Metric{Name: "hw.power", Unit: "W", Description: "Power the GPU draws now.", Type: Gauge, Monotonic: false}
+	// HwStatus: The GPU's health, semconv's way: one point per hw.state, 1 for the state it is in (rules in the receiver README: failed, predicted_failure, degraded from what NVML reports; ok otherwise).
+	HwStatus = Metric{Name: "hw.status", Unit: "1", Description: "The GPU's health, semconv's way: one point per hw.state, 1 for the state it is in (rules in the receiver README: failed, predicted_failure, degraded from what NVML reports; ok otherwise).", Type: Sum, Monotonic: false}
 	// HwTemperature: Temperature at a sensor of the GPU (hw.sensor_location).
 	HwTemperature = Metric{Name: "hw.temperature", Unit: "Cel", Description: "Temperature at a sensor of the GPU (hw.sensor_location).", Type: Gauge, Monotonic: false}
 	// InferenceInterTokenDuration: Time between two consecutive output tokens, one observation per token interval (vLLM and SGLang inter-token latency).
@@ -96,6 +98,7 @@ var All = []Metric{
 	HwGPUMemoryUtilization,
 	HwGPUUtilization,
 	HwPower,
+	HwStatus,
 	HwTemperature,
 	InferenceInterTokenDuration,
 	InferenceKVCacheUtilization,

@@ -171,7 +171,12 @@ func (r *reader) Scrape(_ context.Context, now time.Time, ms pmetric.MetricSlice
 		}
 		name, _ := dev.GetName()
 		attrs := deviceAttrs{id: uuid, name: name, index: strconv.Itoa(i)}
-		if !r.readDevice(dev, attrs, out) {
+		h, ok := r.readDevice(dev, attrs, out)
+		r.xidMu.Lock()
+		state := h.state(r.xid[uuid])
+		r.xidMu.Unlock()
+		recordStatus(out, attrs, state)
+		if !ok {
 			continue
 		}
 		r.readGPM(dev, attrs, out)
@@ -199,11 +204,14 @@ func (r *reader) selected(index int, uuid string) bool {
 	return false
 }
 
-// readDevice reads one GPU's own metrics. It returns false when the GPU fell off the bus.
-func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool {
+// readDevice reads one GPU's own metrics and what they say of its health. It returns false when the
+// GPU fell off the bus.
+func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) (health, bool) {
+	var h health
 	util, ret := dev.GetUtilizationRates()
 	if r.lostGPU(a.id, ret) {
-		return false
+		h.lost = true
+		return h, false
 	}
 	if ret == nvml.SUCCESS {
 		out.record(names.HwGPUUtilization, a, float64(util.Gpu)/100, "hw.gpu.task", "general")
@@ -257,6 +265,7 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 			}
 			out.record(names.NvidiaGPUClockEventActive, a, v, "nvidia.gpu.clock_event.reason", b.name)
 		}
+		h.hwSlowdown = reasons&hwSlowdownReasons != 0
 	} else {
 		r.skip("nvidia.gpu.clock_event.active", ret)
 	}
@@ -271,9 +280,10 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 		}
 	}
 	if r.hasRemapped {
-		if corr, unc, _, _, ret := dev.GetRemappedRows(); ret == nvml.SUCCESS {
+		if corr, unc, pending, failed, ret := dev.GetRemappedRows(); ret == nvml.SUCCESS {
 			out.record(names.HwErrors, a, float64(corr), "error.type", "remapped_row_correctable")
 			out.record(names.HwErrors, a, float64(unc), "error.type", "remapped_row_uncorrectable")
+			h.remapPending, h.remapFailed = pending, failed
 		} else {
 			r.skip("hw.errors remapped rows", ret)
 		}
@@ -290,8 +300,12 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) bool
 			}
 		}
 	}
-	return true
+	return h, true
 }
+
+// hwSlowdownReasons are the clock event reasons where the hardware holds the clocks down (slowdown,
+// thermal slowdown, power brake): the GPU is degraded.
+const hwSlowdownReasons = 0x8 | 0x40 | 0x80
 
 func (r *reader) readMemory(dev nvml.Device, a deviceAttrs, out *metricSet) {
 	mem, ret := dev.GetMemoryInfo()

@@ -210,13 +210,35 @@ func TestH100Readings(t *testing.T) {
 	assert.InDelta(t, 0.87, find(t, points(ms, "nvidia.gpu.process.utilization"), with("process.pid", "4242")).v, 1e-12)
 	assert.InDelta(t, 0.0, find(t, points(ms, "nvidia.gpu.process.utilization"), with("process.pid", "5151")).v, 0, "no sample: idle")
 
-	// The lost GPU is skipped (no metric carries it), logged once; the other six still report memory.
+	// The lost GPU is skipped (no metric but its health carries it), logged once; the other six
+	// still report memory.
 	for i := 0; i < ms.Len(); i++ {
+		if ms.At(i).Name() == "hw.status" {
+			continue
+		}
 		for _, p := range points(ms, ms.At(i).Name()) {
 			assert.NotEqual(t, g1, p.attrs["hw.id"], "GPU 1 is lost: %s", ms.At(i).Name())
 		}
 	}
 	assert.Len(t, points(ms, "hw.gpu.memory.usage"), 7)
+
+	// hw.status: GPU 0 had Xid 79 (fell off the bus) and GPU 1 is lost: failed; the others ok. One
+	// point per state, 1 for the GPU's.
+	state := func(uuid string) string {
+		on := ""
+		for _, p := range points(ms, "hw.status") {
+			if p.attrs["hw.id"] == uuid && p.v == 1 {
+				require.Empty(t, on, "one state at a time")
+				on = p.attrs["hw.state"].(string)
+			}
+		}
+		return on
+	}
+	g2, _ := srv.Devices[2].GetUUID()
+	assert.Equal(t, "failed", state(g0))
+	assert.Equal(t, "failed", state(g1), "a lost GPU still reports its health")
+	assert.Equal(t, "ok", state(g2))
+	assert.Len(t, points(ms, "hw.status"), 8*5)
 	assert.Equal(t, 1, logs.FilterMessageSnippet("fallen off the bus").Len())
 	assert.Positive(t, r.skipped["hw.power"], "NOT_SUPPORTED is skipped and counted")
 

@@ -634,6 +634,59 @@ func (ms *HwPowerMetricConfig) Validate() error {
 	return nil
 }
 
+// HwStatusMetricAttributeKey specifies the key of an attribute for the hw.status metric.
+type HwStatusMetricAttributeKey string
+
+const (
+	HwStatusMetricAttributeKeyHwID           HwStatusMetricAttributeKey = "hw.id"
+	HwStatusMetricAttributeKeyHwName         HwStatusMetricAttributeKey = "hw.name"
+	HwStatusMetricAttributeKeyHwVendor       HwStatusMetricAttributeKey = "hw.vendor"
+	HwStatusMetricAttributeKeyHwType         HwStatusMetricAttributeKey = "hw.type"
+	HwStatusMetricAttributeKeyNvidiaGpuIndex HwStatusMetricAttributeKey = "nvidia.gpu.index"
+	HwStatusMetricAttributeKeyHwState        HwStatusMetricAttributeKey = "hw.state"
+)
+
+// HwStatusMetricConfig provides config for the hw.status metric.
+type HwStatusMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                       `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwStatusMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwStatusMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwStatusMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState:
+		default:
+			return fmt.Errorf("metric hw.status doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.state]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // HwTemperatureMetricAttributeKey specifies the key of an attribute for the hw.temperature metric.
 type HwTemperatureMetricAttributeKey string
 
@@ -1608,6 +1661,7 @@ type MetricsConfig struct {
 	HwGpuMemoryUtilization         HwGpuMemoryUtilizationMetricConfig         `mapstructure:"hw.gpu.memory.utilization"`
 	HwGpuUtilization               HwGpuUtilizationMetricConfig               `mapstructure:"hw.gpu.utilization"`
 	HwPower                        HwPowerMetricConfig                        `mapstructure:"hw.power"`
+	HwStatus                       HwStatusMetricConfig                       `mapstructure:"hw.status"`
 	HwTemperature                  HwTemperatureMetricConfig                  `mapstructure:"hw.temperature"`
 	InferenceInterTokenDuration    InferenceInterTokenDurationMetricConfig    `mapstructure:"inference.inter_token.duration"`
 	InferenceKvCacheUtilization    InferenceKvCacheUtilizationMetricConfig    `mapstructure:"inference.kv_cache.utilization"`
@@ -1697,6 +1751,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
+		},
+		HwStatus: HwStatusMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState},
 		},
 		HwTemperature: HwTemperatureMetricConfig{
 			Enabled:             true,

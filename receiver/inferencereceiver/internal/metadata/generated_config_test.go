@@ -86,6 +86,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
 					},
+					HwStatus: HwStatusMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState},
+					},
 					HwTemperature: HwTemperatureMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -268,6 +273,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
 					},
+					HwStatus: HwStatusMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState},
+					},
 					HwTemperature: HwTemperatureMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -390,7 +400,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuClockFrequencyMetricConfig{}, HwGpuMemoryBusyMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuDramActiveMetricConfig{}, NvidiaGpuGraphicsEngineActiveMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPipeActiveMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, NvidiaGpuSmActiveMetricConfig{}, NvidiaGpuSmOccupancyMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuClockFrequencyMetricConfig{}, HwGpuMemoryBusyMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwStatusMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuDramActiveMetricConfig{}, NvidiaGpuGraphicsEngineActiveMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPipeActiveMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, NvidiaGpuSmActiveMetricConfig{}, NvidiaGpuSmOccupancyMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -535,6 +545,18 @@ func TestHwPowerMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric hw.power doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]")
 
 	cfg = DefaultMetricsConfig().HwPower
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestHwStatusMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().HwStatus
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []HwStatusMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric hw.status doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.state]")
+
+	cfg = DefaultMetricsConfig().HwStatus
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -45,6 +45,44 @@ var MapAttributeGenAiTokenType = map[string]AttributeGenAiTokenType{
 	"output": AttributeGenAiTokenTypeOutput,
 }
 
+// AttributeHwState specifies the value hw.state attribute.
+type AttributeHwState int
+
+const (
+	_ AttributeHwState = iota
+	AttributeHwStateOk
+	AttributeHwStateDegraded
+	AttributeHwStateFailed
+	AttributeHwStateNeedsCleaning
+	AttributeHwStatePredictedFailure
+)
+
+// String returns the string representation of the AttributeHwState.
+func (av AttributeHwState) String() string {
+	switch av {
+	case AttributeHwStateOk:
+		return "ok"
+	case AttributeHwStateDegraded:
+		return "degraded"
+	case AttributeHwStateFailed:
+		return "failed"
+	case AttributeHwStateNeedsCleaning:
+		return "needs_cleaning"
+	case AttributeHwStatePredictedFailure:
+		return "predicted_failure"
+	}
+	return ""
+}
+
+// MapAttributeHwState is a helper map of string to AttributeHwState attribute value.
+var MapAttributeHwState = map[string]AttributeHwState{
+	"ok":                AttributeHwStateOk,
+	"degraded":          AttributeHwStateDegraded,
+	"failed":            AttributeHwStateFailed,
+	"needs_cleaning":    AttributeHwStateNeedsCleaning,
+	"predicted_failure": AttributeHwStatePredictedFailure,
+}
+
 // AttributeInferenceMemoryKind specifies the value inference.memory.kind attribute.
 type AttributeInferenceMemoryKind int
 
@@ -184,6 +222,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "hw.power",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index"},
 	},
+	HwStatus: metricInfo{
+		Name:       "hw.status",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.state"},
+	},
 	HwTemperature: metricInfo{
 		Name:       "hw.temperature",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.sensor_location"},
@@ -300,6 +342,7 @@ type metricsInfo struct {
 	HwGpuMemoryUtilization         metricInfo
 	HwGpuUtilization               metricInfo
 	HwPower                        metricInfo
+	HwStatus                       metricInfo
 	HwTemperature                  metricInfo
 	InferenceInterTokenDuration    metricInfo
 	InferenceKvCacheUtilization    metricInfo
@@ -1597,6 +1640,112 @@ func (m *metricHwPower) emit(metrics pmetric.MetricSlice) {
 
 func newMetricHwPower(cfg HwPowerMetricConfig) metricHwPower {
 	m := metricHwPower{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricHwStatus struct {
+	data          pmetric.Metric       // data buffer for generated metric.
+	config        HwStatusMetricConfig // metric config provided by user.
+	capacity      int                  // max observed number of data points added to the metric.
+	aggDataPoints []float64            // slice containing number of aggregated datapoints at each index
+}
+
+// init fills hw.status metric with initial data.
+func (m *metricHwStatus) init() {
+	m.data.SetName("hw.status")
+	m.data.SetDescription("The GPU's health, semconv's way: one point per hw.state, 1 for the state it is in (rules in the receiver README: failed, predicted_failure, degraded from what NVML reports; ok otherwise).")
+	m.data.SetUnit("1")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(false)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricHwStatus) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwStateAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, HwStatusMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwStatusMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwStatusMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwStatusMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwStatusMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwStatusMetricAttributeKeyHwState) {
+		dp.Attributes().PutStr("hw.state", hwStateAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricHwStatus) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricHwStatus) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricHwStatus(cfg HwStatusMetricConfig) metricHwStatus {
+	m := metricHwStatus{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -3654,6 +3803,7 @@ type MetricsBuilder struct {
 	metricHwGpuMemoryUtilization         metricHwGpuMemoryUtilization
 	metricHwGpuUtilization               metricHwGpuUtilization
 	metricHwPower                        metricHwPower
+	metricHwStatus                       metricHwStatus
 	metricHwTemperature                  metricHwTemperature
 	metricInferenceInterTokenDuration    metricInferenceInterTokenDuration
 	metricInferenceKvCacheUtilization    metricInferenceKvCacheUtilization
@@ -3717,6 +3867,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricHwGpuMemoryUtilization:         newMetricHwGpuMemoryUtilization(mbc.Metrics.HwGpuMemoryUtilization),
 		metricHwGpuUtilization:               newMetricHwGpuUtilization(mbc.Metrics.HwGpuUtilization),
 		metricHwPower:                        newMetricHwPower(mbc.Metrics.HwPower),
+		metricHwStatus:                       newMetricHwStatus(mbc.Metrics.HwStatus),
 		metricHwTemperature:                  newMetricHwTemperature(mbc.Metrics.HwTemperature),
 		metricInferenceInterTokenDuration:    newMetricInferenceInterTokenDuration(mbc.Metrics.InferenceInterTokenDuration),
 		metricInferenceKvCacheUtilization:    newMetricInferenceKvCacheUtilization(mbc.Metrics.InferenceKvCacheUtilization),
@@ -3869,6 +4020,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricHwGpuMemoryUtilization.emit(ils.Metrics())
 	mb.metricHwGpuUtilization.emit(ils.Metrics())
 	mb.metricHwPower.emit(ils.Metrics())
+	mb.metricHwStatus.emit(ils.Metrics())
 	mb.metricHwTemperature.emit(ils.Metrics())
 	mb.metricInferenceInterTokenDuration.emit(ils.Metrics())
 	mb.metricInferenceKvCacheUtilization.emit(ils.Metrics())
@@ -3984,6 +4136,11 @@ func (mb *MetricsBuilder) RecordHwGpuUtilizationDataPoint(ts pcommon.Timestamp, 
 // RecordHwPowerDataPoint adds a data point to hw.power metric.
 func (mb *MetricsBuilder) RecordHwPowerDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
 	mb.metricHwPower.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue)
+}
+
+// RecordHwStatusDataPoint adds a data point to hw.status metric.
+func (mb *MetricsBuilder) RecordHwStatusDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwStateAttributeValue AttributeHwState) {
+	mb.metricHwStatus.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwStateAttributeValue.String())
 }
 
 // RecordHwTemperatureDataPoint adds a data point to hw.temperature metric.

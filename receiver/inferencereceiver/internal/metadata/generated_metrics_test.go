@@ -79,6 +79,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["hw.gpu.memory.utilization"] = mb.metricHwGpuMemoryUtilization.config.AggregationStrategy
 			aggMap["hw.gpu.utilization"] = mb.metricHwGpuUtilization.config.AggregationStrategy
 			aggMap["hw.power"] = mb.metricHwPower.config.AggregationStrategy
+			aggMap["hw.status"] = mb.metricHwStatus.config.AggregationStrategy
 			aggMap["hw.temperature"] = mb.metricHwTemperature.config.AggregationStrategy
 			aggMap["inference.model.memory.usage"] = mb.metricInferenceModelMemoryUsage.config.AggregationStrategy
 			aggMap["inference.requests"] = mb.metricInferenceRequests.config.AggregationStrategy
@@ -172,6 +173,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordHwPowerDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordHwPowerDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordHwStatusDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", AttributeHwStateOk)
+			if tt.name == "reaggregate_set" {
+				mb.RecordHwStatusDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", AttributeHwStateDegraded)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -317,6 +324,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricHwGpuMemoryUtilization.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuUtilization.aggDataPoints)
 				assert.Empty(t, mb.metricHwPower.aggDataPoints)
+				assert.Empty(t, mb.metricHwStatus.aggDataPoints)
 				assert.Empty(t, mb.metricHwTemperature.aggDataPoints)
 				assert.Empty(t, mb.metricInferenceModelMemoryUsage.aggDataPoints)
 				assert.Empty(t, mb.metricInferenceRequests.aggDataPoints)
@@ -1077,6 +1085,75 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("hw.type")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						assert.False(t, ok)
+					}
+				case "hw.status":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["hw.status"], "Found a duplicate in the metrics slice: hw.status")
+						validatedMetrics["hw.status"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "The GPU's health, semconv's way: one point per hw.state, 1 for the state it is in (rules in the receiver README: failed, predicted_failure, degraded from what NVML reports; ok otherwise).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						hwStateAttrVal, ok := dp.Attributes().Get("hw.state")
+						assert.True(t, ok)
+						assert.Equal(t, "ok", hwStateAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["hw.status"], "Found a duplicate in the metrics slice: hw.status")
+						validatedMetrics["hw.status"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "The GPU's health, semconv's way: one point per hw.state, 1 for the state it is in (rules in the receiver README: failed, predicted_failure, degraded from what NVML reports; ok otherwise).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						assert.False(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["hw.status"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.state")
 						assert.False(t, ok)
 					}
 				case "hw.temperature":
