@@ -36,3 +36,24 @@ func TestNVIDIAAndAMDTogether(t *testing.T) {
 	}
 	assert.Equal(t, map[any]bool{"nvidia": true, "amd": true}, vendors)
 }
+
+// Each Xid event reaches OnXid with the processes on that GPU, joined to the servers.
+func TestXidEventsToCallback(t *testing.T) {
+	srv, _ := h100(t)
+	events := make(chan XidEvent, 4)
+	r := newReaderWithLib(Options{ProcRoot: fakeProc(t), Servers: []Server{{Name: "vllm-a", Port: 8000}}, OnXid: func(ev XidEvent) { events <- ev }},
+		zap.NewNop(), func() nvml.Interface { return srv })
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
+	select {
+	case ev := <-events:
+		g0, _ := srv.Devices[0].GetUUID()
+		assert.Equal(t, g0, ev.GPUID)
+		assert.Equal(t, uint64(79), ev.Code)
+		assert.Equal(t, "failed", ev.HealthHint)
+		require.Len(t, ev.Processes, 2)
+		assert.Equal(t, XidProcess{PID: "4242", Executable: "python3", Server: "vllm-a"}, ev.Processes[0])
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Xid event")
+	}
+}

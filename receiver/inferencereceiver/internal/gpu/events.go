@@ -3,12 +3,13 @@
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 
 import (
-	"github.com/otel-inference/collector/internal/names"
-
 	"strconv"
+	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.uber.org/zap"
+
+	"github.com/otel-inference/collector/internal/names"
 )
 
 // eventWaitMs bounds each wait for an NVML event, so that Shutdown is noticed within it.
@@ -69,6 +70,9 @@ func (r *reader) startEvents() {
 				r.xid[uuid][data.EventData]++
 				r.xidMu.Unlock()
 				r.logger.Warn("GPU reported an Xid error", zap.String("hw.id", uuid), zap.Uint64("xid", data.EventData))
+				if r.opts.OnXid != nil {
+					r.opts.OnXid(r.xidEvent(uuid, data))
+				}
 			case nvml.ERROR_TIMEOUT:
 			default:
 				r.logger.Debug("Stopped reading GPU events", zap.String("nvml", nvml.ErrorString(ret)))
@@ -84,6 +88,29 @@ func (r *reader) stopEvents() {
 		<-r.xidDone
 		r.xidStop, r.xidDone = nil, nil
 	}
+}
+
+// xidEvent describes an Xid error for the logs pipeline: the GPU, and the processes on it then.
+func (r *reader) xidEvent(uuid string, data nvml.EventData) XidEvent {
+	ev := XidEvent{Time: time.Now(), GPUID: uuid, Code: data.EventData,
+		HealthHint: health{}.state(map[uint64]int64{data.EventData: 1})}
+	if data.Device == nil {
+		return ev
+	}
+	ev.GPUName, _ = data.Device.GetName()
+	if i, ret := data.Device.GetIndex(); ret == nvml.SUCCESS {
+		ev.GPUIndex = strconv.Itoa(i)
+	}
+	procs, ret := data.Device.GetComputeRunningProcesses()
+	if ret != nvml.SUCCESS || len(procs) == 0 {
+		return ev
+	}
+	sockets := listeningServers(r.opts.ProcRoot, r.opts.Servers)
+	for _, p := range procs {
+		pid := strconv.FormatUint(uint64(p.Pid), 10)
+		ev.Processes = append(ev.Processes, XidProcess{PID: pid, Executable: processName(r.opts.ProcRoot, pid), Server: serverOf(r.opts.ProcRoot, pid, sockets)})
+	}
+	return ev
 }
 
 // emitXid appends the Xid counters (cumulative since the collector started).

@@ -34,6 +34,28 @@ type Options struct {
 	ProcRoot string
 	// SysfsRoot is where AMD GPUs are read (/sys; a container may mount the host's elsewhere).
 	SysfsRoot string
+	// OnXid, when set, is called (from the event goroutine) for each Xid error NVML reports.
+	OnXid func(XidEvent)
+}
+
+// XidEvent is one Xid error: the GPU, the code, and the compute processes on that GPU when it came
+// (NVML does not say which one it hit; with one process, that is the one), joined to the configured
+// servers they listen for.
+type XidEvent struct {
+	Time       time.Time
+	GPUID      string
+	GPUName    string
+	GPUIndex   string
+	Code       uint64
+	Processes  []XidProcess
+	HealthHint string // the hw.status this Xid implies alone (failed, predicted_failure, degraded, ok)
+}
+
+// XidProcess is a process running on the GPU when an Xid error came.
+type XidProcess struct {
+	PID        string
+	Executable string
+	Server     string
 }
 
 // Reader reads the GPUs of this host.
