@@ -56,6 +56,8 @@ var (
 	InferenceRequestsRunning = Metric{Name: "inference.requests.running", Unit: "{request}", Description: "Requests being processed now.", Type: Gauge, Monotonic: false}
 	// InferenceScore: Relevance or quality scores of responses (app exporters mapped onto it).
 	InferenceScore = Metric{Name: "inference.score", Unit: "1", Description: "Relevance or quality scores of responses (app exporters mapped onto it).", Type: Histogram, Monotonic: false}
+	// InferenceServerEnergy: Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilisation (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.
+	InferenceServerEnergy = Metric{Name: "inference.server.energy", Unit: "J", Description: "Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilisation (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.", Type: Sum, Monotonic: true}
 	// InferenceServerScrapeDuration: Wall-clock time of the last scrape of the server, request and parsing included.
 	InferenceServerScrapeDuration = Metric{Name: "inference.server.scrape.duration", Unit: "s", Description: "Wall-clock time of the last scrape of the server, request and parsing included.", Type: Gauge, Monotonic: false}
 	// InferenceServerScrapeErrors: Failed scrapes of the server since the collector started, by error.type (see the receiver README for each kind).
@@ -112,6 +114,7 @@ var All = []Metric{
 	InferenceRequestsQueued,
 	InferenceRequestsRunning,
 	InferenceScore,
+	InferenceServerEnergy,
 	InferenceServerScrapeDuration,
 	InferenceServerScrapeErrors,
 	InferenceServerUp,

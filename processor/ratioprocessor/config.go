@@ -69,6 +69,8 @@ const (
 	ErrorRatio     = "inference.requests.error_ratio"
 	ScoreHighRatio = "inference.score.high_ratio"
 	SLORatio       = "inference.requests.slo_ratio"
+	// TokensEnergy is the energy per output token of a model server (J/{token}).
+	TokensEnergy = "inference.tokens.energy"
 )
 
 // DefaultRules are used when no rules are configured, on the inference receiver's schema: the error
@@ -93,6 +95,13 @@ func DefaultRules() []RuleConfig {
 			Name:      SLORatio,
 			Histogram: &HistogramSelector{Metric: names.GenAIServerRequestDuration.Name, AtMost: &slo},
 			GroupBy:   model,
+		},
+		{
+			// Energy is known per server, not per model: the quotient is per server (resource).
+			Name:        TokensEnergy,
+			Numerator:   &Selector{Metric: names.InferenceServerEnergy.Name},
+			Denominator: &Selector{Metric: names.InferenceTokens.Name, Match: map[string]string{names.AttrGenAITokenType: "output"}},
+			Unit:        "J/{token}",
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
@@ -178,4 +179,24 @@ func TestOllamaEdges(t *testing.T) {
 		require.ErrorContains(t, err, "not Ollama's /api/ps answer", body)
 		assert.Equal(t, int64(0), upOf(md), body)
 	}
+}
+
+// A server's scrape reports the GPU energy attributed to it, on its own resource, beside its tokens
+// (so that the default energy-per-token rule divides them).
+func TestServerEnergyOnItsResource(t *testing.T) {
+	srv := serveRoutes(t, metricsRoute("testdata/payloads/vllm-v1-text.txt"))
+	g := startGroup(t, testConfig(serverConfig("vllm-a", srv.URL+"/metrics", "vllm")), receivertest.NewNopSettings(metadata.Type))
+	md, err := scrapeAll(g)
+	require.NoError(t, err)
+	assert.NotContains(t, byName(md.ResourceMetrics().At(0)), "inference.server.energy", "nothing attributed yet: no point")
+	g.energy = gpu.NewEnergyLedger()
+	g.energy.Add("vllm-a", 123.5)
+	md, err = scrapeAll(g)
+	require.NoError(t, err)
+	metrics := byName(md.ResourceMetrics().At(0))
+	e := metrics["inference.server.energy"]
+	require.Equal(t, pmetric.MetricTypeSum, e.Type())
+	assert.Equal(t, "J", e.Unit())
+	assert.InDelta(t, 123.5, e.Sum().DataPoints().At(0).DoubleValue(), 0)
+	assert.Contains(t, metrics, "inference.tokens")
 }

@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 )
 
 // inferenceReceiver runs one scraperhelper controller per model server, each on its own schedule
@@ -31,11 +33,15 @@ const scrapeErrorMessage = "Error scraping metrics"
 
 func newInferenceReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*inferenceReceiver, error) {
 	r := &inferenceReceiver{}
+	// The GPUs' energy, attributed to the servers whose processes use them, is reported by each
+	// server's scrape on its own resource (so that a ratio of energy to tokens can be taken there).
+	energy := gpu.NewEnergyLedger()
 	if len(cfg.Servers) > 0 {
 		g, err := newServerGroup(cfg, set)
 		if err != nil {
 			return nil, err
 		}
+		g.energy = energy
 		r.servers = g
 		quiet := set
 		quiet.Logger = set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
@@ -58,7 +64,7 @@ func newInferenceReceiver(cfg *Config, set receiver.Settings, next consumer.Metr
 		}
 	}
 	if cfg.GPU.Enabled {
-		gs := newGPUScraper(cfg, set)
+		gs := newGPUScraper(cfg, set, energy)
 		sc, err := scraper.NewMetrics(gs.scrape, scraper.WithStart(gs.start), scraper.WithShutdown(gs.shutdown))
 		if err != nil {
 			return nil, err

@@ -85,7 +85,7 @@ func TestEveryMetricAsDeclared(t *testing.T) {
 	elsewhere := map[string]bool{
 		"hw.errors": true, "hw.status": true, "nvidia.gpu.clock_event.active": true, "nvidia.gpu.pcie.throughput": true,
 		"nvidia.gpu.process.memory.usage": true, "nvidia.gpu.process.utilization": true,
-		"inference.server.scrape.errors": true,
+		"inference.server.scrape.errors": true, "inference.server.energy": true,
 	}
 	for _, d := range names.All {
 		if !elsewhere[d.Name] {

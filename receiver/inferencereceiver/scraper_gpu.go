@@ -22,7 +22,7 @@ type gpuScraper struct {
 	disabled map[string]bool
 }
 
-func newGPUScraper(cfg *Config, set receiver.Settings) *gpuScraper {
+func newGPUScraper(cfg *Config, set receiver.Settings, energy *gpu.EnergyLedger) *gpuScraper {
 	devices, _ := cfg.GPU.deviceList() // validated
 	host, _ := os.Hostname()
 	return &gpuScraper{
@@ -34,6 +34,7 @@ func newGPUScraper(cfg *Config, set receiver.Settings) *gpuScraper {
 			PCIe:        cfg.GPU.PCIeThroughput,
 			LibraryPath: cfg.GPU.LibraryPath,
 			SysfsRoot:   cfg.GPU.SysfsRoot,
+			Energy:      energy,
 			Servers:     localServers(cfg.Servers, host),
 		}, set.Logger),
 	}

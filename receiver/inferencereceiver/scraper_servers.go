@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
 )
@@ -47,6 +48,8 @@ type serverGroup struct {
 	cpuSlots    chan struct{}
 	// disabled are the metrics turned off under `metrics:`.
 	disabled map[string]bool
+	// energy is the GPU energy attributed to each server (nil without GPUs).
+	energy *gpu.EnergyLedger
 
 	stop   context.Context
 	cancel context.CancelFunc
@@ -177,6 +180,14 @@ func (g *serverGroup) newTarget(sc *ServerConfig) (*target, error) {
 	return t, nil
 }
 
+// joinName is how the GPU join names this server (see localServers).
+func (t *target) joinName() string {
+	if t.cfg.Name != "" {
+		return t.cfg.Name
+	}
+	return t.cfg.Endpoint
+}
+
 // start makes the server's HTTP client: auth extensions, TLS, headers and compression come from
 // confighttp.
 func (t *target) start(ctx context.Context, host component.Host) error {
@@ -241,6 +252,9 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	}
 	if err == nil {
 		t.mb.RecordInferenceServerUpDataPoint(now, 1)
+		if j, ok := t.g.energy.Get(t.joinName()); ok {
+			t.mb.RecordInferenceServerEnergyDataPoint(now, j)
+		}
 		if t.failing != "" {
 			t.logger.Info(fmt.Sprintf("Model server %q is answering again", t.label))
 			t.failing = ""

@@ -4,10 +4,14 @@ package gpu
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -56,4 +60,58 @@ func TestXidEventsToCallback(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no Xid event")
 	}
+}
+
+// fakeProcTwoServers is a /proc where process 4242 listens on port 8000 (server vllm-a) and 5151 on
+// port 8001 (server tgi-b).
+func fakeProcTwoServers(t *testing.T) string {
+	t.Helper()
+	root := fakeProc(t)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "net", "tcp"), []byte(
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"+
+			"   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0\n"+
+			"   1: 0100007F:1F41 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 778 1 0000000000000000 100 0 0 10 0\n"), 0o644))
+	return root
+}
+
+// Two servers on one GPU: its energy between two scrapes is split by their share of its SM
+// utilisation, exactly; while idle (no sample), by their share of its processes.
+func TestEnergyAttributedToServers(t *testing.T) {
+	srv, _ := h100(t)
+	g0 := srv.Devices[0].(*server.Device)
+	var energyMJ atomic.Uint64
+	energyMJ.Store(100_000)
+	g0.GetTotalEnergyConsumptionFunc = func() (uint64, nvml.Return) { return energyMJ.Load(), nvml.SUCCESS }
+	var idle atomic.Bool
+	g0.GetProcessUtilizationFunc = func(uint64) ([]nvml.ProcessUtilizationSample, nvml.Return) {
+		if idle.Load() {
+			return nil, nvml.ERROR_NOT_FOUND
+		}
+		return []nvml.ProcessUtilizationSample{{Pid: 4242, SmUtil: 60}, {Pid: 5151, SmUtil: 20}}, nvml.SUCCESS
+	}
+	ledger := NewEnergyLedger()
+	r := newReaderWithLib(Options{Processes: true, ProcRoot: fakeProcTwoServers(t), Energy: ledger,
+		Servers: []Server{{Name: "vllm-a", Port: 8000}, {Name: "tgi-b", Port: 8001}}},
+		zap.NewNop(), func() nvml.Interface { return srv })
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
+	scrape := func() { require.NoError(t, r.Scrape(context.Background(), time.Now(), pmetric.NewMetricSlice())) }
+
+	scrape() // the first reading is the baseline
+	_, ok := ledger.Get("vllm-a")
+	assert.False(t, ok)
+	energyMJ.Store(180_000) // 80 J since
+	scrape()
+	a, _ := ledger.Get("vllm-a")
+	b, _ := ledger.Get("tgi-b")
+	assert.InDelta(t, 60.0, a, 1e-9, "60 of 80 % SM")
+	assert.InDelta(t, 20.0, b, 1e-9, "20 of 80 % SM")
+
+	idle.Store(true)
+	energyMJ.Store(190_000) // 10 J, idle: one process each
+	scrape()
+	a, _ = ledger.Get("vllm-a")
+	b, _ = ledger.Get("tgi-b")
+	assert.InDelta(t, 65.0, a, 1e-9)
+	assert.InDelta(t, 25.0, b, 1e-9)
 }

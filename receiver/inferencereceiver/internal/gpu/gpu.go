@@ -36,6 +36,8 @@ type Options struct {
 	SysfsRoot string
 	// OnXid, when set, is called (from the event goroutine) for each Xid error NVML reports.
 	OnXid func(XidEvent)
+	// Energy, when set, receives the GPU energy attributed to each configured server (processes on).
+	Energy *EnergyLedger
 }
 
 // XidEvent is one Xid error: the GPU, the code, and the compute processes on that GPU when it came

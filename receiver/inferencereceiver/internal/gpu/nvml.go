@@ -42,6 +42,8 @@ type reader struct {
 	// gpm are the GPM samples per GPU (profiling metrics); hasGPM: the driver has GPM.
 	gpm    map[string]*gpmState
 	hasGPM bool
+	// lastEnergy is each GPU's energy counter (mJ) at the last scrape, for the servers' share.
+	lastEnergy map[string]uint64
 
 	// Xid events: counters read by a goroutine that Shutdown stops.
 	xidMu   sync.Mutex
@@ -68,7 +70,7 @@ func newReaderWithLib(opts Options, logger *zap.Logger, newLib func() nvml.Inter
 	return &reader{
 		opts: opts, logger: logger, newLib: newLib,
 		skipped: map[string]int{}, lost: map[string]bool{}, lastProcTs: map[string]uint64{},
-		xid: map[string]map[uint64]int64{}, start: time.Now(), gpm: map[string]*gpmState{},
+		xid: map[string]map[uint64]int64{}, start: time.Now(), gpm: map[string]*gpmState{}, lastEnergy: map[string]uint64{},
 	}
 }
 
@@ -184,7 +186,10 @@ func (r *reader) Scrape(_ context.Context, now time.Time, ms pmetric.MetricSlice
 			if ports == nil {
 				ports = listeningServers(r.opts.ProcRoot, r.opts.Servers)
 			}
-			r.readProcesses(dev, attrs, now, ports, out)
+			use := r.readProcesses(dev, attrs, now, ports, out)
+			if j, ok := r.energyDelta(attrs.id, h.energyMJ, h.hasEnergy); ok {
+				use.attribute(j, r.opts.Energy)
+			}
 		}
 		r.readMIG(dev, attrs, out)
 	}
@@ -237,6 +242,7 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) (hea
 	}
 	if r.hasEnergy {
 		if mj, ret := dev.GetTotalEnergyConsumption(); ret == nvml.SUCCESS {
+			h.energyMJ, h.hasEnergy = mj, true
 			out.record(names.HwEnergy, a, float64(mj)/1000)
 		} else {
 			r.skip("hw.energy", ret)
@@ -303,6 +309,20 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) (hea
 	return h, true
 }
 
+// energyDelta is the energy (J) a GPU used since the last scrape; false on the first reading, and
+// when the counter went back (the driver was reloaded).
+func (r *reader) energyDelta(uuid string, mj uint64, ok bool) (float64, bool) {
+	if !ok {
+		return 0, false
+	}
+	last, seen := r.lastEnergy[uuid]
+	r.lastEnergy[uuid] = mj
+	if !seen || mj < last {
+		return 0, false
+	}
+	return float64(mj-last) / 1000, true
+}
+
 // hwSlowdownReasons are the clock event reasons where the hardware holds the clocks down (slowdown,
 // thermal slowdown, power brake): the GPU is degraded.
 const hwSlowdownReasons = 0x8 | 0x40 | 0x80
@@ -348,11 +368,12 @@ var clockEventReasons = []struct {
 
 // readProcesses reads per-process GPU memory and SM utilisation, naming each process and joining it
 // to the configured server that listens from it.
-func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, ports map[uint64]string, out *metricSet) {
+func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, ports map[uint64]string, out *metricSet) gpuUse {
+	use := gpuUse{util: map[string]float64{}, procs: map[string]float64{}}
 	procs, ret := dev.GetComputeRunningProcesses()
 	if ret != nvml.SUCCESS {
 		r.skip("processes", ret)
-		return
+		return use
 	}
 	util := map[uint32]uint32{}
 	samples, ret := dev.GetProcessUtilization(r.lastProcTs[a.id])
@@ -373,15 +394,21 @@ func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, po
 		if exe := processName(r.opts.ProcRoot, pid); exe != "" {
 			extra = append(extra, "process.executable.name", exe)
 		}
-		if server := serverOf(r.opts.ProcRoot, pid, ports); server != "" {
+		server := serverOf(r.opts.ProcRoot, pid, ports)
+		if server != "" {
 			extra = append(extra, "inference.server.name", server)
+			use.util[server] += float64(util[p.Pid])
+			use.procs[server]++
 		}
+		use.totalUtil += float64(util[p.Pid])
+		use.totalProcs++
 		out.record(names.NvidiaGPUProcessMemoryUsage, a, float64(p.UsedGpuMemory), extra...)
 		if ret != nvml.ERROR_NOT_FOUND && ret != nvml.SUCCESS {
 			continue
 		}
 		out.record(names.NvidiaGPUProcessUtilization, a, float64(util[p.Pid])/100, extra...)
 	}
+	return use
 }
 
 // readMIG reads the memory of each MIG instance of a GPU in MIG mode (what NVML supports per

@@ -29,6 +29,9 @@ var (
 // health is what one scrape learned of a GPU's state.
 type health struct {
 	lost, remapFailed, remapPending, hwSlowdown bool
+	// energyMJ is the energy counter read, when hasEnergy (the servers' share is computed from it).
+	energyMJ  uint64
+	hasEnergy bool
 }
 
 func (h health) state(xids map[uint64]int64) string {

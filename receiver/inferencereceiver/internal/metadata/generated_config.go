@@ -1041,6 +1041,26 @@ func (ms *InferenceScoreMetricConfig) Unmarshal(parser *confmap.Conf) error {
 	return nil
 }
 
+// InferenceServerEnergyMetricConfig provides config for the inference.server.energy metric.
+type InferenceServerEnergyMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *InferenceServerEnergyMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // InferenceServerScrapeDurationMetricConfig provides config for the inference.server.scrape.duration metric.
 type InferenceServerScrapeDurationMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -1675,6 +1695,7 @@ type MetricsConfig struct {
 	InferenceRequestsQueued        InferenceRequestsQueuedMetricConfig        `mapstructure:"inference.requests.queued"`
 	InferenceRequestsRunning       InferenceRequestsRunningMetricConfig       `mapstructure:"inference.requests.running"`
 	InferenceScore                 InferenceScoreMetricConfig                 `mapstructure:"inference.score"`
+	InferenceServerEnergy          InferenceServerEnergyMetricConfig          `mapstructure:"inference.server.energy"`
 	InferenceServerScrapeDuration  InferenceServerScrapeDurationMetricConfig  `mapstructure:"inference.server.scrape.duration"`
 	InferenceServerScrapeErrors    InferenceServerScrapeErrorsMetricConfig    `mapstructure:"inference.server.scrape.errors"`
 	InferenceServerUp              InferenceServerUpMetricConfig              `mapstructure:"inference.server.up"`
@@ -1800,6 +1821,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled: true,
 		},
 		InferenceScore: InferenceScoreMetricConfig{
+			Enabled: true,
+		},
+		InferenceServerEnergy: InferenceServerEnergyMetricConfig{
 			Enabled: true,
 		},
 		InferenceServerScrapeDuration: InferenceServerScrapeDurationMetricConfig{

@@ -277,6 +277,9 @@ var MetricsInfo = metricsInfo{
 		Name:       "inference.score",
 		Attributes: []string{"gen_ai.request.model"},
 	},
+	InferenceServerEnergy: metricInfo{
+		Name: "inference.server.energy",
+	},
 	InferenceServerScrapeDuration: metricInfo{
 		Name: "inference.server.scrape.duration",
 	},
@@ -356,6 +359,7 @@ type metricsInfo struct {
 	InferenceRequestsQueued        metricInfo
 	InferenceRequestsRunning       metricInfo
 	InferenceScore                 metricInfo
+	InferenceServerEnergy          metricInfo
 	InferenceServerScrapeDuration  metricInfo
 	InferenceServerScrapeErrors    metricInfo
 	InferenceServerUp              metricInfo
@@ -2587,6 +2591,58 @@ func newMetricInferenceScore(cfg InferenceScoreMetricConfig) metricInferenceScor
 	return m
 }
 
+type metricInferenceServerEnergy struct {
+	data     pmetric.Metric                    // data buffer for generated metric.
+	config   InferenceServerEnergyMetricConfig // metric config provided by user.
+	capacity int                               // max observed number of data points added to the metric.
+}
+
+// init fills inference.server.energy metric with initial data.
+func (m *metricInferenceServerEnergy) init() {
+	m.data.SetName("inference.server.energy")
+	m.data.SetDescription("Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilisation (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.")
+	m.data.SetUnit("J")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricInferenceServerEnergy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricInferenceServerEnergy) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricInferenceServerEnergy) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricInferenceServerEnergy(cfg InferenceServerEnergyMetricConfig) metricInferenceServerEnergy {
+	m := metricInferenceServerEnergy{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricInferenceServerScrapeDuration struct {
 	data     pmetric.Metric                            // data buffer for generated metric.
 	config   InferenceServerScrapeDurationMetricConfig // metric config provided by user.
@@ -3817,6 +3873,7 @@ type MetricsBuilder struct {
 	metricInferenceRequestsQueued        metricInferenceRequestsQueued
 	metricInferenceRequestsRunning       metricInferenceRequestsRunning
 	metricInferenceScore                 metricInferenceScore
+	metricInferenceServerEnergy          metricInferenceServerEnergy
 	metricInferenceServerScrapeDuration  metricInferenceServerScrapeDuration
 	metricInferenceServerScrapeErrors    metricInferenceServerScrapeErrors
 	metricInferenceServerUp              metricInferenceServerUp
@@ -3881,6 +3938,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricInferenceRequestsQueued:        newMetricInferenceRequestsQueued(mbc.Metrics.InferenceRequestsQueued),
 		metricInferenceRequestsRunning:       newMetricInferenceRequestsRunning(mbc.Metrics.InferenceRequestsRunning),
 		metricInferenceScore:                 newMetricInferenceScore(mbc.Metrics.InferenceScore),
+		metricInferenceServerEnergy:          newMetricInferenceServerEnergy(mbc.Metrics.InferenceServerEnergy),
 		metricInferenceServerScrapeDuration:  newMetricInferenceServerScrapeDuration(mbc.Metrics.InferenceServerScrapeDuration),
 		metricInferenceServerScrapeErrors:    newMetricInferenceServerScrapeErrors(mbc.Metrics.InferenceServerScrapeErrors),
 		metricInferenceServerUp:              newMetricInferenceServerUp(mbc.Metrics.InferenceServerUp),
@@ -4034,6 +4092,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricInferenceRequestsQueued.emit(ils.Metrics())
 	mb.metricInferenceRequestsRunning.emit(ils.Metrics())
 	mb.metricInferenceScore.emit(ils.Metrics())
+	mb.metricInferenceServerEnergy.emit(ils.Metrics())
 	mb.metricInferenceServerScrapeDuration.emit(ils.Metrics())
 	mb.metricInferenceServerScrapeErrors.emit(ils.Metrics())
 	mb.metricInferenceServerUp.emit(ils.Metrics())
@@ -4206,6 +4265,11 @@ func (mb *MetricsBuilder) RecordInferenceRequestsRunningDataPoint(ts pcommon.Tim
 // RecordInferenceScoreDataPoint adds a data point to inference.score metric.
 func (mb *MetricsBuilder) RecordInferenceScoreDataPoint(ts pcommon.Timestamp, val float64, options ...MetricAttributeOption) {
 	mb.metricInferenceScore.recordDataPoint(mb.startTime, ts, val, options...)
+}
+
+// RecordInferenceServerEnergyDataPoint adds a data point to inference.server.energy metric.
+func (mb *MetricsBuilder) RecordInferenceServerEnergyDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricInferenceServerEnergy.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordInferenceServerScrapeDurationDataPoint adds a data point to inference.server.scrape.duration metric.

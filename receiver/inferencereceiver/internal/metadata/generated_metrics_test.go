@@ -230,6 +230,9 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordInferenceScoreDataPoint(ts, 1, WithGenAiRequestModelMetricAttribute("gen_ai.request.model-val"))
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordInferenceServerEnergyDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordInferenceServerScrapeDurationDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -1479,6 +1482,20 @@ func TestMetricsBuilder(t *testing.T) {
 					genAiRequestModelAttrVal, ok := dp.Attributes().Get("gen_ai.request.model")
 					assert.True(t, ok)
 					assert.Equal(t, "gen_ai.request.model-val", genAiRequestModelAttrVal.Str())
+				case "inference.server.energy":
+					assert.False(t, validatedMetrics["inference.server.energy"], "Found a duplicate in the metrics slice: inference.server.energy")
+					validatedMetrics["inference.server.energy"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilisation (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.", mi.Description())
+					assert.Equal(t, "J", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "inference.server.scrape.duration":
 					assert.False(t, validatedMetrics["inference.server.scrape.duration"], "Found a duplicate in the metrics slice: inference.server.scrape.duration")
 					validatedMetrics["inference.server.scrape.duration"] = true
