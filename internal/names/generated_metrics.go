@@ -16,6 +16,8 @@ var (
 	HwErrors = Metric{Name: "hw.errors", Unit: "{error}", Description: "Hardware errors by error.type (corrected, uncorrected ECC errors; remapped rows; Xid errors, by nvidia.gpu.xid).", Type: Sum, Monotonic: true}
 	// HwGPUClockFrequency: Clock frequency (hw.gpu.clock.type sm, memory).
 	HwGPUClockFrequency = Metric{Name: "hw.gpu.clock.frequency", Unit: "Hz", Description: "Clock frequency (hw.gpu.clock.type sm, memory).", Type: Gauge, Monotonic: false}
+	// HwGPUIO: Bytes the GPU moved over a link (nvidia.gpu.link pcie, nvlink) by network.io.direction, since the collector started (NVML GPM rates integrated over each interval).
+	HwGPUIO = Metric{Name: "hw.gpu.io", Unit: "By", Description: "Bytes the GPU moved over a link (nvidia.gpu.link pcie, nvlink) by network.io.direction, since the collector started (NVML GPM rates integrated over each interval).", Type: Sum, Monotonic: true}
 	// HwGPUMemoryBusy: Fraction of time the memory controller was busy, 0..1 (not the memory used).
 	HwGPUMemoryBusy = Metric{Name: "hw.gpu.memory.busy", Unit: "1", Description: "Fraction of time the memory controller was busy, 0..1 (not the memory used).", Type: Gauge, Monotonic: false}
 	// HwGPUMemoryLimit: GPU memory in total (GPUs and MIG instances).
@@ -94,6 +96,7 @@ var All = []Metric{
 	HwEnergy,
 	HwErrors,
 	HwGPUClockFrequency,
+	HwGPUIO,
 	HwGPUMemoryBusy,
 	HwGPUMemoryLimit,
 	HwGPUMemoryUsage,

@@ -83,7 +83,7 @@ func TestEveryMetricAsDeclared(t *testing.T) {
 	// Fed elsewhere: NVML only (checked on the mock in internal/gpu), dcgm-exporter's remapped rows
 	// (not in the recorded payloads), failures.
 	elsewhere := map[string]bool{
-		"hw.errors": true, "hw.status": true, "nvidia.gpu.clock_event.active": true, "nvidia.gpu.pcie.throughput": true,
+		"hw.errors": true, "hw.status": true, "hw.gpu.io": true, "nvidia.gpu.clock_event.active": true, "nvidia.gpu.pcie.throughput": true,
 		"nvidia.gpu.process.memory.usage": true, "nvidia.gpu.process.utilization": true,
 		"inference.server.scrape.errors": true, "inference.server.energy": true,
 	}

@@ -3,6 +3,8 @@
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 
 import (
+	"time"
+
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.uber.org/zap"
 
@@ -15,6 +17,21 @@ type gpmState struct {
 	prev, cur   nvml.GpmSample
 	havePrev    bool
 	unsupported bool
+	// prevAt is when the previous sample was taken; io the bytes moved since start, by link and
+	// direction (GPM gives rates: they are integrated into the counter semconv's hw.gpu.io is).
+	prevAt time.Time
+	io     map[[2]string]float64
+}
+
+// gpmIO are the GPM rates (MiB/s) that become hw.gpu.io byte counters, by link and direction.
+var gpmIO = []struct {
+	id              nvml.GpmMetricId
+	link, direction string
+}{
+	{nvml.GPM_METRIC_PCIE_TX_PER_SEC, "pcie", "transmit"},
+	{nvml.GPM_METRIC_PCIE_RX_PER_SEC, "pcie", "receive"},
+	{nvml.GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC, "nvlink", "transmit"},
+	{nvml.GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC, "nvlink", "receive"},
 }
 
 // gpmMetrics are the profiling metrics read through NVML GPM (Hopper and later), the same the dcgm
@@ -34,21 +51,60 @@ var gpmMetrics = []struct {
 	{nvml.GPM_METRIC_FP16_UTIL, names.NvidiaGPUPipeActive, []string{"nvidia.gpu.pipe", "fp16"}},
 }
 
-// readGPM records the GPU's profiling metrics. A GPU without GPM is said once and skipped after.
-func (r *reader) readGPM(dev nvml.Device, a deviceAttrs, out *metricSet) {
+// readGPM records the GPU's profiling metrics, and those of each of its MIG instances. A GPU without
+// GPM is said once and skipped after.
+func (r *reader) readGPM(dev nvml.Device, a deviceAttrs, now time.Time, out *metricSet) {
 	if !r.hasGPM {
 		return
 	}
-	st := r.gpm[a.id]
+	st := r.gpmState(a.id, func() (nvml.GpmSupport, nvml.Return) { return dev.GpmQueryDeviceSupport() }, a)
 	if st == nil {
-		st = &gpmState{}
-		r.gpm[a.id] = st
-		support, ret := dev.GpmQueryDeviceSupport()
-		if ret != nvml.SUCCESS || support.IsSupportedDevice == 0 {
+		return
+	}
+	r.gpmRead(st, func(s nvml.GpmSample) nvml.Return { return dev.GpmSampleGet(s) }, a, now, out)
+	// MIG instances: sampled through their parent, by GPU instance id.
+	current, _, ret := dev.GetMigMode()
+	if ret != nvml.SUCCESS || current != nvml.DEVICE_MIG_ENABLE {
+		return
+	}
+	n, ret := dev.GetMaxMigDeviceCount()
+	if ret != nvml.SUCCESS {
+		return
+	}
+	for j := 0; j < n; j++ {
+		mig, ret := dev.GetMigDeviceHandleByIndex(j)
+		if ret != nvml.SUCCESS {
+			continue
+		}
+		uuid, ret := mig.GetUUID()
+		if ret != nvml.SUCCESS {
+			continue
+		}
+		gi, ret := mig.GetGpuInstanceId()
+		if ret != nvml.SUCCESS {
+			continue
+		}
+		ma := deviceAttrs{id: uuid, name: a.name, parent: a.id}
+		mst := r.gpmState(uuid, func() (nvml.GpmSupport, nvml.Return) { return nvml.GpmSupport{IsSupportedDevice: 1}, nvml.SUCCESS }, ma)
+		if mst == nil {
+			continue
+		}
+		r.gpmRead(mst, func(s nvml.GpmSample) nvml.Return { return dev.GpmMigSampleGet(gi, s) }, ma, now, out)
+	}
+}
+
+// gpmState is the GPM state of a GPU or MIG instance, made on first sight (nil when unsupported).
+func (r *reader) gpmState(id string, support func() (nvml.GpmSupport, nvml.Return), a deviceAttrs) *gpmState {
+	st := r.gpm[id]
+	if st == nil {
+		st = &gpmState{io: map[[2]string]float64{}}
+		r.gpm[id] = st
+		s, ret := support()
+		if ret != nvml.SUCCESS || s.IsSupportedDevice == 0 {
 			st.unsupported = true
 			r.logger.Info("GPU profiling metrics (NVML GPM: SM active and occupancy, tensor and FP pipes, DRAM) are not available on this GPU (Hopper or later needed); skipped",
 				zap.String("hw.id", a.id), zap.String("hw.name", a.name), zap.String("nvml", nvml.ErrorString(ret)))
-			return
+			return nil
 		}
 		var ret1, ret2 nvml.Return
 		st.prev, ret1 = r.lib.GpmSampleAlloc()
@@ -56,21 +112,31 @@ func (r *reader) readGPM(dev nvml.Device, a deviceAttrs, out *metricSet) {
 		if ret1 != nvml.SUCCESS || ret2 != nvml.SUCCESS {
 			st.unsupported = true
 			r.skip("gpm sample alloc", ret1)
-			return
+			return nil
 		}
 	}
 	if st.unsupported {
-		return
+		return nil
 	}
-	if ret := dev.GpmSampleGet(st.cur); ret != nvml.SUCCESS {
+	return st
+}
+
+// gpmRead takes one sample and, with the previous one, records the metrics over the interval.
+func (r *reader) gpmRead(st *gpmState, sample func(nvml.GpmSample) nvml.Return, a deviceAttrs, now time.Time, out *metricSet) {
+	if ret := sample(st.cur); ret != nvml.SUCCESS {
 		r.skip("gpm sample", ret)
 		st.havePrev = false
 		return
 	}
 	if st.havePrev {
-		mg := &nvml.GpmMetricsGetType{NumMetrics: uint32(len(gpmMetrics)), Sample1: st.prev, Sample2: st.cur}
-		for i, m := range gpmMetrics {
-			mg.Metrics[i].MetricId = uint32(m.id)
+		mg := &nvml.GpmMetricsGetType{Sample1: st.prev, Sample2: st.cur}
+		for _, m := range gpmMetrics {
+			mg.Metrics[mg.NumMetrics].MetricId = uint32(m.id)
+			mg.NumMetrics++
+		}
+		for _, m := range gpmIO {
+			mg.Metrics[mg.NumMetrics].MetricId = uint32(m.id)
+			mg.NumMetrics++
 		}
 		if ret := r.lib.GpmMetricsGet(mg); ret == nvml.SUCCESS {
 			for i, m := range gpmMetrics {
@@ -80,11 +146,24 @@ func (r *reader) readGPM(dev nvml.Device, a deviceAttrs, out *metricSet) {
 				}
 				out.record(m.metric, a, mg.Metrics[i].Value/100, m.kv...)
 			}
+			seconds := now.Sub(st.prevAt).Seconds()
+			for j, m := range gpmIO {
+				g := mg.Metrics[len(gpmMetrics)+j]
+				if nvml.Return(g.NvmlReturn) != nvml.SUCCESS {
+					continue // no NVLink here, say
+				}
+				key := [2]string{m.link, m.direction}
+				st.io[key] += g.Value * (1 << 20) * seconds // MiB/s over the interval → bytes
+			}
 		} else {
 			r.skip("gpm metrics", ret)
 		}
 	}
+	for key, bytes := range st.io {
+		out.record(names.HwGPUIO, a, bytes, "network.io.direction", key[1], "nvidia.gpu.link", key[0])
+	}
 	st.prev, st.cur = st.cur, st.prev
+	st.prevAt = now
 	st.havePrev = true
 }
 

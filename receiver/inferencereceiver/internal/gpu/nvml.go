@@ -181,7 +181,7 @@ func (r *reader) Scrape(_ context.Context, now time.Time, ms pmetric.MetricSlice
 		if !ok {
 			continue
 		}
-		r.readGPM(dev, attrs, out)
+		r.readGPM(dev, attrs, now, out)
 		if r.opts.Processes {
 			if ports == nil {
 				ports = listeningServers(r.opts.ProcRoot, r.opts.Servers)

@@ -134,6 +134,7 @@ var h100GPM = map[nvml.GpmMetricId]float64{
 	nvml.GPM_METRIC_SM_UTIL: 87.5, nvml.GPM_METRIC_SM_OCCUPANCY: 31.25, nvml.GPM_METRIC_GRAPHICS_UTIL: 98,
 	nvml.GPM_METRIC_DRAM_BW_UTIL: 12.5, nvml.GPM_METRIC_ANY_TENSOR_UTIL: 40, nvml.GPM_METRIC_FP32_UTIL: 5,
 	nvml.GPM_METRIC_FP16_UTIL: 20, // FP64 not supported here: skipped and counted
+	nvml.GPM_METRIC_PCIE_TX_PER_SEC: 100, nvml.GPM_METRIC_PCIE_RX_PER_SEC: 50, // MiB/s; no NVLink
 }
 
 // fakeProc is a /proc with process 4242 (python3) listening on port 8000 and 5151 (other) on nothing.
@@ -345,9 +346,12 @@ func TestDeviceSelectionAndMIG(t *testing.T) {
 	srv, _ := h100(t)
 	g0 := srv.Devices[0].(*server.Device)
 	mig := &mock.Device{
-		GetUUIDFunc:       func() (string, nvml.Return) { return "MIG-0000-aaaa", nvml.SUCCESS },
-		GetMemoryInfoFunc: func() (nvml.Memory, nvml.Return) { return nvml.Memory{Total: 10 << 30, Used: 2 << 30}, nvml.SUCCESS },
+		GetUUIDFunc:          func() (string, nvml.Return) { return "MIG-0000-aaaa", nvml.SUCCESS },
+		GetMemoryInfoFunc:    func() (nvml.Memory, nvml.Return) { return nvml.Memory{Total: 10 << 30, Used: 2 << 30}, nvml.SUCCESS },
+		GetGpuInstanceIdFunc: func() (int, nvml.Return) { return 3, nvml.SUCCESS },
 	}
+	var migInstance atomic.Int32
+	g0.GpmMigSampleGetFunc = func(gi int, _ nvml.GpmSample) nvml.Return { migInstance.Store(int32(gi)); return nvml.SUCCESS }
 	g0.GetMigModeFunc = func() (int, int, nvml.Return) { return nvml.DEVICE_MIG_ENABLE, nvml.DEVICE_MIG_ENABLE, nvml.SUCCESS }
 	g0.GetMaxMigDeviceCountFunc = func() (int, nvml.Return) { return 2, nvml.SUCCESS }
 	g0.GetMigDeviceHandleByIndexFunc = func(i int) (nvml.Device, nvml.Return) {
@@ -359,9 +363,22 @@ func TestDeviceSelectionAndMIG(t *testing.T) {
 	u2, _ := srv.Devices[2].GetUUID()
 	r := newReaderWithLib(Options{Devices: []string{"0", u2}}, zap.NewNop(), func() nvml.Interface { return srv })
 	require.NoError(t, r.Start(context.Background()))
+	t0 := time.Now()
+	require.NoError(t, r.Scrape(context.Background(), t0, pmetric.NewMetricSlice()))
 	ms := pmetric.NewMetricSlice()
-	require.NoError(t, r.Scrape(context.Background(), time.Now(), ms))
+	require.NoError(t, r.Scrape(context.Background(), t0.Add(10*time.Second), ms))
 	require.NoError(t, r.Shutdown(context.Background()))
+
+	// GPM per MIG instance, sampled through its parent by GPU instance id, with hw.parent.
+	assert.Equal(t, int32(3), migInstance.Load())
+	g0uuid, _ := g0.GetUUID()
+	migSM := find(t, points(ms, "nvidia.gpu.sm.active"), map[string]any{"hw.id": "MIG-0000-aaaa"})
+	assert.Equal(t, g0uuid, migSM.attrs["hw.parent"])
+	assert.InDelta(t, 0.875, migSM.v, 1e-12)
+	// PCIe bytes as semconv's hw.gpu.io: 100 MiB/s for 10 s, a counter; no NVLink on this GPU.
+	tx := find(t, points(ms, "hw.gpu.io"), map[string]any{"hw.id": g0uuid, "network.io.direction": "transmit", "nvidia.gpu.link": "pcie"})
+	assert.InDelta(t, 100*(1<<20)*10.0, tx.v, 1e-3)
+	assert.Len(t, points(ms, "hw.gpu.io"), 4, "pcie transmit and receive, for the GPU and its MIG instance")
 	mem := points(ms, "hw.gpu.memory.usage")
 	assert.Len(t, mem, 3, "GPU 0, its MIG instance, GPU 2")
 	g0id, _ := g0.GetUUID()

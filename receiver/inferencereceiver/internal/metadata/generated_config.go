@@ -318,6 +318,60 @@ func (ms *HwGpuClockFrequencyMetricConfig) Validate() error {
 	return nil
 }
 
+// HwGpuIoMetricAttributeKey specifies the key of an attribute for the hw.gpu.io metric.
+type HwGpuIoMetricAttributeKey string
+
+const (
+	HwGpuIoMetricAttributeKeyHwID               HwGpuIoMetricAttributeKey = "hw.id"
+	HwGpuIoMetricAttributeKeyHwName             HwGpuIoMetricAttributeKey = "hw.name"
+	HwGpuIoMetricAttributeKeyHwVendor           HwGpuIoMetricAttributeKey = "hw.vendor"
+	HwGpuIoMetricAttributeKeyHwType             HwGpuIoMetricAttributeKey = "hw.type"
+	HwGpuIoMetricAttributeKeyNvidiaGpuIndex     HwGpuIoMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuIoMetricAttributeKeyNetworkIoDirection HwGpuIoMetricAttributeKey = "network.io.direction"
+	HwGpuIoMetricAttributeKeyNvidiaGpuLink      HwGpuIoMetricAttributeKey = "nvidia.gpu.link"
+)
+
+// HwGpuIoMetricConfig provides config for the hw.gpu.io metric.
+type HwGpuIoMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                      `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []HwGpuIoMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *HwGpuIoMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *HwGpuIoMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink:
+		default:
+			return fmt.Errorf("metric hw.gpu.io doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, network.io.direction, nvidia.gpu.link]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // HwGpuMemoryBusyMetricAttributeKey specifies the key of an attribute for the hw.gpu.memory.busy metric.
 type HwGpuMemoryBusyMetricAttributeKey string
 
@@ -1675,6 +1729,7 @@ type MetricsConfig struct {
 	HwEnergy                       HwEnergyMetricConfig                       `mapstructure:"hw.energy"`
 	HwErrors                       HwErrorsMetricConfig                       `mapstructure:"hw.errors"`
 	HwGpuClockFrequency            HwGpuClockFrequencyMetricConfig            `mapstructure:"hw.gpu.clock.frequency"`
+	HwGpuIo                        HwGpuIoMetricConfig                        `mapstructure:"hw.gpu.io"`
 	HwGpuMemoryBusy                HwGpuMemoryBusyMetricConfig                `mapstructure:"hw.gpu.memory.busy"`
 	HwGpuMemoryLimit               HwGpuMemoryLimitMetricConfig               `mapstructure:"hw.gpu.memory.limit"`
 	HwGpuMemoryUsage               HwGpuMemoryUsageMetricConfig               `mapstructure:"hw.gpu.memory.usage"`
@@ -1742,6 +1797,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
+		},
+		HwGpuIo: HwGpuIoMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink},
 		},
 		HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
 			Enabled:             true,

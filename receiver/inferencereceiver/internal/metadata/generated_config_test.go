@@ -56,6 +56,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
 					},
+					HwGpuIo: HwGpuIoMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink},
+					},
 					HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -246,6 +251,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
 					},
+					HwGpuIo: HwGpuIoMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink},
+					},
 					HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -406,7 +416,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuClockFrequencyMetricConfig{}, HwGpuMemoryBusyMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwStatusMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerEnergyMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuDramActiveMetricConfig{}, NvidiaGpuGraphicsEngineActiveMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPipeActiveMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, NvidiaGpuSmActiveMetricConfig{}, NvidiaGpuSmOccupancyMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(GenAiServerRequestDurationMetricConfig{}, GenAiServerTimePerOutputTokenMetricConfig{}, GenAiServerTimeToFirstTokenMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuClockFrequencyMetricConfig{}, HwGpuIoMetricConfig{}, HwGpuMemoryBusyMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuMemoryUtilizationMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwStatusMetricConfig{}, HwTemperatureMetricConfig{}, InferenceInterTokenDurationMetricConfig{}, InferenceKvCacheUtilizationMetricConfig{}, InferenceModelMemoryUsageMetricConfig{}, InferenceModelUnloadInMetricConfig{}, InferenceModelsLoadedMetricConfig{}, InferenceRequestQueueDurationMetricConfig{}, InferenceRequestsMetricConfig{}, InferenceRequestsDurationMetricConfig{}, InferenceRequestsQueueDurationMetricConfig{}, InferenceRequestsQueuedMetricConfig{}, InferenceRequestsRunningMetricConfig{}, InferenceScoreMetricConfig{}, InferenceServerEnergyMetricConfig{}, InferenceServerScrapeDurationMetricConfig{}, InferenceServerScrapeErrorsMetricConfig{}, InferenceServerUpMetricConfig{}, InferenceTokensMetricConfig{}, NvidiaGpuClockEventActiveMetricConfig{}, NvidiaGpuDramActiveMetricConfig{}, NvidiaGpuGraphicsEngineActiveMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPipeActiveMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessUtilizationMetricConfig{}, NvidiaGpuSmActiveMetricConfig{}, NvidiaGpuSmOccupancyMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -479,6 +489,18 @@ func TestHwGpuClockFrequencyMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.clock.frequency doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.clock.type]")
 
 	cfg = DefaultMetricsConfig().HwGpuClockFrequency
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestHwGpuIoMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().HwGpuIo
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []HwGpuIoMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.io doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, network.io.direction, nvidia.gpu.link]")
+
+	cfg = DefaultMetricsConfig().HwGpuIo
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -198,6 +198,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "hw.gpu.clock.frequency",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.gpu.clock.type"},
 	},
+	HwGpuIo: metricInfo{
+		Name:       "hw.gpu.io",
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "network.io.direction", "nvidia.gpu.link"},
+	},
 	HwGpuMemoryBusy: metricInfo{
 		Name:       "hw.gpu.memory.busy",
 		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index"},
@@ -339,6 +343,7 @@ type metricsInfo struct {
 	HwEnergy                       metricInfo
 	HwErrors                       metricInfo
 	HwGpuClockFrequency            metricInfo
+	HwGpuIo                        metricInfo
 	HwGpuMemoryBusy                metricInfo
 	HwGpuMemoryLimit               metricInfo
 	HwGpuMemoryUsage               metricInfo
@@ -1022,6 +1027,115 @@ func (m *metricHwGpuClockFrequency) emit(metrics pmetric.MetricSlice) {
 
 func newMetricHwGpuClockFrequency(cfg HwGpuClockFrequencyMetricConfig) metricHwGpuClockFrequency {
 	m := metricHwGpuClockFrequency{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricHwGpuIo struct {
+	data          pmetric.Metric      // data buffer for generated metric.
+	config        HwGpuIoMetricConfig // metric config provided by user.
+	capacity      int                 // max observed number of data points added to the metric.
+	aggDataPoints []float64           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills hw.gpu.io metric with initial data.
+func (m *metricHwGpuIo) init() {
+	m.data.SetName("hw.gpu.io")
+	m.data.SetDescription("Bytes the GPU moved over a link (nvidia.gpu.link pcie, nvlink) by network.io.direction, since the collector started (NVML GPM rates integrated over each interval).")
+	m.data.SetUnit("By")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricHwGpuIo) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string, nvidiaGpuLinkAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, HwGpuIoMetricAttributeKeyHwID) {
+		dp.Attributes().PutStr("hw.id", hwIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuIoMetricAttributeKeyHwName) {
+		dp.Attributes().PutStr("hw.name", hwNameAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuIoMetricAttributeKeyHwVendor) {
+		dp.Attributes().PutStr("hw.vendor", hwVendorAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuIoMetricAttributeKeyHwType) {
+		dp.Attributes().PutStr("hw.type", hwTypeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuIoMetricAttributeKeyNvidiaGpuIndex) {
+		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuIoMetricAttributeKeyNetworkIoDirection) {
+		dp.Attributes().PutStr("network.io.direction", networkIoDirectionAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, HwGpuIoMetricAttributeKeyNvidiaGpuLink) {
+		dp.Attributes().PutStr("nvidia.gpu.link", nvidiaGpuLinkAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricHwGpuIo) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricHwGpuIo) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetDoubleValue(m.data.Sum().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricHwGpuIo(cfg HwGpuIoMetricConfig) metricHwGpuIo {
+	m := metricHwGpuIo{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -3853,6 +3967,7 @@ type MetricsBuilder struct {
 	metricHwEnergy                       metricHwEnergy
 	metricHwErrors                       metricHwErrors
 	metricHwGpuClockFrequency            metricHwGpuClockFrequency
+	metricHwGpuIo                        metricHwGpuIo
 	metricHwGpuMemoryBusy                metricHwGpuMemoryBusy
 	metricHwGpuMemoryLimit               metricHwGpuMemoryLimit
 	metricHwGpuMemoryUsage               metricHwGpuMemoryUsage
@@ -3918,6 +4033,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricHwEnergy:                       newMetricHwEnergy(mbc.Metrics.HwEnergy),
 		metricHwErrors:                       newMetricHwErrors(mbc.Metrics.HwErrors),
 		metricHwGpuClockFrequency:            newMetricHwGpuClockFrequency(mbc.Metrics.HwGpuClockFrequency),
+		metricHwGpuIo:                        newMetricHwGpuIo(mbc.Metrics.HwGpuIo),
 		metricHwGpuMemoryBusy:                newMetricHwGpuMemoryBusy(mbc.Metrics.HwGpuMemoryBusy),
 		metricHwGpuMemoryLimit:               newMetricHwGpuMemoryLimit(mbc.Metrics.HwGpuMemoryLimit),
 		metricHwGpuMemoryUsage:               newMetricHwGpuMemoryUsage(mbc.Metrics.HwGpuMemoryUsage),
@@ -4072,6 +4188,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricHwEnergy.emit(ils.Metrics())
 	mb.metricHwErrors.emit(ils.Metrics())
 	mb.metricHwGpuClockFrequency.emit(ils.Metrics())
+	mb.metricHwGpuIo.emit(ils.Metrics())
 	mb.metricHwGpuMemoryBusy.emit(ils.Metrics())
 	mb.metricHwGpuMemoryLimit.emit(ils.Metrics())
 	mb.metricHwGpuMemoryUsage.emit(ils.Metrics())
@@ -4165,6 +4282,11 @@ func (mb *MetricsBuilder) RecordHwErrorsDataPoint(ts pcommon.Timestamp, val floa
 // RecordHwGpuClockFrequencyDataPoint adds a data point to hw.gpu.clock.frequency metric.
 func (mb *MetricsBuilder) RecordHwGpuClockFrequencyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuClockTypeAttributeValue string) {
 	mb.metricHwGpuClockFrequency.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwGpuClockTypeAttributeValue)
+}
+
+// RecordHwGpuIoDataPoint adds a data point to hw.gpu.io metric.
+func (mb *MetricsBuilder) RecordHwGpuIoDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string, nvidiaGpuLinkAttributeValue string) {
+	mb.metricHwGpuIo.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, networkIoDirectionAttributeValue, nvidiaGpuLinkAttributeValue)
 }
 
 // RecordHwGpuMemoryBusyDataPoint adds a data point to hw.gpu.memory.busy metric.

@@ -73,6 +73,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["hw.energy"] = mb.metricHwEnergy.config.AggregationStrategy
 			aggMap["hw.errors"] = mb.metricHwErrors.config.AggregationStrategy
 			aggMap["hw.gpu.clock.frequency"] = mb.metricHwGpuClockFrequency.config.AggregationStrategy
+			aggMap["hw.gpu.io"] = mb.metricHwGpuIo.config.AggregationStrategy
 			aggMap["hw.gpu.memory.busy"] = mb.metricHwGpuMemoryBusy.config.AggregationStrategy
 			aggMap["hw.gpu.memory.limit"] = mb.metricHwGpuMemoryLimit.config.AggregationStrategy
 			aggMap["hw.gpu.memory.usage"] = mb.metricHwGpuMemoryUsage.config.AggregationStrategy
@@ -137,6 +138,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordHwGpuClockFrequencyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.gpu.clock.type-val")
 			if tt.name == "reaggregate_set" {
 				mb.RecordHwGpuClockFrequencyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.gpu.clock.type-val-2")
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordHwGpuIoDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "network.io.direction-val", "nvidia.gpu.link-val")
+			if tt.name == "reaggregate_set" {
+				mb.RecordHwGpuIoDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "network.io.direction-val-2", "nvidia.gpu.link-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -321,6 +328,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricHwEnergy.aggDataPoints)
 				assert.Empty(t, mb.metricHwErrors.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuClockFrequency.aggDataPoints)
+				assert.Empty(t, mb.metricHwGpuIo.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuMemoryBusy.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuMemoryLimit.aggDataPoints)
 				assert.Empty(t, mb.metricHwGpuMemoryUsage.aggDataPoints)
@@ -706,6 +714,80 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("nvidia.gpu.index")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("hw.gpu.clock.type")
+						assert.False(t, ok)
+					}
+				case "hw.gpu.io":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["hw.gpu.io"], "Found a duplicate in the metrics slice: hw.gpu.io")
+						validatedMetrics["hw.gpu.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes the GPU moved over a link (nvidia.gpu.link pcie, nvlink) by network.io.direction, since the collector started (NVML GPM rates integrated over each interval).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						hwIDAttrVal, ok := dp.Attributes().Get("hw.id")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.id-val", hwIDAttrVal.Str())
+						hwNameAttrVal, ok := dp.Attributes().Get("hw.name")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.name-val", hwNameAttrVal.Str())
+						hwVendorAttrVal, ok := dp.Attributes().Get("hw.vendor")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.vendor-val", hwVendorAttrVal.Str())
+						hwTypeAttrVal, ok := dp.Attributes().Get("hw.type")
+						assert.True(t, ok)
+						assert.Equal(t, "hw.type-val", hwTypeAttrVal.Str())
+						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						networkIoDirectionAttrVal, ok := dp.Attributes().Get("network.io.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "network.io.direction-val", networkIoDirectionAttrVal.Str())
+						nvidiaGpuLinkAttrVal, ok := dp.Attributes().Get("nvidia.gpu.link")
+						assert.True(t, ok)
+						assert.Equal(t, "nvidia.gpu.link-val", nvidiaGpuLinkAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["hw.gpu.io"], "Found a duplicate in the metrics slice: hw.gpu.io")
+						validatedMetrics["hw.gpu.io"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Bytes the GPU moved over a link (nvidia.gpu.link pcie, nvlink) by network.io.direction, since the collector started (NVML GPM rates integrated over each interval).", mi.Description())
+						assert.Equal(t, "By", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["hw.gpu.io"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("hw.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.name")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.vendor")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("hw.type")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.index")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("network.io.direction")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nvidia.gpu.link")
 						assert.False(t, ok)
 					}
 				case "hw.gpu.memory.busy":
