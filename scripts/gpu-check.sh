@@ -11,7 +11,7 @@ if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   python3 - "$port" <<'PY' &
 import socket, sys, time, torch
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()  # a "server" port for the join
-a = torch.randn(8192, 8192, device="cuda"); b = torch.randn(8192, 8192, device="cuda")
+a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16); b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)  # bf16: the tensor pipe
 x = torch.empty(int(2 * 2**30 // 4), device="cuda")  # 2 GiB more
 end = time.time() + 40
 while time.time() < end:
@@ -19,7 +19,7 @@ while time.time() < end:
 PY
   workload=$!
   sleep 8
-  echo "workload PID $workload (PyTorch matmuls, ~2.5 GiB)"
+  echo "workload PID $workload (PyTorch bf16 matmuls, ~2.3 GiB)"
 else
   echo "no PyTorch with CUDA here: reading the idle GPUs"
 fi

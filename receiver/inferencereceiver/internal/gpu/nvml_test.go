@@ -133,7 +133,7 @@ func h100(t *testing.T) (*server.Server, *atomic.Int32) {
 var h100GPM = map[nvml.GpmMetricId]float64{
 	nvml.GPM_METRIC_SM_UTIL: 87.5, nvml.GPM_METRIC_SM_OCCUPANCY: 31.25, nvml.GPM_METRIC_GRAPHICS_UTIL: 98,
 	nvml.GPM_METRIC_DRAM_BW_UTIL: 12.5, nvml.GPM_METRIC_ANY_TENSOR_UTIL: 40, nvml.GPM_METRIC_FP32_UTIL: 5,
-	nvml.GPM_METRIC_FP16_UTIL: 20, // FP64 not supported here: skipped and counted
+	nvml.GPM_METRIC_FP16_UTIL:       20,                                       // FP64 not supported here: skipped and counted
 	nvml.GPM_METRIC_PCIE_TX_PER_SEC: 100, nvml.GPM_METRIC_PCIE_RX_PER_SEC: 50, // MiB/s; no NVLink
 }
 
