@@ -11,7 +11,7 @@ TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
 GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist internal/names
 
-.PHONY: gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
+.PHONY: rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
 all: build
 
@@ -64,7 +64,12 @@ check-generated:
 
 ## test: generated-file check, unit tests, the distribution build, the end-to-end tests and a short
 ## run of the benchmark harness (it proves the harness works; its figures mean nothing)
-test: check-generated unit build prometheus bench-smoke e2e
+test: check-generated unit build prometheus rules-test bench-smoke e2e
+
+## rules-test: the shipped Prometheus rules parse, and each alert fires when it should and not else
+rules-test: prometheus
+	promtool check rules deploy/prometheus/inference-rules.yaml
+	cd deploy/prometheus && promtool test rules inference-rules_test.yaml
 
 unit:
 	$(GO) test -count=1 ./...

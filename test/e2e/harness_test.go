@@ -151,9 +151,15 @@ func startProcessEnv(t *testing.T, name string, env []string, bin string, args .
 // until it is ready. It returns its base URL.
 func startPrometheus(t *testing.T, bin string) string {
 	t.Helper()
+	return startPrometheusWith(t, bin, "global:\n  scrape_interval: 1m\n")
+}
+
+// startPrometheusWith is startPrometheus on a configuration of its own (rule files, say).
+func startPrometheusWith(t *testing.T, bin, config string) string {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	require.NoError(t, os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600))
+	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o600))
 	port := freePort(t)
 	startProcess(t, "prometheus", bin,
 		"--config.file="+cfg,
