@@ -9,7 +9,7 @@ BUILD_DIR  := build
 BIN        := $(BUILD_DIR)/otelcol-inference
 TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
-GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist internal/names
+GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist internal/names deploy/grafana
 
 .PHONY: rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
@@ -45,6 +45,7 @@ generate:
 		cp $$tmp/generated_metrics.go $$tmp/generated_metrics_test.go internal/metadata/ && rm -rf $$tmp metadata.codegen.yaml
 	cd processor/ratioprocessor && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
 	cd exporter/remotewriteexporter && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml
+	$(GO) run ./cmd/dashgen
 	$(MAKE) generate-dist
 
 generate-dist:
