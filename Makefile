@@ -103,13 +103,17 @@ gpu-check:
 	@if command -v nvidia-smi >/dev/null 2>&1; then scripts/gpu-check.sh $(BUILD_DIR)/gpucheck; \
 	else echo "no NVIDIA GPU here: built $(BUILD_DIR)/gpucheck; run scripts/gpu-check.sh on a GPU machine"; fi
 
-## prometheus: Debian's prometheus package (the remote-write backend of the end-to-end tests)
+## prometheus: Debian's prometheus and prometheus-alertmanager packages (the remote-write backend
+## and the alert delivery of the end-to-end tests)
 prometheus:
-	@command -v prometheus >/dev/null 2>&1 || { \
-		echo "Installing Debian's prometheus package"; \
+	@missing=""; command -v prometheus >/dev/null 2>&1 || missing="prometheus"; \
+	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian's$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 	@prometheus --version 2>&1 | head -1
+	@prometheus-alertmanager --version 2>&1 | head -1
 
 ## lint: formatting, vet, generated files
 lint: check-generated

@@ -14,6 +14,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
@@ -53,6 +54,12 @@ var overview = []panel{
 	{"KV-cache utilisation", "percentunit", "inference.kv_cache.utilization", [][2]string{{"{{job}}", `max by (job) (inference_kv_cache_utilization_ratio{` + sel + `})`}}},
 	{"Tokens per second", "short", "inference.tokens by gen_ai.token.type", [][2]string{{"{{gen_ai_token_type}}", `sum by (gen_ai_token_type) (rate(inference_tokens_total{` + sel + `}[$__rate_interval]))`}}},
 	{"Requests per second by model", "reqps", "per-model view", [][2]string{{"{{gen_ai_request_model}}", `sum by (gen_ai_request_model) (rate(inference_requests_total{` + sel + `}[$__rate_interval]))`}}},
+	{"Per-model summary", "short", "one row per model: requests/s, error ratio, P95 request duration, tokens/s (instant, merged)", [][2]string{
+		{"requests/s", `sum by (gen_ai_request_model) (rate(inference_requests_total{` + sel + `}[$__rate_interval]))`},
+		{"error ratio", `max by (gen_ai_request_model) (inference_requests_error_ratio{` + sel + `})`},
+		{"P95 request duration (s)", `histogram_quantile(0.95, sum by (gen_ai_request_model, le) (rate(gen_ai_server_request_duration_seconds_bucket{` + sel + `}[$__rate_interval])))`},
+		{"tokens/s", `sum by (gen_ai_request_model) (rate(inference_tokens_total{` + sel + `}[$__rate_interval]))`},
+	}},
 	{"Servers up", "short", "inference.server.up", [][2]string{{"{{job}}", `inference_server_up{job=~"$server", inference_server_flavor=~"$flavor"}`}}},
 	{"High-score ratio (scores above 0.8)", "percentunit", "ratio processor: inference.score.high_ratio", [][2]string{{"{{job}} {{gen_ai_request_model}}", `max by (job, gen_ai_request_model) (inference_score_high_ratio{` + sel + `})`}}},
 }
@@ -125,6 +132,10 @@ func board(uid, title string, ds common.DataSourceRef, panels []panel, vars ...*
 		b = b.WithVariable(v)
 	}
 	for _, p := range panels {
+		if tables[p.title] {
+			b = b.WithPanel(tablePanel(p, ds))
+			continue
+		}
 		pb := timeseries.NewPanelBuilder().Title(p.title).Description(p.description).Unit(p.unit).
 			Datasource(ds).Span(12).Height(8)
 		for _, q := range p.queries {
@@ -133,4 +144,18 @@ func board(uid, title string, ds common.DataSourceRef, panels []panel, vars ...*
 		b = b.WithPanel(pb)
 	}
 	return b
+}
+
+// tables are the panels drawn as a table: one instant query per column, merged on their labels.
+var tables = map[string]bool{"Per-model summary": true}
+
+func tablePanel(p panel, ds common.DataSourceRef) *table.PanelBuilder {
+	tb := table.NewPanelBuilder().Title(p.title).Description(p.description).Unit(p.unit).
+		Datasource(ds).Span(24).Height(8).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}})
+	for i, q := range p.queries {
+		tb = tb.WithTarget(prometheus.NewDataqueryBuilder().Expr(q[1]).LegendFormat(q[0]).
+			RefId(string(rune('A' + i))).Instant().Format(prometheus.PromQueryFormatTable))
+	}
+	return tb
 }
