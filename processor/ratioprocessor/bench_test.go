@@ -85,7 +85,8 @@ func benchmarkProcessor(b *testing.B, resources, models int, metric string) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	if metric == "inference.requests" {
-		b.ReportMetric(float64(len(p.series)), "series")
+		series, _ := p.state.Len()
+		b.ReportMetric(float64(series), "series")
 	}
 }
 
@@ -120,15 +121,14 @@ func TestStatePerSeries(t *testing.T) {
 	advance(md, 41) // drop the last outputs, so only the processor's state stays
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	n := len(p.series)
+	n, _ := p.state.Len()
 	if n != 30000 {
 		t.Fatalf("tracked %d series, want 30000", n)
 	}
 	perSeries := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 	held, ring := 0, 0
-	for _, s := range p.series {
+	if s := p.state.Any(); s != nil {
 		held, ring = s.Len(), s.Cap()
-		break
 	}
 	pointBytes := int(unsafe.Sizeof(window.Point{}))
 	t.Logf("state: %.0f bytes per tracked series: a ring of %d points (%d held, %d B each) = %d B, and %.0f B beside the points",

@@ -137,11 +137,13 @@ func TestMaxSeriesAndStaleness(t *testing.T) {
 	cfg.MaxStaleness = time.Minute
 	p := newRatioProcessor(cfg, zap.NewNop())
 	_, _ = p.processMetrics(context.Background(), batch("a", 10, 1, counts{1, 1, 1}))
-	assert.Len(t, p.series, 2)
-	assert.Equal(t, int64(1), p.untracked)
+	series, _ := p.state.Len()
+	assert.Equal(t, 2, series)
+	assert.Equal(t, int64(1), p.state.Untracked)
 	p.sweep(time.Now().Add(2 * time.Minute).UnixNano())
-	assert.Empty(t, p.series)
-	assert.Empty(t, p.groups)
+	series, groups := p.state.Len()
+	assert.Zero(t, series)
+	assert.Zero(t, groups)
 }
 
 func TestInputPassesThroughUnchanged(t *testing.T) {
