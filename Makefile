@@ -65,7 +65,7 @@ check-generated:
 
 ## test: generated-file check, unit tests, the distribution build, the end-to-end tests and a short
 ## run of the benchmark harness (it proves the harness works; its figures mean nothing)
-test: check-generated unit build prometheus rules-test bench-smoke e2e
+test: lint unit build prometheus rules-test bench-smoke e2e
 
 ## rules-test: the shipped Prometheus rules parse, and each alert fires when it should and not else
 rules-test: prometheus
@@ -115,11 +115,9 @@ prometheus:
 	@prometheus --version 2>&1 | head -1
 	@prometheus-alertmanager --version 2>&1 | head -1
 
-## lint: formatting, vet, generated files
+## lint: generated files up to date, then golangci-lint (.golangci.yml: vet, staticcheck, errcheck, revive, gocritic, errorlint, gosec, testifylint, misspell, unparam; gofumpt and goimports)
 lint: check-generated
-	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '/generated_')); \
-		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) tool -modfile=$(TOOLS_MOD) golangci-lint run ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '/generated_')

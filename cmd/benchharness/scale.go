@@ -220,17 +220,17 @@ func runOnceHooks(bin, config string, warmup, measure time.Duration, atStart, at
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-exited: //nolint:errcheck // the exit status does not matter once it is stopped
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-exited //nolint:errcheck // killed: its exit status says nothing
 		}
 	}()
 	wait := func(d time.Duration) error {
 		select {
 		case err := <-exited:
 			exited <- err
-			return fmt.Errorf("collector exited: %v: %s", err, tail(stderr.String()))
+			return fmt.Errorf("collector exited: %w: %s", err, tail(stderr.String()))
 		case <-time.After(d):
 			return nil
 		}
@@ -300,7 +300,7 @@ func waitReady(base string, limit time.Duration) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return fmt.Errorf("Prometheus at %s not ready after %s", base, limit)
+	return fmt.Errorf("prometheus at %s not ready after %s", base, limit)
 }
 
 func queryScalar(base, expr string) (float64, bool) {

@@ -51,7 +51,7 @@ var overview = []panel{
 		{"running {{job}}", `sum by (job) (inference_requests_running{` + sel + `})`},
 		{"queued {{job}}", `sum by (job) (inference_requests_queued{` + sel + `})`},
 	}},
-	{"KV-cache utilisation", "percentunit", "inference.kv_cache.utilization", [][2]string{{"{{job}}", `max by (job) (inference_kv_cache_utilization_ratio{` + sel + `})`}}},
+	{"KV-cache utilization", "percentunit", "inference.kv_cache.utilization", [][2]string{{"{{job}}", `max by (job) (inference_kv_cache_utilization_ratio{` + sel + `})`}}},
 	{"Tokens per second", "short", "inference.tokens by gen_ai.token.type", [][2]string{{"{{gen_ai_token_type}}", `sum by (gen_ai_token_type) (rate(inference_tokens_total{` + sel + `}[$__rate_interval]))`}}},
 	{"Requests per second by model", "reqps", "per-model view", [][2]string{{"{{gen_ai_request_model}}", `sum by (gen_ai_request_model) (rate(inference_requests_total{` + sel + `}[$__rate_interval]))`}}},
 	{"Per-model summary", "short", "one row per model: requests/s, error ratio, P95 request duration, tokens/s (instant, merged)", [][2]string{
@@ -67,7 +67,7 @@ var overview = []panel{
 const gpuSel = `hw_id=~"$gpu"`
 
 var gpus = []panel{
-	{"GPU utilisation", "percentunit", "hw.gpu.utilization (general engine)", [][2]string{{"{{hw_id}}", `hw_gpu_utilization_ratio{` + gpuSel + `, hw_gpu_task="general"}`}}},
+	{"GPU utilization", "percentunit", "hw.gpu.utilization (general engine)", [][2]string{{"{{hw_id}}", `hw_gpu_utilization_ratio{` + gpuSel + `, hw_gpu_task="general"}`}}},
 	{"GPU memory used and total", "bytes", "hw.gpu.memory.usage / .limit", [][2]string{{"used {{hw_id}}", `hw_gpu_memory_usage_bytes{` + gpuSel + `}`}, {"total {{hw_id}}", `hw_gpu_memory_limit_bytes{` + gpuSel + `}`}}},
 	{"Power", "watt", "hw.power", [][2]string{{"{{hw_id}}", `hw_power_watts{` + gpuSel + `}`}}},
 	{"Energy per second", "watt", "hw.energy", [][2]string{{"{{hw_id}}", `rate(hw_energy_joules_total{` + gpuSel + `}[$__rate_interval])`}}},

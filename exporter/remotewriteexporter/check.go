@@ -41,7 +41,7 @@ func checkBoltFile(path string) int {
 	err = db.View(func(tx *bbolt.Tx) error {
 		// A file shorter than the pages its meta page counts was cut short: bbolt would hand the
 		// missing pages out as free and read garbage from them.
-		if fi, err := os.Stat(path); err == nil && tx.Size() > fi.Size() {
+		if fi, err := os.Stat(path); err == nil && tx.Size() > fi.Size() { //nolint:gosec // G703: path is the queue file the configured storage extension names
 			return fmt.Errorf("the file is %d bytes but holds %d bytes of pages: it was cut short", fi.Size(), tx.Size())
 		}
 		return nil
@@ -81,7 +81,7 @@ func checkQueueFile(ctx context.Context, path string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe)
+	cmd := exec.CommandContext(ctx, exe) //nolint:gosec // G204: exe is this collector's own executable (os.Executable), re-run to check the file apart
 	cmd.Env = append(os.Environ(), checkEnv+"="+path)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -94,5 +94,5 @@ func checkQueueFile(ctx context.Context, path string) error {
 	if i := bytes.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}
-	return fmt.Errorf("%w: the check of %s failed (%s): %s", fifo.ErrCorrupt, path, exit, msg)
+	return fmt.Errorf("%w: the check of %s failed (%w): %s", fifo.ErrCorrupt, path, exit, msg)
 }

@@ -22,7 +22,7 @@ type Config struct {
 	// series reach the backend in order. With `storage: file_storage/…` it is on disk: what was
 	// accepted survives a crash and is sent, in order, after the restart.
 	QueueConfig QueueConfig `mapstructure:"sending_queue"`
-	// BackOffConfig retries 5xx and 429 (honouring Retry-After); other 4xx are not retried.
+	// BackOffConfig retries 5xx and 429 (honoring Retry-After); other 4xx are not retried.
 	// max_elapsed_time 0 (the default) retries until the backend takes the data.
 	BackOffConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 

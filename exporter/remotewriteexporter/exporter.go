@@ -284,7 +284,7 @@ func (r *storageRetry) wait(ctx context.Context, op string, err error) bool {
 		e.logger.Warn("Cannot "+op+" the remote_write queue; retrying until its storage works again (is its disk full?)", zap.Error(err))
 		r.failed = true
 	}
-	jitter := time.Duration(rand.Int64N(int64(r.delay)/2 + 1))
+	jitter := time.Duration(rand.Int64N(int64(r.delay)/2 + 1)) //nolint:gosec // G404: retry jitter needs spread, not secrecy
 	select {
 	case <-ctx.Done():
 		return false
@@ -528,7 +528,7 @@ func samplesIn(req *prompb.WriteRequest) int {
 	return n
 }
 
-// send posts one request. 2xx: sent. 429 and 5xx: retryable (Retry-After honoured). Any other 4xx: the
+// send posts one request. 2xx: sent. 429 and 5xx: retryable (Retry-After honored). Any other 4xx: the
 // backend will never take these samples (out of order, duplicate, too old, malformed): they are
 // dropped and counted by reason, and the rest of the batch goes on.
 func (e *rwExporter) send(ctx context.Context, req *prompb.WriteRequest, resumed bool) error {

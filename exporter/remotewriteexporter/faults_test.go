@@ -103,7 +103,7 @@ func (b *switchBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.backend.ServeHTTP(w, r)
 }
 
-func startWithStorage(t *testing.T, b http.Handler, host component.Host, logger *zap.Logger) (exporter.Metrics, *httptest.Server) {
+func startWithStorage(t *testing.T, b http.Handler, host component.Host, logger *zap.Logger) exporter.Metrics {
 	t.Helper()
 	srv := httptest.NewServer(b)
 	t.Cleanup(srv.Close)
@@ -122,7 +122,7 @@ func startWithStorage(t *testing.T, b http.Handler, host component.Host, logger 
 	exp, err := f.CreateMetrics(context.Background(), set, cfg)
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(context.Background(), host))
-	return exp, srv
+	return exp
 }
 
 // The disk fills while the backend is down, the backend comes back before the space does: new data
@@ -134,7 +134,7 @@ func TestStorageFullThenBackAllDeliveredInOrder(t *testing.T) {
 	b := &switchBackend{}
 	b.down.Store(true)
 	core, logs := observer.New(zapcore.InfoLevel)
-	exp, _ := startWithStorage(t, b, hostWith{queueStorageID: st}, zap.New(core))
+	exp := startWithStorage(t, b, hostWith{queueStorageID: st}, zap.New(core))
 	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
 
 	accepted := 0
@@ -241,7 +241,7 @@ func TestDamagedQueueFiles(t *testing.T) {
 			ext := fileStorage(t, dir)
 			down := &switchBackend{}
 			down.down.Store(true)
-			exp, _ := startWithStorage(t, down, hostWith{queueStorageID: ext}, nil)
+			exp := startWithStorage(t, down, hostWith{queueStorageID: ext}, nil)
 			for i := 0; i < 20; i++ {
 				require.NoError(t, exp.ConsumeMetrics(context.Background(), gauge(int64(i), float64(i), 50)))
 			}
@@ -256,7 +256,7 @@ func TestDamagedQueueFiles(t *testing.T) {
 			ext = fileStorage(t, dir)
 			defer func() { _ = ext.Shutdown(context.Background()) }()
 			up := &switchBackend{}
-			exp, _ = startWithStorage(t, up, hostWith{queueStorageID: ext}, zap.New(core))
+			exp = startWithStorage(t, up, hostWith{queueStorageID: ext}, zap.New(core))
 			defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
 			require.NoError(t, exp.ConsumeMetrics(context.Background(), gauge(100, 100, 1)))
 			require.Eventually(t, func() bool {
@@ -325,7 +325,7 @@ func TestResentAfterRestartAreDuplicates(t *testing.T) {
 	ext := fileStorage(t, dir)
 	down := &switchBackend{}
 	down.down.Store(true)
-	exp, _ := startWithStorage(t, down, hostWith{queueStorageID: ext}, nil)
+	exp := startWithStorage(t, down, hostWith{queueStorageID: ext}, nil)
 	require.NoError(t, exp.ConsumeMetrics(context.Background(), gauge(1, 1, 3)))
 	require.NoError(t, exp.Shutdown(context.Background()))
 	require.NoError(t, ext.Shutdown(context.Background()))

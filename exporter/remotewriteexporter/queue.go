@@ -51,7 +51,7 @@ func (e *rwExporter) openQueue(ctx context.Context) (*fifo.Queue, error) {
 	}
 	aside, moveErr := moveAside(path)
 	if moveErr != nil {
-		return nil, fmt.Errorf("remote_write: the queue file %s is damaged (%w) and cannot be moved aside: %v; move or remove it by hand", path, err, moveErr)
+		return nil, fmt.Errorf("remote_write: the queue file %s is damaged (%w) and cannot be moved aside: %w; move or remove it by hand", path, err, moveErr)
 	}
 	e.logger.Error("The remote_write queue file is damaged; it was moved aside and the exporter starts with an empty queue. The batches it held (how many cannot be read) are not sent; the file is kept for inspection",
 		zap.String("file", path), zap.String("moved_to", aside), zap.Error(err))

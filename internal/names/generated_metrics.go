@@ -58,8 +58,8 @@ var (
 	InferenceRequestsRunning = Metric{Name: "inference.requests.running", Unit: "{request}", Description: "Requests being processed now.", Type: Gauge, Monotonic: false}
 	// InferenceScore: Relevance or quality scores of responses (app exporters mapped onto it).
 	InferenceScore = Metric{Name: "inference.score", Unit: "1", Description: "Relevance or quality scores of responses (app exporters mapped onto it).", Type: Histogram, Monotonic: false}
-	// InferenceServerEnergy: Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilisation (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.
-	InferenceServerEnergy = Metric{Name: "inference.server.energy", Unit: "J", Description: "Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilisation (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.", Type: Sum, Monotonic: true}
+	// InferenceServerEnergy: Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilization (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.
+	InferenceServerEnergy = Metric{Name: "inference.server.energy", Unit: "J", Description: "Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilization (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.", Type: Sum, Monotonic: true}
 	// InferenceServerScrapeDuration: Wall-clock time of the last scrape of the server, request and parsing included.
 	InferenceServerScrapeDuration = Metric{Name: "inference.server.scrape.duration", Unit: "s", Description: "Wall-clock time of the last scrape of the server, request and parsing included.", Type: Gauge, Monotonic: false}
 	// InferenceServerScrapeErrors: Failed scrapes of the server since the collector started, by error.type (see the receiver README for each kind).
@@ -70,20 +70,20 @@ var (
 	InferenceTokens = Metric{Name: "inference.tokens", Unit: "{token}", Description: "Tokens processed, by gen_ai.token.type (input = prompt, output = generated).", Type: Sum, Monotonic: true}
 	// NvidiaGPUClockEventActive: 1 while the clock event (throttle) reason holds, else 0.
 	NvidiaGPUClockEventActive = Metric{Name: "nvidia.gpu.clock_event.active", Unit: "1", Description: "1 while the clock event (throttle) reason holds, else 0.", Type: Gauge, Monotonic: false}
-	// NvidiaGPUDramActive: Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).
-	NvidiaGPUDramActive = Metric{Name: "nvidia.gpu.dram.active", Unit: "1", Description: "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).", Type: Gauge, Monotonic: false}
-	// NvidiaGPUGraphicsEngineActive: Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).
-	NvidiaGPUGraphicsEngineActive = Metric{Name: "nvidia.gpu.graphics_engine.active", Unit: "1", Description: "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", Type: Gauge, Monotonic: false}
+	// NvidiaGPUDramActive: Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilization; DCGM_FI_PROF_DRAM_ACTIVE).
+	NvidiaGPUDramActive = Metric{Name: "nvidia.gpu.dram.active", Unit: "1", Description: "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilization; DCGM_FI_PROF_DRAM_ACTIVE).", Type: Gauge, Monotonic: false}
+	// NvidiaGPUGraphicsEngineActive: Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilization; DCGM_FI_PROF_GR_ENGINE_ACTIVE).
+	NvidiaGPUGraphicsEngineActive = Metric{Name: "nvidia.gpu.graphics_engine.active", Unit: "1", Description: "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilization; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUPcieThroughput: PCIe throughput, by network.io.direction (gpu.pcie_throughput true).
 	NvidiaGPUPcieThroughput = Metric{Name: "nvidia.gpu.pcie.throughput", Unit: "By/s", Description: "PCIe throughput, by network.io.direction (gpu.pcie_throughput true).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUPipeActive: Fraction of the interval a pipe (nvidia.gpu.pipe tensor, fp64, fp32, fp16) was active, 0..1 (NVML GPM; DCGM_FI_PROF_PIPE_*_ACTIVE).
 	NvidiaGPUPipeActive = Metric{Name: "nvidia.gpu.pipe.active", Unit: "1", Description: "Fraction of the interval a pipe (nvidia.gpu.pipe tensor, fp64, fp32, fp16) was active, 0..1 (NVML GPM; DCGM_FI_PROF_PIPE_*_ACTIVE).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUProcessMemoryUsage: GPU memory a process uses.
 	NvidiaGPUProcessMemoryUsage = Metric{Name: "nvidia.gpu.process.memory.usage", Unit: "By", Description: "GPU memory a process uses.", Type: Gauge, Monotonic: false}
-	// NvidiaGPUProcessUtilization: SM utilisation of a process since the last scrape, 0..1.
-	NvidiaGPUProcessUtilization = Metric{Name: "nvidia.gpu.process.utilization", Unit: "1", Description: "SM utilisation of a process since the last scrape, 0..1.", Type: Gauge, Monotonic: false}
-	// NvidiaGPUSMActive: Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).
-	NvidiaGPUSMActive = Metric{Name: "nvidia.gpu.sm.active", Unit: "1", Description: "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).", Type: Gauge, Monotonic: false}
+	// NvidiaGPUProcessUtilization: SM utilization of a process since the last scrape, 0..1.
+	NvidiaGPUProcessUtilization = Metric{Name: "nvidia.gpu.process.utilization", Unit: "1", Description: "SM utilization of a process since the last scrape, 0..1.", Type: Gauge, Monotonic: false}
+	// NvidiaGPUSMActive: Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilization; DCGM_FI_PROF_SM_ACTIVE).
+	NvidiaGPUSMActive = Metric{Name: "nvidia.gpu.sm.active", Unit: "1", Description: "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilization; DCGM_FI_PROF_SM_ACTIVE).", Type: Gauge, Monotonic: false}
 	// NvidiaGPUSMOccupancy: Warps resident on the SMs over the most they can hold, averaged over the interval and all SMs, 0..1 (NVML GPM; DCGM_FI_PROF_SM_OCCUPANCY).
 	NvidiaGPUSMOccupancy = Metric{Name: "nvidia.gpu.sm.occupancy", Unit: "1", Description: "Warps resident on the SMs over the most they can hold, averaged over the interval and all SMs, 0..1 (NVML GPM; DCGM_FI_PROF_SM_OCCUPANCY).", Type: Gauge, Monotonic: false}
 )

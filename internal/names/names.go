@@ -38,7 +38,7 @@ const (
 	AttrGenAIRequestModel  = "gen_ai.request.model"
 	AttrGenAIProviderName  = "gen_ai.provider.name"
 	AttrGenAIOperationName = "gen_ai.operation.name"
-	AttrGenAITokenType     = "gen_ai.token.type"
+	AttrGenAITokenType     = "gen_ai.token.type" //nolint:gosec // G101: a semantic-convention attribute name, not a credential
 	AttrErrorType          = "error.type"
 	AttrOutcome            = "inference.outcome"
 	AttrFinishReason       = "inference.finish_reason"

@@ -125,8 +125,10 @@ func TestDeltaHistogramAndCounterFilters(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Rules = []RuleConfig{
 		{Name: "slo", Histogram: &HistogramSelector{Metric: "lat", AtMost: &slo, Match: map[string]string{"route": "/chat"}}},
-		{Name: "coder.error_ratio", Numerator: &Selector{Metric: "coder_model_requests_total", Match: map[string]string{"status": "error"}},
-			Denominator: &Selector{Metric: "coder_model_requests_total"}, GroupBy: []string{"model_name"}},
+		{
+			Name: "coder.error_ratio", Numerator: &Selector{Metric: "coder_model_requests_total", Match: map[string]string{"status": "error"}},
+			Denominator: &Selector{Metric: "coder_model_requests_total"}, GroupBy: []string{"model_name"},
+		},
 		{Name: "triton.mean_latency", Unit: "s", Numerator: &Selector{Metric: "inference.requests.duration"}, Denominator: &Selector{Metric: "inference.requests"}},
 	}
 	p := newRatioProcessor(cfg, zap.NewNop())

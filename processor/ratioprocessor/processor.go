@@ -175,15 +175,19 @@ func histogramPoints(m pmetric.Metric) (n int, delta bool, at func(k int) histog
 		dps := m.Histogram().DataPoints()
 		return dps.Len(), m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta, func(k int) histogramPoint {
 			dp := dps.At(k)
-			return histogramPoint{dp.Attributes(), layoutOf(dp.ExplicitBounds()), int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
-				func(x float64) float64 { return countAtMost(dp.ExplicitBounds(), dp.BucketCounts(), x) }}
+			return histogramPoint{
+				dp.Attributes(), layoutOf(dp.ExplicitBounds()), int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
+				func(x float64) float64 { return countAtMost(dp.ExplicitBounds(), dp.BucketCounts(), x) },
+			}
 		}
 	}
 	dps := m.ExponentialHistogram().DataPoints()
 	return dps.Len(), m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta, func(k int) histogramPoint {
 		dp := dps.At(k)
-		return histogramPoint{dp.Attributes(), uint64(int64(dp.Scale())) + 1, int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
-			func(x float64) float64 { return exponentialCountAtMost(dp, x) }}
+		return histogramPoint{
+			dp.Attributes(), uint64(int64(dp.Scale())) + 1, int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
+			func(x float64) float64 { return exponentialCountAtMost(dp, x) },
+		}
 	}
 }
 

@@ -36,7 +36,7 @@ type GPUConfig struct {
 	Enabled bool `mapstructure:"enabled"`
 	// Devices is "all" or a list of GPU indexes and UUIDs; unset means all.
 	Devices any `mapstructure:"devices"`
-	// Processes turns on per-process GPU memory and utilisation, joined to the configured servers.
+	// Processes turns on per-process GPU memory and utilization, joined to the configured servers.
 	Processes bool `mapstructure:"processes"`
 	// PCIeThroughput turns on PCIe throughput (NVML samples for 20 ms per call and GPU).
 	PCIeThroughput bool `mapstructure:"pcie_throughput"`

@@ -33,7 +33,7 @@ func createDefaultConfig() component.Config {
 	cc.CollectionInterval = 10 * time.Second
 	return &Config{
 		ControllerConfig:     cc,
-		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		GPU:                  GPUConfig{Enabled: true, Processes: true}, // devices unset: all
 	}
 }

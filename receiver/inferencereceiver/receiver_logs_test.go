@@ -22,8 +22,10 @@ func TestXidLogRecord(t *testing.T) {
 		Time: time.Unix(1_764_200_000, 0), GPUID: "GPU-1234", GPUName: "NVIDIA H100 80GB HBM3", GPUIndex: "0", Code: 79,
 		HealthHint: "failed", Processes: []gpu.XidProcess{{PID: "4242", Executable: "python3", Server: "vllm-a"}},
 	})
-	x.emit(gpu.XidEvent{Time: time.Unix(1_764_200_001, 0), GPUID: "GPU-5678", Code: 63, HealthHint: "predicted_failure",
-		Processes: []gpu.XidProcess{{PID: "1"}, {PID: "2", Server: "tgi"}}})
+	x.emit(gpu.XidEvent{
+		Time: time.Unix(1_764_200_001, 0), GPUID: "GPU-5678", Code: 63, HealthHint: "predicted_failure",
+		Processes: []gpu.XidProcess{{PID: "1"}, {PID: "2", Server: "tgi"}},
+	})
 	require.Len(t, sink.AllLogs(), 2)
 	lr := sink.AllLogs()[0].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
 	assert.Equal(t, plog.SeverityNumberError, lr.SeverityNumber())

@@ -171,9 +171,9 @@ func flavorOf(md pmetric.Metrics) string {
 	return v.Str()
 }
 
-// A TGI that has served nothing exposes one gauge: its prefix is enough to recognise it. A server
+// A TGI that has served nothing exposes one gauge: its prefix is enough to recognize it. A server
 // that exposes nothing of its own yet (a vLLM whose engine is still loading) reads as generic, and
-// is recognised once its metrics appear.
+// is recognized once its metrics appear.
 func TestDetectionOfServersThatStartedEmpty(t *testing.T) {
 	_, url := newSwapServer(t, "# TYPE tgi_batch_max_total_tokens gauge\ntgi_batch_max_total_tokens 16000\n")
 	md, err := scrapeOnce(t, testConfig(serverConfig("tgi", url+"/metrics", "")))
@@ -198,7 +198,7 @@ func TestDetectionOfServersThatStartedEmpty(t *testing.T) {
 	md, err = scrapeAll(g)
 	require.NoError(t, err)
 	assert.Equal(t, "vllm", flavorOf(md))
-	assert.Contains(t, byName(md.ResourceMetrics().At(0)), "inference.requests", "mapped from the scrape it was recognised in")
+	assert.Contains(t, byName(md.ResourceMetrics().At(0)), "inference.requests", "mapped from the scrape it was recognized in")
 	assert.Len(t, logs.FilterMessageSnippet("now exposes the metrics of a known flavor").All(), 1)
 
 	// An explicit flavor never changes.

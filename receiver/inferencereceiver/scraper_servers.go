@@ -247,7 +247,7 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		err = kindErr(kindTimeout, fmt.Errorf("server %q: no scrape slot free within %s (more than %d servers are being scraped at once)", t.label, t.timeout, maxParallelScrapes))
 	}
 	if err != nil && t.g.stop.Err() != nil {
-		// Cancelled by Shutdown: not the server's failure, and nothing to report.
+		// Canceled by Shutdown: not the server's failure, and nothing to report.
 		return pmetric.NewMetrics(), nil
 	}
 	if err == nil {
@@ -365,19 +365,18 @@ func (t *target) fetch(ctx context.Context, rawURL, accept string, consume func(
 	return err
 }
 
-// get fetches a URL of the server whole, within max_body_size. The body returned is valid until the
-// next get.
-func (t *target) get(ctx context.Context, rawURL, accept string) (body []byte, header http.Header, err error) {
-	err = t.fetch(ctx, rawURL, accept, func(r io.Reader, h http.Header) error {
+// get fetches a JSON document of the server whole, within max_body_size. The body returned is valid
+// until the next get.
+func (t *target) get(ctx context.Context, rawURL string) ([]byte, error) {
+	err := t.fetch(ctx, rawURL, "application/json", func(r io.Reader, _ http.Header) error {
 		t.body.Reset()
 		_, err := t.body.ReadFrom(r)
-		header = h
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return t.body.Bytes(), header, nil
+	return t.body.Bytes(), nil
 }
 
 var errBodyTooLarge = errors.New("body larger than max_body_size")

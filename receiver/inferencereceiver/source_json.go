@@ -47,7 +47,7 @@ func newJSONSource(t *target) *jsonSource {
 
 func (j *jsonSource) scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error {
 	t := j.t
-	body, _, err := t.get(ctx, t.cfg.Endpoint, "application/json")
+	body, err := t.get(ctx, t.cfg.Endpoint)
 	if err != nil {
 		return err
 	}

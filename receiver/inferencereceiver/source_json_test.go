@@ -41,7 +41,7 @@ func FuzzJSONPath(f *testing.F) {
 	}
 	f.Add([]byte(`[[[]]]`), "0.0.0")
 	f.Add([]byte(`{"a":`), "a")
-	f.Fuzz(func(t *testing.T, b []byte, path string) {
+	f.Fuzz(func(_ *testing.T, b []byte, path string) {
 		doc, err := decodeJSON(b)
 		if err != nil {
 			return

@@ -45,7 +45,7 @@ func (o *ollamaSource) url(path string) string {
 func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error {
 	t := o.t
 	if t.version == "" {
-		if body, _, err := t.get(ctx, o.url("/api/version"), "application/json"); err == nil {
+		if body, err := t.get(ctx, o.url("/api/version")); err == nil {
 			var v struct {
 				Version string `json:"version"`
 			}
@@ -54,7 +54,7 @@ func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.Met
 			}
 		}
 	}
-	body, _, err := t.get(ctx, o.url("/api/ps"), "application/json")
+	body, err := t.get(ctx, o.url("/api/ps"))
 	if err != nil {
 		return err
 	}

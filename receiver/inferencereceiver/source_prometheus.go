@@ -28,7 +28,7 @@ const acceptHeader = "application/openmetrics-text;version=1.0.0;q=0.5,applicati
 
 // detectScrapes bounds how many successful scrapes a server without a configured flavor is looked
 // at again while it still reads as a generic exporter (a model server that has served nothing yet
-// may expose too little to be recognised): one hour at the default interval.
+// may expose too little to be recognized): one hour at the default interval.
 const detectScrapes = 360
 
 // processStartHeader is llama.cpp's header on /metrics: a number that changes when the server
@@ -182,7 +182,7 @@ func (p *promSource) processStart(header http.Header, now time.Time) int64 {
 func (p *promSource) readModel(ctx context.Context, f *schema.Flavor) {
 	t := p.t
 	url := t.sibling(f.ModelInfoPath)
-	body, _, err := t.get(ctx, url, "application/json")
+	body, err := t.get(ctx, url)
 	var model string
 	if err == nil {
 		var doc any

@@ -106,7 +106,7 @@ service:
 	assert.Equal(t, "parse_error", errs["garbage"])
 	assert.NotContains(t, metricNames(t, prom), "app_latency_seconds_bucket", "the invalid histogram is left out")
 	assert.Contains(t, metricNames(t, prom), "app_up", "the rest of that scrape flows")
-	// The late TGI is recognised from its first payload (one gauge) and maps its requests once they
+	// The late TGI is recognized from its first payload (one gauge) and maps its requests once they
 	// appear, with the model from /info.
 	require.NotEmpty(t, instantQuery(t, prom, `inference_requests_total{inference_server_name="tgi",inference_server_flavor="tgi",gen_ai_request_model="org/late-model"}`))
 
@@ -117,5 +117,5 @@ service:
 	began := time.Now()
 	collector.signal(syscall.SIGTERM)
 	collector.waitExit(10 * time.Second)
-	assert.Less(t, time.Since(began), 5*time.Second, "SIGTERM stops the collector at once, scrapes in flight cancelled")
+	assert.Less(t, time.Since(began), 5*time.Second, "SIGTERM stops the collector at once, scrapes in flight canceled")
 }

@@ -261,8 +261,10 @@ func TestDurabilityAgentGateway(t *testing.T) {
 		"OTELCOL_STORAGE_DIR=" + t.TempDir(),
 	}
 	gatewayArgs := []string{"--config=../../otelcol-dist/gateway.yaml", "--set=exporters::remote_write::retry_on_failure::max_interval=1s"}
-	agentArgs := []string{"--config=../../otelcol-dist/agent.yaml", "--set=receivers::inference::collection_interval=1s",
-		"--set=exporters::otlp_http/gateway::retry_on_failure::initial_interval=200ms", "--set=exporters::otlp_http/gateway::retry_on_failure::max_interval=1s"}
+	agentArgs := []string{
+		"--config=../../otelcol-dist/agent.yaml", "--set=receivers::inference::collection_interval=1s",
+		"--set=exporters::otlp_http/gateway::retry_on_failure::initial_interval=200ms", "--set=exporters::otlp_http/gateway::retry_on_failure::max_interval=1s",
+	}
 	gateway := startProcessEnv(t, "gateway", gatewayEnv, collectorBin, gatewayArgs...)
 	agent := startProcessEnv(t, "agent", agentEnv, collectorBin, agentArgs...)
 

@@ -48,7 +48,7 @@ const (
 // Put.
 type Queue struct {
 	mu       sync.Mutex
-	nonEmpty chan struct{} // signalled (non-blocking) when an item is added
+	nonEmpty chan struct{} // signaled (non-blocking) when an item is added
 	client   storage.Client
 	mem      map[uint64][]byte
 	head     uint64 // the oldest item not delivered

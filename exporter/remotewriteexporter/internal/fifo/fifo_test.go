@@ -87,5 +87,5 @@ func TestFullAndMemory(t *testing.T) {
 	cancel()
 	require.NoError(t, q.Remove(ctx, 2))
 	_, err = q.Peek(cctx, 1)
-	require.ErrorIs(t, err, context.Canceled, "an empty queue waits until cancelled")
+	require.ErrorIs(t, err, context.Canceled, "an empty queue waits until canceled")
 }

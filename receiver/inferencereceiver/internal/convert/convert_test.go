@@ -101,7 +101,7 @@ func TestScaleConvertsHistogramBoundsAndSum(t *testing.T) {
 	dp := m["lat"].Histogram().DataPoints().At(0)
 	assert.Equal(t, []float64{0.001}, dp.ExplicitBounds().AsRaw())
 	assert.Equal(t, []uint64{2, 1}, dp.BucketCounts().AsRaw())
-	assert.Equal(t, 0.005, dp.Sum(), "divided, exactly")
+	assert.Equal(t, 0.005, dp.Sum(), "divided, exactly") //nolint:testifylint // exact scaling is the point
 }
 
 // FuzzParseAndConvert: whatever parses converts without panicking, under every flavor table, and

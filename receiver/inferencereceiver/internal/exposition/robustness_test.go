@@ -186,7 +186,7 @@ func TestParseFromEqualsParse(t *testing.T) {
 			require.Len(t, g.Series, len(f.Series), f.Name)
 			for j := range f.Series {
 				assert.Equal(t, f.Series[j].Labels, g.Series[j].Labels)
-				assert.Equal(t, f.Series[j].Value, g.Series[j].Value)
+				assert.Equal(t, f.Series[j].Value, g.Series[j].Value) //nolint:testifylint // the same text must parse to the same bits
 				assert.Equal(t, f.Series[j].Buckets, g.Series[j].Buckets)
 			}
 		}

@@ -134,7 +134,7 @@ func (a *amdReader) readCard(index, dev string, out *metricSet) {
 }
 
 func readString(dir, file string) string {
-	b, err := os.ReadFile(filepath.Join(dir, file))
+	b, err := os.ReadFile(filepath.Join(dir, file)) //nolint:gosec // G304: a sysfs attribute under gpu.sysfs_root, which the operator configures
 	if err != nil {
 		return ""
 	}

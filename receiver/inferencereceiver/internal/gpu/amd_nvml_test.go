@@ -75,7 +75,7 @@ func fakeProcTwoServers(t *testing.T) string {
 }
 
 // Two servers on one GPU: its energy between two scrapes is split by their share of its SM
-// utilisation, exactly; while idle (no sample), by their share of its processes.
+// utilization, exactly; while idle (no sample), by their share of its processes.
 func TestEnergyAttributedToServers(t *testing.T) {
 	srv, _ := h100(t)
 	g0 := srv.Devices[0].(*server.Device)
@@ -90,8 +90,10 @@ func TestEnergyAttributedToServers(t *testing.T) {
 		return []nvml.ProcessUtilizationSample{{Pid: 4242, SmUtil: 60}, {Pid: 5151, SmUtil: 20}}, nvml.SUCCESS
 	}
 	ledger := NewEnergyLedger()
-	r := newReaderWithLib(Options{Processes: true, ProcRoot: fakeProcTwoServers(t), Energy: ledger,
-		Servers: []Server{{Name: "vllm-a", Port: 8000}, {Name: "tgi-b", Port: 8001}}},
+	r := newReaderWithLib(Options{
+		Processes: true, ProcRoot: fakeProcTwoServers(t), Energy: ledger,
+		Servers: []Server{{Name: "vllm-a", Port: 8000}, {Name: "tgi-b", Port: 8001}},
+	},
 		zap.NewNop(), func() nvml.Interface { return srv })
 	require.NoError(t, r.Start(context.Background()))
 	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()

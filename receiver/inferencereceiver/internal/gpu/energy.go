@@ -33,7 +33,7 @@ func (l *EnergyLedger) Get(server string) (float64, bool) {
 	return j, ok
 }
 
-// gpuUse is what the processes on one GPU used during a scrape: SM utilisation by server, and how
+// gpuUse is what the processes on one GPU used during a scrape: SM utilization by server, and how
 // many processes each server has there.
 type gpuUse struct {
 	util, procs           map[string]float64
@@ -41,7 +41,7 @@ type gpuUse struct {
 }
 
 // attribute splits a GPU's energy over the interval between the servers whose processes use it:
-// by their processes' share of the GPU's SM utilisation, or (when the GPU was idle: no sample) by
+// by their processes' share of the GPU's SM utilization, or (when the GPU was idle: no sample) by
 // their share of its processes. Processes of no configured server keep their share unattributed.
 func (u gpuUse) attribute(joules float64, ledger *EnergyLedger) {
 	if joules <= 0 {

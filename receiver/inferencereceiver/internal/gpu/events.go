@@ -37,14 +37,14 @@ func (r *reader) startEvents() {
 		}
 	}
 	if registered == 0 {
-		set.Free()
+		_ = set.Free()
 		return
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
 	r.xidStop, r.xidDone = stop, done
 	go func() {
 		defer close(done)
-		defer set.Free()
+		defer func() { _ = set.Free() }()
 		for {
 			select {
 			case <-stop:
@@ -92,8 +92,10 @@ func (r *reader) stopEvents() {
 
 // xidEvent describes an Xid error for the logs pipeline: the GPU, and the processes on it then.
 func (r *reader) xidEvent(uuid string, data nvml.EventData) XidEvent {
-	ev := XidEvent{Time: time.Now(), GPUID: uuid, Code: data.EventData,
-		HealthHint: health{}.state(map[uint64]int64{data.EventData: 1})}
+	ev := XidEvent{
+		Time: time.Now(), GPUID: uuid, Code: data.EventData,
+		HealthHint: health{}.state(map[uint64]int64{data.EventData: 1}),
+	}
 	if data.Device == nil {
 		return ev
 	}

@@ -22,7 +22,7 @@ type Server struct {
 type Options struct {
 	// Devices selects GPUs by index or UUID; empty means all.
 	Devices []string
-	// Processes turns on per-process memory and utilisation.
+	// Processes turns on per-process memory and utilization.
 	Processes bool
 	// PCIe turns on PCIe throughput (NVML samples for 20 ms per call).
 	PCIe bool
@@ -62,7 +62,7 @@ type XidProcess struct {
 
 // Reader reads the GPUs of this host.
 type Reader interface {
-	// Start initialises NVML. Without a usable NVML it logs once why GPU metrics are off and
+	// Start initializes NVML. Without a usable NVML it logs once why GPU metrics are off and
 	// returns nil: the servers are still scraped.
 	Start(ctx context.Context) error
 	// Scrape appends the GPU metrics to ms. It never fails the scrape for a missing or broken GPU: what

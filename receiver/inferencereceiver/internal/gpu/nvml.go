@@ -3,13 +3,13 @@
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 
 import (
-	"github.com/otel-inference/collector/internal/names"
-
 	"context"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/otel-inference/collector/internal/names"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -37,7 +37,7 @@ type reader struct {
 	skipped map[string]int
 	lost    map[string]bool // GPUs fallen off the bus, logged once each
 
-	// lastProcTs is the NVML timestamp (µs) of the last process-utilisation read, per GPU.
+	// lastProcTs is the NVML timestamp (µs) of the last process-utilization read, per GPU.
 	lastProcTs map[string]uint64
 	// gpm are the GPM samples per GPU (profiling metrics); hasGPM: the driver has GPM.
 	gpm    map[string]*gpmState
@@ -85,7 +85,7 @@ func (r *reader) init() {
 	r.lastInit = time.Now()
 	lib := r.newLib()
 	if ret := lib.Init(); ret != nvml.SUCCESS {
-		r.off(fmt.Sprintf("NVML did not initialise: %s (no NVIDIA driver or libnvidia-ml on this host? set gpu.library_path, or gpu.enabled: false)", nvml.ErrorString(ret)))
+		r.off(fmt.Sprintf("NVML did not initialize: %s (no NVIDIA driver or libnvidia-ml on this host? set gpu.library_path, or gpu.enabled: false)", nvml.ErrorString(ret)))
 		return
 	}
 	r.lib, r.ready = lib, true
@@ -107,12 +107,12 @@ func (r *reader) off(why string) {
 	}
 }
 
-// reset drops NVML after the driver went away (unloaded, restarted); the next scrapes initialise again.
+// reset drops NVML after the driver went away (unloaded, restarted); the next scrapes initialize again.
 func (r *reader) reset(why string) {
 	r.stopEvents()
 	r.gpm = map[string]*gpmState{} // the samples went with the driver
 	if r.lib != nil {
-		r.lib.Shutdown()
+		_ = r.lib.Shutdown()
 	}
 	r.lib, r.ready = nil, false
 	r.off(why)
@@ -122,7 +122,7 @@ func (r *reader) Shutdown(context.Context) error {
 	r.stopEvents()
 	if r.ready {
 		r.freeGPM()
-		r.lib.Shutdown()
+		_ = r.lib.Shutdown()
 		r.ready = false
 	}
 	return nil
@@ -361,12 +361,18 @@ var clockEventReasons = []struct {
 	bit  uint64
 	name string
 }{
-	{0x1, "gpu_idle"}, {0x2, "applications_clocks_setting"}, {0x4, "sw_power_cap"}, {0x8, "hw_slowdown"},
-	{0x10, "sync_boost"}, {0x20, "sw_thermal_slowdown"}, {0x40, "hw_thermal_slowdown"}, {0x80, "hw_power_brake_slowdown"},
+	{0x1, "gpu_idle"},
+	{0x2, "applications_clocks_setting"},
+	{0x4, "sw_power_cap"},
+	{0x8, "hw_slowdown"},
+	{0x10, "sync_boost"},
+	{0x20, "sw_thermal_slowdown"},
+	{0x40, "hw_thermal_slowdown"},
+	{0x80, "hw_power_brake_slowdown"},
 	{0x100, "display_clock_setting"},
 }
 
-// readProcesses reads per-process GPU memory and SM utilisation, naming each process and joining it
+// readProcesses reads per-process GPU memory and SM utilization, naming each process and joining it
 // to the configured server that listens from it.
 func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, ports map[uint64]string, out *metricSet) gpuUse {
 	use := gpuUse{util: map[string]float64{}, procs: map[string]float64{}}

@@ -201,7 +201,7 @@ func TestH100Readings(t *testing.T) {
 	assert.Equal(t, "79", xid.attrs["nvidia.gpu.xid"])
 	assert.InDelta(t, 1.0, xid.v, 0, "Xid errors are counted")
 
-	// Processes: memory and SM utilisation, named from /proc, joined to the server on port 8000.
+	// Processes: memory and SM utilization, named from /proc, joined to the server on port 8000.
 	vllm := find(t, points(ms, "nvidia.gpu.process.memory.usage"), with("process.pid", "4242"))
 	assert.Equal(t, "python3", vllm.attrs["process.executable.name"])
 	assert.Equal(t, "vllm-a", vllm.attrs["inference.server.name"])
@@ -314,7 +314,7 @@ func TestNoLibraryCallsNothingElse(t *testing.T) {
 	require.NoError(t, r.Shutdown(context.Background()))
 	assert.Equal(t, 0, ms.Len())
 	require.Equal(t, 1, logs.Len(), "one line says why GPU metrics are off")
-	assert.Contains(t, logs.All()[0].ContextMap()["reason"], "NVML did not initialise")
+	assert.Contains(t, logs.All()[0].ContextMap()["reason"], "NVML did not initialize")
 	assert.Len(t, lib.InitCalls(), 1, "not retried before a minute")
 }
 
@@ -430,7 +430,7 @@ func TestNoGrowthOver10000Scrapes(t *testing.T) {
 	after := heap()
 	growth := int64(after) - int64(before)
 	recorded := len(srv.Devices[0].(*server.Device).GetUtilizationRatesCalls())
-	t.Logf("heap before %d B, after 10,000 scrapes %d B (growth %d B, with %d calls recorded by the mock of GPU 0's utilisation alone)",
+	t.Logf("heap before %d B, after 10,000 scrapes %d B (growth %d B, with %d calls recorded by the mock of GPU 0's utilization alone)",
 		before, after, growth, recorded)
 	assert.GreaterOrEqual(t, recorded, 10_000, "the mock records its calls")
 	assert.Len(t, r.lastProcTs, 7, "per-GPU state only (the lost GPU has none)")

@@ -10,7 +10,7 @@ import (
 
 // processName is the executable name of a process (/proc/PID/comm), "" when unknown.
 func processName(procRoot, pid string) string {
-	b, err := os.ReadFile(filepath.Join(procRoot, pid, "comm"))
+	b, err := os.ReadFile(filepath.Join(procRoot, pid, "comm")) //nolint:gosec // G304: /proc/<pid>/comm of a PID NVML reported
 	if err != nil {
 		return ""
 	}
@@ -31,7 +31,7 @@ func listeningServers(procRoot string, servers []Server) map[uint64]string {
 		return out
 	}
 	for _, f := range []string{"net/tcp", "net/tcp6"} {
-		file, err := os.Open(filepath.Join(procRoot, f))
+		file, err := os.Open(filepath.Join(procRoot, f)) //nolint:gosec // G304: /proc/net/tcp{,6}, fixed names
 		if err != nil {
 			continue
 		}

@@ -5,7 +5,7 @@ import (
 )
 
 // GPU health as semconv's hw.status: one point per hw.state, 1 for the state the GPU is in. The
-// rules, most severe first (what NVML reports; Xid classes from NVIDIA's Xid catalogue):
+// rules, most severe first (what NVML reports; Xid classes from NVIDIA's Xid catalog):
 //
 //   - failed: the GPU fell off the bus (GPU_IS_LOST, or Xid 79), an uncorrectable memory error the
 //     driver could not contain (Xid 48 double-bit ECC, Xid 95 uncontained), a row remapping that

@@ -2714,7 +2714,7 @@ type metricInferenceServerEnergy struct {
 // init fills inference.server.energy metric with initial data.
 func (m *metricInferenceServerEnergy) init() {
 	m.data.SetName("inference.server.energy")
-	m.data.SetDescription("Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilisation (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.")
+	m.data.SetDescription("Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilization (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.")
 	m.data.SetUnit("J")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -3153,7 +3153,7 @@ type metricNvidiaGpuDramActive struct {
 // init fills nvidia.gpu.dram.active metric with initial data.
 func (m *metricNvidiaGpuDramActive) init() {
 	m.data.SetName("nvidia.gpu.dram.active")
-	m.data.SetDescription("Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).")
+	m.data.SetDescription("Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilization; DCGM_FI_PROF_DRAM_ACTIVE).")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -3251,7 +3251,7 @@ type metricNvidiaGpuGraphicsEngineActive struct {
 // init fills nvidia.gpu.graphics_engine.active metric with initial data.
 func (m *metricNvidiaGpuGraphicsEngineActive) init() {
 	m.data.SetName("nvidia.gpu.graphics_engine.active")
-	m.data.SetDescription("Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).")
+	m.data.SetDescription("Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilization; DCGM_FI_PROF_GR_ENGINE_ACTIVE).")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -3658,7 +3658,7 @@ type metricNvidiaGpuProcessUtilization struct {
 // init fills nvidia.gpu.process.utilization metric with initial data.
 func (m *metricNvidiaGpuProcessUtilization) init() {
 	m.data.SetName("nvidia.gpu.process.utilization")
-	m.data.SetDescription("SM utilisation of a process since the last scrape, 0..1.")
+	m.data.SetDescription("SM utilization of a process since the last scrape, 0..1.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
@@ -3765,7 +3765,7 @@ type metricNvidiaGpuSmActive struct {
 // init fills nvidia.gpu.sm.active metric with initial data.
 func (m *metricNvidiaGpuSmActive) init() {
 	m.data.SetName("nvidia.gpu.sm.active")
-	m.data.SetDescription("Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).")
+	m.data.SetDescription("Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilization; DCGM_FI_PROF_SM_ACTIVE).")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)

@@ -1569,7 +1569,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["inference.server.energy"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilisation (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.", mi.Description())
+					assert.Equal(t, "Energy of the GPUs the server's processes use, since the collector started: each GPU's energy split between the servers on it by their processes' share of its SM utilization (by their share of its processes while it is idle). Needs gpu.processes and a GPU that reports energy.", mi.Description())
 					assert.Equal(t, "J", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -1762,7 +1762,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.dram.active"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).", mi.Description())
+						assert.Equal(t, "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilization; DCGM_FI_PROF_DRAM_ACTIVE).", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1786,7 +1786,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.dram.active"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilisation; DCGM_FI_PROF_DRAM_ACTIVE).", mi.Description())
+						assert.Equal(t, "Fraction of the interval the device memory interface was busy sending or receiving data, 0..1 (NVML GPM DRAM bandwidth utilization; DCGM_FI_PROF_DRAM_ACTIVE).", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1817,7 +1817,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.graphics_engine.active"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", mi.Description())
+						assert.Equal(t, "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilization; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -1841,7 +1841,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.graphics_engine.active"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilisation; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", mi.Description())
+						assert.Equal(t, "Fraction of the interval the graphics or compute engine was active, 0..1 (NVML GPM graphics utilization; DCGM_FI_PROF_GR_ENGINE_ACTIVE).", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -2060,7 +2060,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.process.utilization"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "SM utilisation of a process since the last scrape, 0..1.", mi.Description())
+						assert.Equal(t, "SM utilization of a process since the last scrape, 0..1.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -2093,7 +2093,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.process.utilization"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "SM utilisation of a process since the last scrape, 0..1.", mi.Description())
+						assert.Equal(t, "SM utilization of a process since the last scrape, 0..1.", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -2128,7 +2128,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.sm.active"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).", mi.Description())
+						assert.Equal(t, "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilization; DCGM_FI_PROF_SM_ACTIVE).", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -2152,7 +2152,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["nvidia.gpu.sm.active"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilisation; DCGM_FI_PROF_SM_ACTIVE).", mi.Description())
+						assert.Equal(t, "Fraction of the interval at least one warp was active on an SM, averaged over all SMs, 0..1 (NVML GPM SM utilization; DCGM_FI_PROF_SM_ACTIVE).", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())

@@ -140,7 +140,7 @@ type Flavor struct {
 	Markers    []string
 	AllMarkers bool
 	// Prefixes are name prefixes only this flavor's families have (vllm:, tgi_): one family with one
-	// of them is enough, so a server that has just started and exposes little is still recognised.
+	// of them is enough, so a server that has just started and exposes little is still recognized.
 	Prefixes []string
 }
 
@@ -350,7 +350,7 @@ var Triton = Flavor{
 }
 
 // tritonOutcome: Triton's failure counter has reason = REJECTED, CANCELED, BACKEND or OTHER. A
-// request the client cancelled is aborted, as vLLM counts its aborts, not a server error; the reason
+// request the client canceled is aborted, as vLLM counts its aborts, not a server error; the reason
 // stays as error.type.
 var tritonOutcome = &Outcome{
 	Label:   "reason",
@@ -401,8 +401,10 @@ func dcgm(source string, metric names.Metric, scale float64, static ...[2]string
 	if strings.HasPrefix(metric.Name, "hw.") {
 		base = append(base, [2]string{names.AttrHwType, "gpu"})
 	}
-	return Rule{Sources: []string{source}, Metric: metric, Scale: mul, Div: div, Renames: dcgmLabels,
-		Static: append(base, static...)}
+	return Rule{
+		Sources: []string{source}, Metric: metric, Scale: mul, Div: div, Renames: dcgmLabels,
+		Static: append(base, static...),
+	}
 }
 
 // DCGM is NVIDIA's dcgm-exporter, normalised to the same hw.gpu.* schema as the receiver's own GPU
@@ -478,7 +480,7 @@ func Valid(name string) bool {
 }
 
 // Detect names the flavor of a payload from the families it exposes: has reports whether a family is
-// present, names lists them all. A flavor is recognised by its markers or by a family with one of
+// present, names lists them all. A flavor is recognized by its markers or by a family with one of
 // its prefixes. Anything no flavor claims is a generic prometheus exporter.
 func Detect(has func(family string) bool, names []string) *Flavor {
 	for _, f := range expositionFlavors {

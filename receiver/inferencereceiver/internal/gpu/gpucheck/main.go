@@ -76,7 +76,8 @@ func main() {
 	fmt.Printf("\n%d GPUs, %d scrapes: CPU %.3f ms per scrape, %.3f ms per GPU per scrape (processes on, PCIe %v)\n",
 		len(gpus), *scrapes, float64(cpu.Microseconds())/1000/float64(*scrapes), float64(cpu.Microseconds())/1000/float64(*scrapes*n), *pcie)
 	if len(gpus) == 0 {
-		os.Exit(2)
+		_ = r.Shutdown(ctx)
+		os.Exit(2) //nolint:gocritic // exitAfterDefer: the reader was shut down just above
 	}
 }
 
