@@ -103,14 +103,7 @@ receivers:
 		"--log.level=warn",
 	)
 	amBase := fmt.Sprintf("http://127.0.0.1:%d", amPort)
-	waitFor(t, 30*time.Second, "Alertmanager to be ready", func() bool {
-		resp, err := http.Get(amBase + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, "Alertmanager", amBase)
 
 	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
 	require.NoError(t, err)
@@ -136,32 +129,10 @@ alerting:
   alertmanagers:
     - static_configs: [{targets: ["127.0.0.1:%d"]}]
 `, rules, amPort))
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-receivers:
-  inference:
-    collection_interval: 1s
-    initial_delay: 0s
-    gpu: {enabled: false}
-    servers:
-      - {name: vllm-failing, endpoint: %s/metrics, flavor: vllm}
-      - {name: vllm-healthy, endpoint: %s/metrics, flavor: vllm}
-processors:
-  ratio:
-    window: 10m
-exporters:
-  remote_write:
-    endpoint: %s/api/v1/write
-    resource_to_telemetry_conversion: {enabled: true}
-service:
-  pipelines:
-    metrics:
-      receivers: [inference]
-      processors: [ratio]
-      exporters: [remote_write]
-  telemetry:
-    metrics:
-      level: none
-`, failingSrv.URL, healthySrv.URL, prom))
+	collector := startCollector(t, collectorBin, inferenceServers(
+		fmt.Sprintf("      - {name: vllm-failing, endpoint: %s/metrics, flavor: vllm}\n", failingSrv.URL),
+		fmt.Sprintf("      - {name: vllm-healthy, endpoint: %s/metrics, flavor: vllm}\n", healthySrv.URL),
+	)+ratioToRemoteWrite(prom, noTelemetry))
 
 	alertState := func() map[string]string {
 		states := map[string]string{}

@@ -164,27 +164,13 @@ receivers:
       - {name: dcgm, endpoint: %s/metrics, flavor: dcgm}
       - {name: badhist, endpoint: %s/metrics, flavor: prometheus}
       - {name: gone, endpoint: %s/metrics, flavor: vllm}
-processors:
-  ratio:
-    window: 10m
-exporters:
-  remote_write:
-    endpoint: %s/api/v1/write
-    resource_to_telemetry_conversion: {enabled: true}
-service:
-  pipelines:
-    metrics:
-      receivers: [inference]
-      processors: [ratio]
-      exporters: [remote_write]
-  telemetry:
-    metrics:
+`, vllm.URL, tgi.URL, triton.URL, app.URL, dcgm.URL, badhist.URL, goneURL)+ratioToRemoteWrite(prom, fmt.Sprintf(`    metrics:
       level: detailed
       readers:
         - pull:
             exporter:
               prometheus: {host: 127.0.0.1, port: %d}
-`, vllm.URL, tgi.URL, triton.URL, app.URL, dcgm.URL, badhist.URL, goneURL, prom, telemetryPort))
+`, telemetryPort)))
 
 	// Panels that cannot have data on this machine, and why.
 	noData := map[string]string{

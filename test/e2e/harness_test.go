@@ -169,7 +169,14 @@ func startPrometheusWith(t *testing.T, bin, config string) string {
 		"--log.level=warn",
 	)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, 30*time.Second, "Prometheus to be ready", func() bool {
+	waitReady(t, "Prometheus", base)
+	return base
+}
+
+// waitReady waits up to 30 s for a Prometheus or Alertmanager at base to answer /-/ready with 200.
+func waitReady(t *testing.T, what, base string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, what+" to be ready", func() bool {
 		resp, err := http.Get(base + "/-/ready")
 		if err != nil {
 			return false
@@ -177,7 +184,38 @@ func startPrometheusWith(t *testing.T, bin, config string) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return base
+}
+
+// inferenceServers is the head of a collector configuration: the inference receiver scraping every
+// second from the first scrape, without GPUs, with the given server lines (YAML list items at six
+// spaces).
+func inferenceServers(servers ...string) string {
+	return "receivers:\n  inference:\n    collection_interval: 1s\n    initial_delay: 0s\n    gpu: {enabled: false}\n    servers:\n" +
+		strings.Join(servers, "")
+}
+
+// noTelemetry turns the collector's own metrics off (the telemetry block of ratioToRemoteWrite).
+const noTelemetry = "    metrics:\n      level: none\n"
+
+// ratioToRemoteWrite is the tail of a collector configuration: the ratio processor (10 m window) and
+// our remote_write exporter into the Prometheus at prom (labels from resource attributes), with the
+// given service telemetry block (indented under `telemetry:`).
+func ratioToRemoteWrite(prom, telemetry string) string {
+	return fmt.Sprintf(`processors:
+  ratio:
+    window: 10m
+exporters:
+  remote_write:
+    endpoint: %s/api/v1/write
+    resource_to_telemetry_conversion: {enabled: true}
+service:
+  pipelines:
+    metrics:
+      receivers: [inference]
+      processors: [ratio]
+      exporters: [remote_write]
+  telemetry:
+%s`, prom, telemetry)
 }
 
 // startCollector runs the distribution on a configuration text.

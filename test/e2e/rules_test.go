@@ -35,32 +35,10 @@ func TestShippedRulesOnRealData(t *testing.T) {
 	downURL := down.URL
 	down.Close()
 	prom := startPrometheusWith(t, prometheusBin, fmt.Sprintf("global:\n  scrape_interval: 1m\n  evaluation_interval: 1s\nrule_files: [%q]\n", rules))
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-receivers:
-  inference:
-    collection_interval: 1s
-    initial_delay: 0s
-    gpu: {enabled: false}
-    servers:
-      - {name: vllm-e2e, endpoint: %s/metrics, flavor: vllm}
-      - {name: gone, endpoint: %s/metrics, flavor: vllm}
-processors:
-  ratio:
-    window: 10m
-exporters:
-  remote_write:
-    endpoint: %s/api/v1/write
-    resource_to_telemetry_conversion: {enabled: true}
-service:
-  pipelines:
-    metrics:
-      receivers: [inference]
-      processors: [ratio]
-      exporters: [remote_write]
-  telemetry:
-    metrics:
-      level: none
-`, srv.URL, downURL, prom))
+	collector := startCollector(t, collectorBin, inferenceServers(
+		fmt.Sprintf("      - {name: vllm-e2e, endpoint: %s/metrics, flavor: vllm}\n", srv.URL),
+		fmt.Sprintf("      - {name: gone, endpoint: %s/metrics, flavor: vllm}\n", downURL),
+	)+ratioToRemoteWrite(prom, noTelemetry))
 
 	for _, record := range []string{
 		`inference:requests:rate5m{job="vllm-e2e",inference_outcome="error"}`,
