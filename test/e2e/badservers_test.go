@@ -56,14 +56,7 @@ func TestBadServersIsolated(t *testing.T) {
 	t.Cleanup(tgi.Close)
 	prom := startPrometheus(t, prometheusBin)
 
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-receivers:
-  inference:
-    collection_interval: 1s
-    initial_delay: 0s
-    gpu: {enabled: false}
-    servers:
-      - {name: good, endpoint: %s/metrics}
+	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - {name: good, endpoint: %s/metrics}
       - {name: hung, endpoint: %s/metrics, flavor: vllm}
       - {name: garbage, endpoint: %s/metrics, flavor: vllm}
       - {name: badhist, endpoint: %s/metrics, flavor: prometheus}

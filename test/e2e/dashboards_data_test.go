@@ -144,14 +144,7 @@ scrape_configs:
   - job_name: otelcol
     static_configs: [{targets: ["127.0.0.1:%d"]}]
 `, telemetryPort))
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-receivers:
-  inference:
-    collection_interval: 1s
-    initial_delay: 0s
-    gpu: {enabled: false}
-    servers:
-      - {name: vllm, endpoint: %s/metrics, flavor: vllm}
+	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - {name: vllm, endpoint: %s/metrics, flavor: vllm}
       - {name: tgi, endpoint: %s/metrics, flavor: tgi}
       - {name: triton, endpoint: %s/metrics, flavor: triton}
       - name: reranker

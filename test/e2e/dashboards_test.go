@@ -30,14 +30,7 @@ func TestVLLMDashboardQueriesWork(t *testing.T) {
 	srv := httptest.NewServer(replay.NewHandler(payloads))
 	defer srv.Close()
 	prom := startPrometheus(t, prometheusBin)
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-receivers:
-  inference:
-    collection_interval: 1s
-    initial_delay: 0s
-    gpu: {enabled: false}
-    servers:
-      - {name: vllm-prod, endpoint: %s/metrics, flavor: vllm, passthrough: all}
+	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - {name: vllm-prod, endpoint: %s/metrics, flavor: vllm, passthrough: all}
 exporters:
   prometheus_remote_write:
     endpoint: %s/api/v1/write
