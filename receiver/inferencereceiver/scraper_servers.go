@@ -111,6 +111,9 @@ func (g *serverGroup) close() {
 // scope's metrics.
 type source interface {
 	scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error
+	// learned is what the source knows of the server: its flavor (configured or detected; "" before
+	// detection) and its version ("" when the server does not say).
+	learned() (flavor, version string)
 }
 
 // target is one configured server and everything kept between its scrapes. Its scrapes never run
@@ -129,10 +132,6 @@ type target struct {
 
 	address string
 	port    int64
-	// flavor is the configured flavor, or the detected one once known ("" before).
-	flavor string
-	// version is what the server says of itself, when a source reads it.
-	version string
 	src     source
 
 	// failing is the kind of the failure last logged ("" while the server answers), so that a
@@ -162,7 +161,6 @@ func (g *serverGroup) newTarget(sc *ServerConfig) (*target, error) {
 		attrs:       metric.WithAttributes(attribute.String("server", label)),
 		address:     address,
 		port:        port,
-		flavor:      sc.Flavor,
 		errorCounts: map[string]int64{},
 	}
 	switch sc.Flavor {
@@ -297,13 +295,23 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	return out, nil
 }
 
+// flavor is the configured flavor, or the detected one once known ("" before).
+func (t *target) flavor() string {
+	if t.src == nil {
+		return t.cfg.Flavor
+	}
+	f, _ := t.src.learned()
+	return f
+}
+
 // resource is the server's resource, built each scrape: the flavor and version may be learnt late.
 func (t *target) resource() pcommon.Resource {
+	flavor, version := t.src.learned()
 	rb := t.mb.NewResourceBuilder()
 	rb.SetServerAddress(t.address)
 	rb.SetServerPort(t.port)
-	if t.flavor != "" {
-		rb.SetInferenceServerFlavor(t.flavor)
+	if flavor != "" {
+		rb.SetInferenceServerFlavor(flavor)
 	}
 	if t.cfg.Name != "" {
 		rb.SetInferenceServerName(t.cfg.Name)
@@ -312,12 +320,12 @@ func (t *target) resource() pcommon.Resource {
 	switch {
 	case t.cfg.Name != "":
 		rb.SetServiceName(t.cfg.Name)
-	case t.flavor != "":
-		rb.SetServiceName(t.flavor)
+	case flavor != "":
+		rb.SetServiceName(flavor)
 	}
 	rb.SetServiceInstanceID(net.JoinHostPort(t.address, strconv.FormatInt(t.port, 10)))
-	if t.version != "" {
-		rb.SetInferenceServerVersion(t.version)
+	if version != "" {
+		rb.SetInferenceServerVersion(version)
 	}
 	return rb.Emit()
 }
@@ -344,7 +352,7 @@ func (t *target) fetch(ctx context.Context, rawURL, accept string, consume func(
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return kindErr(strconv.Itoa(resp.StatusCode), fmt.Errorf("server %q: GET %s: %s%s", t.label, shown, resp.Status, statusHint(resp.StatusCode, t.flavor)))
+		return kindErr(strconv.Itoa(resp.StatusCode), fmt.Errorf("server %q: GET %s: %s%s", t.label, shown, resp.Status, statusHint(resp.StatusCode, t.flavor())))
 	}
 	limit := t.cfg.maxBodySize()
 	body := &limitedBody{r: resp.Body, left: limit}

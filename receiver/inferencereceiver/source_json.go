@@ -36,6 +36,8 @@ type jsonField struct {
 	seen            bool
 }
 
+func (j *jsonSource) learned() (flavor, version string) { return j.t.cfg.Flavor, "" }
+
 func newJSONSource(t *target) *jsonSource {
 	j := &jsonSource{t: t, missingLogged: map[int]bool{}}
 	for _, f := range t.cfg.Fields {

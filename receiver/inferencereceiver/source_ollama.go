@@ -17,8 +17,11 @@ import (
 // ollamaSource reads Ollama, which has no /metrics: GET /api/ps each scrape (the loaded models) and
 // GET /api/version until it answers once.
 type ollamaSource struct {
-	t *target
+	t       *target
+	version string // from /api/version, once it answered
 }
+
+func (o *ollamaSource) learned() (flavor, version string) { return schema.FlavorOllama, o.version }
 
 type ollamaPS struct {
 	// Models is a pointer so that a document without "models" (not Ollama's answer) is told from
@@ -44,13 +47,13 @@ func (o *ollamaSource) url(path string) string {
 
 func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error {
 	t := o.t
-	if t.version == "" {
+	if o.version == "" {
 		if body, err := t.get(ctx, o.url("/api/version")); err == nil {
 			var v struct {
 				Version string `json:"version"`
 			}
 			if json.Unmarshal(body, &v) == nil {
-				t.version = v.Version
+				o.version = v.Version
 			}
 		}
 	}

@@ -38,6 +38,7 @@ const processStartHeader = "Process-Start-Time-Unix"
 // promSource reads a Prometheus text or OpenMetrics endpoint and maps it with the flavor's table.
 type promSource struct {
 	t           *target
+	flavor      string // the configured flavor, or the detected one once known ("" before)
 	passthrough convert.Passthrough
 	// conv is nil until the flavor is known (detected from the first payload when not configured).
 	conv   *convert.Converter
@@ -61,11 +62,12 @@ func newPromSource(t *target) (*promSource, error) {
 	}
 	p := &promSource{t: t, passthrough: pt, parser: exposition.NewParser(), detectLeft: detectScrapes, invalidLogged: map[string]bool{}}
 	p.parser.MaxSeries = t.cfg.maxSeries()
-	if t.flavor != "" {
-		f := schema.Lookup(t.flavor)
+	if t.cfg.Flavor != "" {
+		f := schema.Lookup(t.cfg.Flavor)
 		if f == nil {
-			return nil, fmt.Errorf("unknown flavor %q", t.flavor)
+			return nil, fmt.Errorf("unknown flavor %q", t.cfg.Flavor)
 		}
+		p.flavor = f.Name
 		p.conv = convert.New(withMappings(f, t.cfg.Mappings), p.passthrough)
 	}
 	return p, nil
@@ -136,7 +138,7 @@ func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 // the payload reads as a generic exporter (a TGI that has served nothing exposes one gauge).
 func (p *promSource) detect(payload *exposition.Payload) {
 	t := p.t
-	if p.conv != nil && (t.cfg.Flavor != "" || t.flavor != schema.Prometheus.Name || p.detectLeft <= 0) {
+	if p.conv != nil && (t.cfg.Flavor != "" || p.flavor != schema.Prometheus.Name || p.detectLeft <= 0) {
 		return
 	}
 	names := make([]string, len(payload.Families))
@@ -156,8 +158,10 @@ func (p *promSource) detect(payload *exposition.Payload) {
 	default:
 		p.detectLeft--
 	}
-	t.flavor = f.Name
+	p.flavor = f.Name
 }
+
+func (p *promSource) learned() (flavor, version string) { return p.flavor, "" }
 
 // processStart reads llama.cpp's Process-Start-Time-Unix header: a change is a restart; a value that
 // is a plausible Unix time (seconds) is the start time of its counters. 0 when unknown.
