@@ -61,19 +61,7 @@ func TestBadServersIsolated(t *testing.T) {
       - {name: garbage, endpoint: %s/metrics, flavor: vllm}
       - {name: badhist, endpoint: %s/metrics, flavor: prometheus}
       - {name: tgi, endpoint: %s/metrics}
-exporters:
-  prometheus_remote_write:
-    endpoint: %s/api/v1/write
-    resource_to_telemetry_conversion: {enabled: true}
-service:
-  pipelines:
-    metrics:
-      receivers: [inference]
-      exporters: [prometheus_remote_write]
-  telemetry:
-    metrics:
-      level: none
-`, good.URL, hung.URL, garbage.URL, badHistogram.URL, tgi.URL, prom))
+`, good.URL, hung.URL, garbage.URL, badHistogram.URL, tgi.URL)+pipelineTail("prometheus_remote_write", prom, true, noTelemetry))
 
 	waitFor(t, 60*time.Second, "every server's up in Prometheus", func() bool {
 		collector.requireRunning(t)

@@ -31,18 +31,7 @@ func TestVLLMDashboardQueriesWork(t *testing.T) {
 	defer srv.Close()
 	prom := startPrometheus(t, prometheusBin)
 	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - {name: vllm-prod, endpoint: %s/metrics, flavor: vllm, passthrough: all}
-exporters:
-  prometheus_remote_write:
-    endpoint: %s/api/v1/write
-service:
-  pipelines:
-    metrics:
-      receivers: [inference]
-      exporters: [prometheus_remote_write]
-  telemetry:
-    metrics:
-      level: none
-`, srv.URL, prom))
+`, srv.URL)+pipelineTail("prometheus_remote_write", prom, false, noTelemetry))
 
 	var success []sample
 	waitFor(t, 60*time.Second, "vllm:request_success_total in Prometheus", func() bool {

@@ -64,21 +64,7 @@ receivers:
 processors:
   batch:
     timeout: 200ms
-exporters:
-  prometheus_remote_write:
-    endpoint: %s/api/v1/write
-    resource_to_telemetry_conversion:
-      enabled: true
-service:
-  pipelines:
-    metrics:
-      receivers: [inference]
-      processors: [batch]
-      exporters: [prometheus_remote_write]
-  telemetry:
-    metrics:
-      level: none
-`, vllm.URL, tgi.URL, triton.URL, app.URL, prom))
+`, vllm.URL, tgi.URL, triton.URL, app.URL)+pipelineTail("prometheus_remote_write", prom, true, noTelemetry, "batch"))
 
 	byFlavor := map[string]float64{}
 	waitFor(t, 60*time.Second, "inference_requests_total from every flavor", func() bool {

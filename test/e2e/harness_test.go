@@ -201,21 +201,25 @@ const noTelemetry = "    metrics:\n      level: none\n"
 // our remote_write exporter into the Prometheus at prom (labels from resource attributes), with the
 // given service telemetry block (indented under `telemetry:`).
 func ratioToRemoteWrite(prom, telemetry string) string {
-	return fmt.Sprintf(`processors:
-  ratio:
-    window: 10m
-exporters:
-  remote_write:
-    endpoint: %s/api/v1/write
-    resource_to_telemetry_conversion: {enabled: true}
-service:
-  pipelines:
-    metrics:
-      receivers: [inference]
-      processors: [ratio]
-      exporters: [remote_write]
-  telemetry:
-%s`, prom, telemetry)
+	return "processors:\n  ratio:\n    window: 10m\n" + pipelineTail("remote_write", prom, true, telemetry, "ratio")
+}
+
+// pipelineTail is the exporters and service sections of a collector configuration: the inference
+// receiver, the processors named (declared above it), and exporter (remote_write or contrib's
+// prometheus_remote_write) into the Prometheus at prom, with resource attributes as labels when
+// conversion is set; telemetry is the service telemetry block (indented under `telemetry:`).
+func pipelineTail(exporter, prom string, conversion bool, telemetry string, processors ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "exporters:\n  %s:\n    endpoint: %s/api/v1/write\n", exporter, prom)
+	if conversion {
+		b.WriteString("    resource_to_telemetry_conversion: {enabled: true}\n")
+	}
+	b.WriteString("service:\n  pipelines:\n    metrics:\n      receivers: [inference]\n")
+	if len(processors) > 0 {
+		fmt.Fprintf(&b, "      processors: [%s]\n", strings.Join(processors, ", "))
+	}
+	fmt.Fprintf(&b, "      exporters: [%s]\n  telemetry:\n%s", exporter, telemetry)
+	return b.String()
 }
 
 // startCollector runs the distribution on a configuration text.

@@ -93,21 +93,7 @@ processors:
         group_by: [model]
   batch:
     timeout: 200ms
-exporters:
-  prometheus_remote_write:
-    endpoint: %s/api/v1/write
-    resource_to_telemetry_conversion:
-      enabled: true
-service:
-  pipelines:
-    metrics:
-      receivers: [inference]
-      processors: [ratio, batch]
-      exporters: [prometheus_remote_write]
-  telemetry:
-    metrics:
-      level: none
-`, srv.URL, prom))
+`, srv.URL)+pipelineTail("prometheus_remote_write", prom, true, noTelemetry, "ratio", "batch"))
 
 	waitFor(t, 60*time.Second, "every replayed step in Prometheus", func() bool {
 		collector.requireRunning(t)
