@@ -82,10 +82,11 @@ service:
 	gwPorts := [2]int{freePort(t), freePort(t)}
 	telemetryPorts := [2]int{freePort(t), freePort(t)}
 	var gateways [2]*process
+	var gatewayConfigs [2]string
 	for i := range gateways {
-		cfg := filepath.Join(t.TempDir(), "gateway.yaml")
-		require.NoError(t, os.WriteFile(cfg, []byte(gatewayConfig(gwPorts[i], telemetryPorts[i])), 0o600))
-		gateways[i] = startProcessEnv(t, fmt.Sprintf("gateway-%d", i), nil, collectorBin, "--config="+cfg)
+		gatewayConfigs[i] = filepath.Join(t.TempDir(), "gateway.yaml")
+		require.NoError(t, os.WriteFile(gatewayConfigs[i], []byte(gatewayConfig(gwPorts[i], telemetryPorts[i])), 0o600))
+		gateways[i] = startProcessEnv(t, fmt.Sprintf("gateway-%d", i), nil, collectorBin, "--config="+gatewayConfigs[i])
 	}
 
 	override := filepath.Join(t.TempDir(), "servers.yaml")
@@ -108,16 +109,20 @@ service:
 	}
 	agent.requireRunning(t)
 
-	for _, fn := range []string{"min_over_time", "max_over_time"} {
-		got := map[string]float64{}
-		for _, s := range instantQuery(t, prom, fn+`(inference_requests_error_ratio[10m])`) {
-			got[s.labels["inference_server_name"]] = s.v
-		}
-		require.Len(t, got, len(want), "%s: a ratio per server", fn)
-		for name, w := range want {
-			assert.InDelta(t, w, got[name], 1e-12, "%s of %s's error ratio: every stored sample is exact", fn, name)
+	exact := func(when string) {
+		t.Helper()
+		for _, fn := range []string{"min_over_time", "max_over_time"} {
+			got := map[string]float64{}
+			for _, s := range instantQuery(t, prom, fn+`(inference_requests_error_ratio[10m])`) {
+				got[s.labels["inference_server_name"]] = s.v
+			}
+			require.Len(t, got, len(want), "%s: a ratio per server", fn)
+			for name, w := range want {
+				assert.InDelta(t, w, got[name], 1e-12, "%s: %s of %s's error ratio: every stored sample is exact", when, fn, name)
+			}
 		}
 	}
+	exact("both gateways up")
 	points := regexp.MustCompile(`(?m)^otelcol_receiver_accepted_metric_points\{[^}]*\} ([0-9.e+]+)$`)
 	for i, port := range telemetryPorts {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
@@ -134,4 +139,27 @@ service:
 		assert.False(t, math.IsNaN(total))
 		assert.Positive(t, total, "gateway %d received points: the servers are spread over both", i)
 	}
+
+	// A gateway dies (kill -9) and comes back: the agent keeps running and holds what it cannot
+	// deliver in its queue on disk (the static resolver keeps the dead gateway in the ring; a dns or
+	// k8s resolver would move its servers to the survivor); afterwards every server's ratios flow
+	// again and still no stored value is wrong (the restarted gateway starts its windows afresh, and
+	// batches retried whole reach the survivor twice).
+	gateways[1].kill9()
+	time.Sleep(6 * time.Second)
+	agent.requireRunning(t)
+	gateways[0].requireRunning(t)
+	restartedAt := time.Now()
+	gateways[1] = startProcessEnv(t, "gateway-1", nil, collectorBin, "--config="+gatewayConfigs[1])
+	waitFor(t, 90*time.Second, "a ratio of every server newer than the gateway's restart", func() bool {
+		agent.requireRunning(t)
+		n := 0
+		for _, s := range instantQuery(t, prom, `timestamp(inference_requests_error_ratio)`) {
+			if s.v > float64(restartedAt.Unix()) {
+				n++
+			}
+		}
+		return n == len(want)
+	})
+	exact("after a gateway's kill and restart")
 }
