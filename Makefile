@@ -9,9 +9,13 @@ BUILD_DIR  := build
 BIN        := $(BUILD_DIR)/otelcol-inference
 TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
+# Prometheus 3 (OTLP receiver) for the OTLP-backend test, in a folder of its own under GOPATH/bin so
+# that it never shadows Debian's prometheus on PATH.
+PROMETHEUS3_VERSION := v0.316.0
+PROMETHEUS3 ?= $(shell $(GO) env GOPATH)/bin/prometheus-$(PROMETHEUS3_VERSION)/prometheus
 GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist internal/names deploy/grafana
 
-.PHONY: rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
+.PHONY: prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
 all: build
 
@@ -75,8 +79,8 @@ rules-test: prometheus
 unit:
 	$(GO) test -count=1 ./...
 
-e2e: build prometheus
-	E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) \
+e2e: build prometheus prometheus3
+	E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) PROMETHEUS3_BIN=$(PROMETHEUS3) \
 		$(GO) test -count=1 -v -timeout 15m ./test/e2e/...
 
 ## bench: Go benchmarks, then the whole-process comparison with contrib's prometheusreceiver and the
@@ -114,6 +118,12 @@ prometheus:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 	@prometheus --version 2>&1 | head -1
 	@prometheus-alertmanager --version 2>&1 | head -1
+
+## prometheus3: Prometheus 3 from the module proxy (the OTLP backend of the end-to-end tests; ~4 min once)
+prometheus3:
+	@test -x $(PROMETHEUS3) || { echo "Building Prometheus 3 $(PROMETHEUS3_VERSION) (once, a few minutes)"; \
+		GOBIN=$(dir $(PROMETHEUS3)) $(GO) install github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS3_VERSION); }
+	@$(PROMETHEUS3) --version 2>&1 | head -1
 
 ## lint: generated files up to date, then golangci-lint (.golangci.yml: vet, staticcheck, errcheck, revive, gocritic, errorlint, gosec, testifylint, misspell, unparam; gofumpt and goimports)
 lint: check-generated

@@ -154,20 +154,22 @@ func startPrometheus(t *testing.T, bin string) string {
 	return startPrometheusWith(t, bin, "global:\n  scrape_interval: 1m\n")
 }
 
-// startPrometheusWith is startPrometheus on a configuration of its own (rule files, say).
-func startPrometheusWith(t *testing.T, bin, config string) string {
+// startPrometheusWith is startPrometheus on a configuration of its own (rule files, say), with extra
+// flags (Prometheus 3's --web.enable-otlp-receiver).
+func startPrometheusWith(t *testing.T, bin, config string, flags ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o600))
 	port := freePort(t)
-	startProcess(t, "prometheus", bin,
-		"--config.file="+cfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port),
+	args := append([]string{
+		"--config.file=" + cfg,
+		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
 		"--web.enable-remote-write-receiver",
 		"--log.level=warn",
-	)
+	}, flags...)
+	startProcess(t, "prometheus", bin, args...)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitReady(t, "Prometheus", base)
 	return base
