@@ -161,58 +161,86 @@ points:
 	}
 }
 
-// histogramPoint is what a histogram rule reads of a point, explicit or exponential.
+// histogramPoint is what a histogram rule reads of a point, explicit or exponential (exactly one of
+// explicit and exponential is set).
 type histogramPoint struct {
-	attrs       pcommon.Map
-	layout      uint64
-	t, start    int64
-	count       float64
-	countAtMost func(x float64) float64
+	explicit    pmetric.HistogramDataPoint
+	exponential pmetric.ExponentialHistogramDataPoint
+	isExplicit  bool
 }
 
-func histogramPoints(m pmetric.Metric) (n int, delta bool, at func(k int) histogramPoint) {
-	if m.Type() == pmetric.MetricTypeHistogram {
-		dps := m.Histogram().DataPoints()
-		return dps.Len(), m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta, func(k int) histogramPoint {
-			dp := dps.At(k)
-			return histogramPoint{
-				dp.Attributes(), layoutOf(dp.ExplicitBounds()), int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
-				func(x float64) float64 { return countAtMost(dp.ExplicitBounds(), dp.BucketCounts(), x) },
-			}
-		}
+func (h histogramPoint) attrs() pcommon.Map {
+	if h.isExplicit {
+		return h.explicit.Attributes()
 	}
-	dps := m.ExponentialHistogram().DataPoints()
-	return dps.Len(), m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityDelta, func(k int) histogramPoint {
-		dp := dps.At(k)
-		return histogramPoint{
-			dp.Attributes(), uint64(int64(dp.Scale())) + 1, int64(dp.Timestamp()), int64(dp.StartTimestamp()), float64(dp.Count()),
-			func(x float64) float64 { return exponentialCountAtMost(dp, x) },
-		}
+	return h.exponential.Attributes()
+}
+
+// layout identifies the bucket layout: a window of counts is only comparable within one.
+func (h histogramPoint) layout() uint64 {
+	if h.isExplicit {
+		return layoutOf(h.explicit.ExplicitBounds())
 	}
+	return uint64(int64(h.exponential.Scale())) + 1
+}
+
+func (h histogramPoint) times() (t, start int64) {
+	if h.isExplicit {
+		return int64(h.explicit.Timestamp()), int64(h.explicit.StartTimestamp())
+	}
+	return int64(h.exponential.Timestamp()), int64(h.exponential.StartTimestamp())
+}
+
+func (h histogramPoint) count() float64 {
+	if h.isExplicit {
+		return float64(h.explicit.Count())
+	}
+	return float64(h.exponential.Count())
+}
+
+func (h histogramPoint) countAtMost(x float64) float64 {
+	if h.isExplicit {
+		return countAtMost(h.explicit.ExplicitBounds(), h.explicit.BucketCounts(), x)
+	}
+	return exponentialCountAtMost(h.exponential, x)
 }
 
 // updateHistogram records each histogram point for each histogram rule as two paired counters: its
 // count (V) and its observations at most the rule's threshold (W). A series is tracked per rule (each
 // rule has its own threshold); a change of bucket layout restarts its window.
 func (p *ratioProcessor) updateHistogram(name string, resHash, seed uint64, m pmetric.Metric, rules []*rule, nowNs int64) {
-	n, delta, at := histogramPoints(m)
+	var n int
+	var temporality pmetric.AggregationTemporality
+	if m.Type() == pmetric.MetricTypeHistogram {
+		n, temporality = m.Histogram().DataPoints().Len(), m.Histogram().AggregationTemporality()
+	} else {
+		n, temporality = m.ExponentialHistogram().DataPoints().Len(), m.ExponentialHistogram().AggregationTemporality()
+	}
+	delta := temporality == pmetric.AggregationTemporalityDelta
 	for k := 0; k < n; k++ {
-		pt := at(k)
+		var pt histogramPoint
+		if m.Type() == pmetric.MetricTypeHistogram {
+			pt = histogramPoint{explicit: m.Histogram().DataPoints().At(k), isExplicit: true}
+		} else {
+			pt = histogramPoint{exponential: m.ExponentialHistogram().DataPoints().At(k)}
+		}
+		attrs := pt.attrs()
+		t, start := pt.times()
 		for _, r := range rules {
-			if r.hist == nil || !r.hist.matches(name, pt.attrs) {
+			if r.hist == nil || !r.hist.matches(name, attrs) {
 				continue
 			}
-			s := p.series(tracking.Key(seed, pt.attrs, uint64(r.index)+1), name)
+			s := p.series(tracking.Key(seed, attrs, uint64(r.index)+1), name)
 			if s == nil {
 				continue
 			}
-			if pt.layout != s.Layout {
+			if layout := pt.layout(); layout != s.Layout {
 				s.Clear()
-				s.Layout = pt.layout
+				s.Layout = layout
 			}
-			add(s, delta, pt.t, pt.start, pt.count, pt.countAtMost(r.threshold), p.keep)
+			add(s, delta, t, start, pt.count(), pt.countAtMost(r.threshold), p.keep)
 			s.LastSeen = nowNs
-			p.link(s, r, resHash, pt.attrs, false, true, pt.t)
+			p.link(s, r, resHash, attrs, false, true, t)
 		}
 	}
 }
