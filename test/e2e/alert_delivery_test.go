@@ -105,21 +105,17 @@ receivers:
 	amBase := fmt.Sprintf("http://127.0.0.1:%d", amPort)
 	waitReady(t, "Alertmanager", amBase)
 
-	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
-	require.NoError(t, err)
-	var failing, healthy [][]byte
-	for k := 0; k < 60; k++ {
-		errs := 7.0
-		if k >= 10 {
-			errs += float64(40 * (k - 9)) // the staged failure: 40 failed requests a scrape
-		}
-		failing = append(failing, replay.VLLM(tmpl, model, k, replay.Counts{Length: float64(100 + 5*k), Stop: float64(50 + 2*k), Abort: 3, Error: errs}))
-		healthy = append(healthy, replay.VLLM(tmpl, model, k, replay.Counts{Length: float64(100 + 5*k), Stop: float64(50 + 2*k), Abort: 3, Error: 7}))
+	healthy := func(k int) replay.Counts {
+		return replay.Counts{Length: float64(100 + 5*k), Stop: float64(50 + 2*k), Abort: 3, Error: 7}
 	}
-	failingSrv := httptest.NewServer(replay.NewHandler(failing))
-	defer failingSrv.Close()
-	healthySrv := httptest.NewServer(replay.NewHandler(healthy))
-	defer healthySrv.Close()
+	failingSrv := replayedVLLM(t, 60, func(k int) replay.Counts {
+		c := healthy(k)
+		if k >= 10 {
+			c.Error += float64(40 * (k - 9)) // the staged failure: 40 failed requests a scrape
+		}
+		return c
+	})
+	healthySrv := replayedVLLM(t, 60, healthy)
 
 	prom := startPrometheusWith(t, prometheusBin, fmt.Sprintf(`global:
   scrape_interval: 1m

@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"fmt"
-	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/otel-inference/collector/internal/replay"
 )
@@ -20,15 +17,9 @@ import (
 // variables at match-all, return data.
 func TestVLLMDashboardQueriesWork(t *testing.T) {
 	collectorBin, prometheusBin := binaries(t)
-	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
-	require.NoError(t, err)
-	var payloads [][]byte
-	for k := 0; k < 8; k++ {
-		c := replay.Counts{Length: float64(100 + 5*k), Stop: float64(50 + 2*k), Abort: 3, Error: float64(7 + k%2)}
-		payloads = append(payloads, replay.VLLM(tmpl, model, k, c))
-	}
-	srv := httptest.NewServer(replay.NewHandler(payloads))
-	defer srv.Close()
+	srv := replayedVLLM(t, 8, func(k int) replay.Counts {
+		return replay.Counts{Length: float64(100 + 5*k), Stop: float64(50 + 2*k), Abort: 3, Error: float64(7 + k%2)}
+	})
 	prom := startPrometheus(t, prometheusBin)
 	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - {name: vllm-prod, endpoint: %s/metrics, flavor: vllm, passthrough: all}
 `, srv.URL)+pipelineTail("prometheus_remote_write", prom, false, noTelemetry))

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,8 +28,6 @@ import (
 func TestLoadBalancedGatewaysExactRatios(t *testing.T) {
 	collectorBin, prometheusBin := binaries(t)
 	prom := startPrometheus(t, prometheusBin)
-	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
-	require.NoError(t, err)
 
 	// Per scrape, server i finishes ok[i] requests well and err[i] with an error: its error ratio over
 	// any window is err/(ok+err) exactly.
@@ -41,12 +38,9 @@ func TestLoadBalancedGatewaysExactRatios(t *testing.T) {
 	var servers string
 	want := map[string]float64{}
 	for i := range ok {
-		var payloads [][]byte
-		for k := 0; k < 200; k++ {
-			payloads = append(payloads, replay.VLLM(tmpl, model, k, replay.Counts{Length: 10 + ok[i]*float64(k), Stop: 5, Abort: 2, Error: 1 + bad[i]*float64(k)}))
-		}
-		srv := httptest.NewServer(replay.NewHandler(payloads))
-		t.Cleanup(srv.Close)
+		srv := replayedVLLM(t, 200, func(k int) replay.Counts {
+			return replay.Counts{Length: 10 + ok[i]*float64(k), Stop: 5, Abort: 2, Error: 1 + bad[i]*float64(k)}
+		})
 		name := "vllm-" + strconv.Itoa(i)
 		servers += fmt.Sprintf("      - {name: %s, endpoint: %s/metrics, flavor: vllm}\n", name, srv.URL)
 		want[name] = bad[i] / (ok[i] + bad[i])

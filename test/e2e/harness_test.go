@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/otel-inference/collector/internal/replay"
 )
 
 // binaries returns the collector and Prometheus to run. The collector is built by `make test`
@@ -222,6 +225,21 @@ func pipelineTail(exporter, prom string, conversion bool, telemetry string, proc
 	}
 	fmt.Fprintf(&b, "      exporters: [%s]\n  telemetry:\n%s", exporter, telemetry)
 	return b.String()
+}
+
+// replayedVLLM serves the recorded vLLM payload for steps scrapes, step k with the finished-request
+// counters counts(k) (the last step repeats); the server stops with the test.
+func replayedVLLM(t *testing.T, steps int, counts func(k int) replay.Counts) *httptest.Server {
+	t.Helper()
+	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
+	require.NoError(t, err)
+	payloads := make([][]byte, steps)
+	for k := range payloads {
+		payloads[k] = replay.VLLM(tmpl, model, k, counts(k))
+	}
+	srv := httptest.NewServer(replay.NewHandler(payloads))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // startCollector runs the distribution on a configuration text.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"testing"
@@ -37,14 +36,9 @@ func prometheus3Bin(t *testing.T) string {
 func TestOTLPBackendPrometheus3(t *testing.T) {
 	collectorBin, _ := binaries(t)
 	prom3 := prometheus3Bin(t)
-	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
-	require.NoError(t, err)
-	var payloads [][]byte
-	for k := 0; k < 120; k++ {
-		payloads = append(payloads, replay.VLLM(tmpl, model, k, replay.Counts{Length: 10 + 9*float64(k), Stop: 5, Abort: 2, Error: 1 + float64(k)}))
-	}
-	srv := httptest.NewServer(replay.NewHandler(payloads))
-	defer srv.Close()
+	srv := replayedVLLM(t, 120, func(k int) replay.Counts {
+		return replay.Counts{Length: 10 + 9*float64(k), Stop: 5, Abort: 2, Error: 1 + float64(k)}
+	})
 
 	prom := startPrometheusWith(t, prom3, `global:
   scrape_interval: 1m

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,14 +22,9 @@ func TestShippedRulesOnRealData(t *testing.T) {
 	collectorBin, prometheusBin := binaries(t)
 	rules, err := filepath.Abs("../../deploy/prometheus/inference-rules.yaml")
 	require.NoError(t, err)
-	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
-	require.NoError(t, err)
-	var payloads [][]byte
-	for k := 0; k < 40; k++ {
-		payloads = append(payloads, replay.VLLM(tmpl, model, k, replay.Counts{Length: float64(100 + 5*k), Stop: float64(50 + 2*k), Abort: 3, Error: float64(7 + k)}))
-	}
-	srv := httptest.NewServer(replay.NewHandler(payloads))
-	defer srv.Close()
+	srv := replayedVLLM(t, 40, func(k int) replay.Counts {
+		return replay.Counts{Length: float64(100 + 5*k), Stop: float64(50 + 2*k), Abort: 3, Error: float64(7 + k)}
+	})
 	down := httptest.NewServer(http.NotFoundHandler())
 	downURL := down.URL
 	down.Close()
