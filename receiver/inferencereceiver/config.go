@@ -45,6 +45,9 @@ type GPUConfig struct {
 	// SysfsRoot is where AMD GPUs are read from (default /sys; a container that mounts the host's
 	// /sys elsewhere sets it, e.g. /host/sys).
 	SysfsRoot string `mapstructure:"sysfs_root"`
+	// PodResourcesSocket is the kubelet's pod-resources socket, which names the pod and container
+	// each GPU is allocated to (on Kubernetes; when absent nothing is added). "" turns it off.
+	PodResourcesSocket string `mapstructure:"pod_resources_socket"`
 
 	_ struct{}
 }

@@ -189,7 +189,7 @@ func TestServerEnergyOnItsResource(t *testing.T) {
 	md, err := scrapeAll(g)
 	require.NoError(t, err)
 	assert.NotContains(t, byName(md.ResourceMetrics().At(0)), "inference.server.energy", "nothing attributed yet: no point")
-	g.energy = gpu.NewEnergyLedger()
+	g.energy = gpu.NewServerLedger()
 	g.energy.Add("vllm-a", 123.5)
 	md, err = scrapeAll(g)
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
@@ -34,7 +35,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
-		GPU:                  GPUConfig{Enabled: true, Processes: true}, // devices unset: all
+		GPU:                  GPUConfig{Enabled: true, Processes: true, PodResourcesSocket: kubepod.DefaultSocket}, // devices unset: all
 	}
 }
 

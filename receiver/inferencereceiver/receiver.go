@@ -35,7 +35,7 @@ func newInferenceReceiver(cfg *Config, set receiver.Settings, next consumer.Metr
 	r := &inferenceReceiver{}
 	// The GPUs' energy, attributed to the servers whose processes use them, is reported by each
 	// server's scrape on its own resource (so that a ratio of energy to tokens can be taken there).
-	energy := gpu.NewEnergyLedger()
+	energy := gpu.NewServerLedger()
 	if len(cfg.Servers) > 0 {
 		g, err := newServerGroup(cfg, set)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
@@ -22,20 +23,21 @@ type gpuScraper struct {
 	disabled map[string]bool
 }
 
-func newGPUScraper(cfg *Config, set receiver.Settings, energy *gpu.EnergyLedger) *gpuScraper {
+func newGPUScraper(cfg *Config, set receiver.Settings, energy *gpu.ServerLedger) *gpuScraper {
 	devices, _ := cfg.GPU.deviceList() // validated
 	host, _ := os.Hostname()
 	return &gpuScraper{
 		host:     host,
 		disabled: disabledMetrics(cfg.Metrics),
 		reader: gpu.New(gpu.Options{
-			Devices:     devices,
-			Processes:   cfg.GPU.Processes,
-			PCIe:        cfg.GPU.PCIeThroughput,
-			LibraryPath: cfg.GPU.LibraryPath,
-			SysfsRoot:   cfg.GPU.SysfsRoot,
-			Energy:      energy,
-			Servers:     localServers(cfg.Servers, host),
+			Devices:      devices,
+			Processes:    cfg.GPU.Processes,
+			PCIe:         cfg.GPU.PCIeThroughput,
+			LibraryPath:  cfg.GPU.LibraryPath,
+			SysfsRoot:    cfg.GPU.SysfsRoot,
+			Energy:       energy,
+			PodResources: podLister(cfg.GPU.PodResourcesSocket),
+			Servers:      localServers(cfg.Servers, host),
 		}, set.Logger),
 	}
 }
@@ -85,4 +87,12 @@ func (g *gpuScraper) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		return pmetric.NewMetrics(), err
 	}
 	return md, err
+}
+
+// podLister is the kubelet pod-resources client (nil when turned off).
+func podLister(socket string) *kubepod.Lister {
+	if socket == "" {
+		return nil
+	}
+	return kubepod.NewLister(socket)
 }

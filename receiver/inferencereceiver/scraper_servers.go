@@ -49,7 +49,7 @@ type serverGroup struct {
 	// disabled are the metrics turned off under `metrics:`.
 	disabled map[string]bool
 	// energy is the GPU energy attributed to each server (nil without GPUs).
-	energy *gpu.EnergyLedger
+	energy *gpu.ServerLedger
 
 	stop   context.Context
 	cancel context.CancelFunc
@@ -326,6 +326,20 @@ func (t *target) resource() pcommon.Resource {
 	rb.SetServiceInstanceID(net.JoinHostPort(t.address, strconv.FormatInt(t.port, 10)))
 	if version != "" {
 		rb.SetInferenceServerVersion(version)
+	}
+	if p, ok := t.g.energy.Pod(t.joinName()); ok {
+		// The server's process was found in a pod (GPU join, on Kubernetes).
+		if p.Named {
+			rb.SetK8sNamespaceName(p.Namespace)
+			rb.SetK8sPodName(p.Pod)
+			if p.Container != "" {
+				rb.SetK8sContainerName(p.Container)
+			}
+		}
+		rb.SetK8sPodUID(p.PodUID)
+		if p.ContainerID != "" {
+			rb.SetContainerID(p.ContainerID)
+		}
 	}
 	return rb.Emit()
 }

@@ -89,7 +89,7 @@ func TestEnergyAttributedToServers(t *testing.T) {
 		}
 		return []nvml.ProcessUtilizationSample{{Pid: 4242, SmUtil: 60}, {Pid: 5151, SmUtil: 20}}, nvml.SUCCESS
 	}
-	ledger := NewEnergyLedger()
+	ledger := NewServerLedger()
 	r := newReaderWithLib(Options{
 		Processes: true, ProcRoot: fakeProcTwoServers(t), Energy: ledger,
 		Servers: []Server{{Name: "vllm-a", Port: 8000}, {Name: "tgi-b", Port: 8001}},

@@ -1,19 +1,48 @@
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 
-import "sync"
+import (
+	"sync"
 
-// EnergyLedger holds the energy attributed to each model server (by the name the GPU join uses),
-// cumulative since the collector started: the GPU reader adds, each server's scrape reads.
-type EnergyLedger struct {
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
+)
+
+// ServerLedger holds what the GPU join learns of each model server (by the name the join uses): the
+// GPU energy attributed to it, cumulative since the collector started, and the Kubernetes pod its
+// process runs in. The GPU reader writes, each server's scrape reads.
+type ServerLedger struct {
 	mu     sync.Mutex
 	joules map[string]float64
+	pods   map[string]kubepod.Pod
 }
 
-// NewEnergyLedger returns an empty ledger.
-func NewEnergyLedger() *EnergyLedger { return &EnergyLedger{joules: map[string]float64{}} }
+// NewServerLedger returns an empty ledger.
+func NewServerLedger() *ServerLedger {
+	return &ServerLedger{joules: map[string]float64{}, pods: map[string]kubepod.Pod{}}
+}
+
+// SetPod records the pod a server's process runs in.
+func (l *ServerLedger) SetPod(server string, p kubepod.Pod) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pods[server] = p
+}
+
+// Pod is the pod a server's process runs in; false when unknown (off Kubernetes, no GPU process).
+func (l *ServerLedger) Pod(server string) (kubepod.Pod, bool) {
+	if l == nil {
+		return kubepod.Pod{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.pods[server]
+	return p, ok
+}
 
 // Add attributes energy (J) to a server.
-func (l *EnergyLedger) Add(server string, joules float64) {
+func (l *ServerLedger) Add(server string, joules float64) {
 	if l == nil || joules <= 0 {
 		return
 	}
@@ -23,7 +52,7 @@ func (l *EnergyLedger) Add(server string, joules float64) {
 }
 
 // Get is the energy attributed to a server so far; false before any was.
-func (l *EnergyLedger) Get(server string) (float64, bool) {
+func (l *ServerLedger) Get(server string) (float64, bool) {
 	if l == nil {
 		return 0, false
 	}
@@ -43,7 +72,7 @@ type gpuUse struct {
 // attribute splits a GPU's energy over the interval between the servers whose processes use it:
 // by their processes' share of the GPU's SM utilization, or (when the GPU was idle: no sample) by
 // their share of its processes. Processes of no configured server keep their share unattributed.
-func (u gpuUse) attribute(joules float64, ledger *EnergyLedger) {
+func (u gpuUse) attribute(joules float64, ledger *ServerLedger) {
 	if joules <= 0 {
 		return
 	}

@@ -6,10 +6,13 @@ package gpu // import "github.com/otel-inference/collector/receiver/inferencerec
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 )
 
 // Server is a configured model server on this host that GPU processes may be joined to.
@@ -36,8 +39,11 @@ type Options struct {
 	SysfsRoot string
 	// OnXid, when set, is called (from the event goroutine) for each Xid error NVML reports.
 	OnXid func(XidEvent)
-	// Energy, when set, receives the GPU energy attributed to each configured server (processes on).
-	Energy *EnergyLedger
+	// Energy, when set, receives the GPU energy attributed to each configured server (processes on),
+	// and the Kubernetes pod of each.
+	Energy *ServerLedger
+	// PodResources, when set, names the Kubernetes pod and container each GPU is allocated to.
+	PodResources *kubepod.Lister
 }
 
 // XidEvent is one Xid error: the GPU, the code, and the compute processes on that GPU when it came
@@ -78,4 +84,22 @@ func New(opts Options, logger *zap.Logger) Reader {
 		opts.ProcRoot = "/proc"
 	}
 	return readers{newReader(opts, logger), newAMDReader(opts.SysfsRoot, logger)}
+}
+
+// podDevices asks the kubelet (through l, nil when off) which containers hold which GPUs. Off
+// Kubernetes (no socket) that is said once at debug; another failure once per distinct error at
+// warn, keeping the last answer.
+func podDevices(ctx context.Context, l *kubepod.Lister, now time.Time, logger *zap.Logger) kubepod.Devices {
+	if l == nil {
+		return nil
+	}
+	devs, fresh, err := l.Devices(ctx, now)
+	if err != nil && fresh {
+		if errors.Is(err, kubepod.ErrNoSocket) {
+			logger.Debug("Not on Kubernetes (no kubelet pod-resources socket): GPUs are not attributed to pods", zap.String("socket", l.Socket()))
+		} else {
+			logger.Warn("Cannot read GPU allocations from the kubelet; GPUs keep their last known pods", zap.Error(err))
+		}
+	}
+	return devs
 }

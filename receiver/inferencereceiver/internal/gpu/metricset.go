@@ -7,11 +7,15 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/otel-inference/collector/internal/names"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 )
 
 type deviceAttrs struct {
 	id, name, index, parent string
 	vendor                  string // "" is nvidia
+	// owner is the one Kubernetes container the GPU is allocated to (owned), from the kubelet.
+	owner kubepod.Owner
+	owned bool
 }
 
 func (a deviceAttrs) put(m pcommon.Map) {
@@ -27,6 +31,13 @@ func (a deviceAttrs) put(m pcommon.Map) {
 	}
 	if a.parent != "" {
 		m.PutStr("hw.parent", a.parent)
+	}
+	if a.owned {
+		m.PutStr("k8s.namespace.name", a.owner.Namespace)
+		m.PutStr("k8s.pod.name", a.owner.Pod)
+		if a.owner.Container != "" {
+			m.PutStr("k8s.container.name", a.owner.Container)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otel-inference/collector/internal/names"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -51,6 +52,10 @@ type reader struct {
 	xidStop chan struct{}
 	xidDone chan struct{}
 	start   time.Time
+
+	// Kubernetes: the GPUs' allocations this scrape, and the pods learned from them.
+	devs  kubepod.Devices
+	names *kubepod.Names
 }
 
 func newReader(opts Options, logger *zap.Logger) Reader {
@@ -71,6 +76,7 @@ func newReaderWithLib(opts Options, logger *zap.Logger, newLib func() nvml.Inter
 		opts: opts, logger: logger, newLib: newLib,
 		skipped: map[string]int{}, lost: map[string]bool{}, lastProcTs: map[string]uint64{},
 		xid: map[string]map[uint64]int64{}, start: time.Now(), gpm: map[string]*gpmState{}, lastEnergy: map[string]uint64{},
+		names: kubepod.NewNames(),
 	}
 }
 
@@ -120,6 +126,9 @@ func (r *reader) reset(why string) {
 
 func (r *reader) Shutdown(context.Context) error {
 	r.stopEvents()
+	if r.opts.PodResources != nil {
+		_ = r.opts.PodResources.Close()
+	}
 	if r.ready {
 		r.freeGPM()
 		_ = r.lib.Shutdown()
@@ -136,7 +145,7 @@ func (r *reader) skip(metric string, ret nvml.Return) {
 	}
 }
 
-func (r *reader) Scrape(_ context.Context, now time.Time, ms pmetric.MetricSlice) error {
+func (r *reader) Scrape(ctx context.Context, now time.Time, ms pmetric.MetricSlice) error {
 	if !r.ready {
 		if time.Since(r.lastInit) < reinitEvery {
 			return nil
@@ -156,6 +165,8 @@ func (r *reader) Scrape(_ context.Context, now time.Time, ms pmetric.MetricSlice
 		return nil
 	}
 	out := newMetricSet(ms, pcommon.NewTimestampFromTime(now), pcommon.NewTimestampFromTime(r.start))
+	r.devs = podDevices(ctx, r.opts.PodResources, now, r.logger)
+	defer r.names.Sweep(now)
 	var ports map[uint64]string // socket inode → server name, read once per scrape when needed
 	for i := 0; i < count; i++ {
 		dev, ret := r.lib.DeviceGetHandleByIndex(i)
@@ -173,6 +184,7 @@ func (r *reader) Scrape(_ context.Context, now time.Time, ms pmetric.MetricSlice
 		}
 		name, _ := dev.GetName()
 		attrs := deviceAttrs{id: uuid, name: name, index: strconv.Itoa(i)}
+		attrs.owner, attrs.owned = r.devs.Of(uuid, attrs.index)
 		h, ok := r.readDevice(dev, attrs, out)
 		r.xidMu.Lock()
 		state := h.state(r.xid[uuid])
@@ -394,13 +406,21 @@ func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, po
 		r.skip("process utilization", ret)
 	}
 	r.lastProcTs[a.id] = uint64(now.UnixMicro())
-	for _, p := range procs {
+	pods := r.processPods(procs, a, now)
+	// A process's point names its own pod, not the GPU's holder.
+	pa := a
+	pa.owned = false
+	for i, p := range procs {
 		pid := strconv.FormatUint(uint64(p.Pid), 10)
 		extra := []string{"process.pid", pid}
 		if exe := processName(r.opts.ProcRoot, pid); exe != "" {
 			extra = append(extra, "process.executable.name", exe)
 		}
+		extra = append(extra, pods[i].Attributes()...)
 		server := serverOf(r.opts.ProcRoot, pid, ports)
+		if server != "" && pods[i].PodUID != "" {
+			r.opts.Energy.SetPod(server, pods[i])
+		}
 		if server != "" {
 			extra = append(extra, "inference.server.name", server)
 			use.util[server] += float64(util[p.Pid])
@@ -408,11 +428,11 @@ func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, po
 		}
 		use.totalUtil += float64(util[p.Pid])
 		use.totalProcs++
-		out.record(names.NvidiaGPUProcessMemoryUsage, a, float64(p.UsedGpuMemory), extra...)
+		out.record(names.NvidiaGPUProcessMemoryUsage, pa, float64(p.UsedGpuMemory), extra...)
 		if ret != nvml.ERROR_NOT_FOUND && ret != nvml.SUCCESS {
 			continue
 		}
-		out.record(names.NvidiaGPUProcessUtilization, a, float64(util[p.Pid])/100, extra...)
+		out.record(names.NvidiaGPUProcessUtilization, pa, float64(util[p.Pid])/100, extra...)
 	}
 	return use
 }
@@ -438,6 +458,34 @@ func (r *reader) readMIG(dev nvml.Device, a deviceAttrs, out *metricSet) {
 		if ret != nvml.SUCCESS {
 			continue
 		}
-		r.readMemory(mig, deviceAttrs{id: uuid, name: a.name, parent: a.id}, out)
+		ma := deviceAttrs{id: uuid, name: a.name, parent: a.id}
+		ma.owner, ma.owned = r.devs.Of(uuid)
+		r.readMemory(mig, ma, out)
 	}
+}
+
+// processPods reads the pod of each process on a GPU from its cgroup and names it: a GPU held by one
+// container teaches the names of the pod its processes run in (kubepod.Names).
+func (r *reader) processPods(procs []nvml.ProcessInfo, a deviceAttrs, now time.Time) []kubepod.Pod {
+	pods := make([]kubepod.Pod, len(procs))
+	var refs []kubepod.Ref
+	for i, p := range procs {
+		ref, ok := kubepod.OfProcess(r.opts.ProcRoot, strconv.FormatUint(uint64(p.Pid), 10))
+		if ok {
+			pods[i].Ref = ref
+			refs = append(refs, ref)
+		}
+	}
+	if a.owned && len(refs) > 0 {
+		r.names.Learn(a.owner, refs, now)
+	}
+	for i := range pods {
+		if pods[i].PodUID == "" {
+			continue
+		}
+		if o, ok := r.names.Of(pods[i].Ref, now); ok {
+			pods[i].Owner, pods[i].Named = o, true
+		}
+	}
+	return pods
 }

@@ -163,11 +163,14 @@ func (ms *GenAiServerTimeToFirstTokenMetricConfig) Validate() error {
 type HwEnergyMetricAttributeKey string
 
 const (
-	HwEnergyMetricAttributeKeyHwID           HwEnergyMetricAttributeKey = "hw.id"
-	HwEnergyMetricAttributeKeyHwName         HwEnergyMetricAttributeKey = "hw.name"
-	HwEnergyMetricAttributeKeyHwVendor       HwEnergyMetricAttributeKey = "hw.vendor"
-	HwEnergyMetricAttributeKeyHwType         HwEnergyMetricAttributeKey = "hw.type"
-	HwEnergyMetricAttributeKeyNvidiaGpuIndex HwEnergyMetricAttributeKey = "nvidia.gpu.index"
+	HwEnergyMetricAttributeKeyHwID             HwEnergyMetricAttributeKey = "hw.id"
+	HwEnergyMetricAttributeKeyHwName           HwEnergyMetricAttributeKey = "hw.name"
+	HwEnergyMetricAttributeKeyHwVendor         HwEnergyMetricAttributeKey = "hw.vendor"
+	HwEnergyMetricAttributeKeyHwType           HwEnergyMetricAttributeKey = "hw.type"
+	HwEnergyMetricAttributeKeyNvidiaGpuIndex   HwEnergyMetricAttributeKey = "nvidia.gpu.index"
+	HwEnergyMetricAttributeKeyK8sNamespaceName HwEnergyMetricAttributeKey = "k8s.namespace.name"
+	HwEnergyMetricAttributeKeyK8sPodName       HwEnergyMetricAttributeKey = "k8s.pod.name"
+	HwEnergyMetricAttributeKeyK8sContainerName HwEnergyMetricAttributeKey = "k8s.container.name"
 )
 
 // HwEnergyMetricConfig provides config for the hw.energy metric.
@@ -196,9 +199,9 @@ func (ms *HwEnergyMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwEnergyMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex:
+		case HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex, HwEnergyMetricAttributeKeyK8sNamespaceName, HwEnergyMetricAttributeKeyK8sPodName, HwEnergyMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.energy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric hw.energy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -215,13 +218,16 @@ func (ms *HwEnergyMetricConfig) Validate() error {
 type HwErrorsMetricAttributeKey string
 
 const (
-	HwErrorsMetricAttributeKeyHwID           HwErrorsMetricAttributeKey = "hw.id"
-	HwErrorsMetricAttributeKeyHwName         HwErrorsMetricAttributeKey = "hw.name"
-	HwErrorsMetricAttributeKeyHwVendor       HwErrorsMetricAttributeKey = "hw.vendor"
-	HwErrorsMetricAttributeKeyHwType         HwErrorsMetricAttributeKey = "hw.type"
-	HwErrorsMetricAttributeKeyNvidiaGpuIndex HwErrorsMetricAttributeKey = "nvidia.gpu.index"
-	HwErrorsMetricAttributeKeyErrorType      HwErrorsMetricAttributeKey = "error.type"
-	HwErrorsMetricAttributeKeyNvidiaGpuXid   HwErrorsMetricAttributeKey = "nvidia.gpu.xid"
+	HwErrorsMetricAttributeKeyHwID             HwErrorsMetricAttributeKey = "hw.id"
+	HwErrorsMetricAttributeKeyHwName           HwErrorsMetricAttributeKey = "hw.name"
+	HwErrorsMetricAttributeKeyHwVendor         HwErrorsMetricAttributeKey = "hw.vendor"
+	HwErrorsMetricAttributeKeyHwType           HwErrorsMetricAttributeKey = "hw.type"
+	HwErrorsMetricAttributeKeyNvidiaGpuIndex   HwErrorsMetricAttributeKey = "nvidia.gpu.index"
+	HwErrorsMetricAttributeKeyErrorType        HwErrorsMetricAttributeKey = "error.type"
+	HwErrorsMetricAttributeKeyNvidiaGpuXid     HwErrorsMetricAttributeKey = "nvidia.gpu.xid"
+	HwErrorsMetricAttributeKeyK8sNamespaceName HwErrorsMetricAttributeKey = "k8s.namespace.name"
+	HwErrorsMetricAttributeKeyK8sPodName       HwErrorsMetricAttributeKey = "k8s.pod.name"
+	HwErrorsMetricAttributeKeyK8sContainerName HwErrorsMetricAttributeKey = "k8s.container.name"
 )
 
 // HwErrorsMetricConfig provides config for the hw.errors metric.
@@ -250,9 +256,9 @@ func (ms *HwErrorsMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwErrorsMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid:
+		case HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid, HwErrorsMetricAttributeKeyK8sNamespaceName, HwErrorsMetricAttributeKeyK8sPodName, HwErrorsMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.errors doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, error.type, nvidia.gpu.xid]", val)
+			return fmt.Errorf("metric hw.errors doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, error.type, nvidia.gpu.xid, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -269,12 +275,15 @@ func (ms *HwErrorsMetricConfig) Validate() error {
 type HwGpuClockFrequencyMetricAttributeKey string
 
 const (
-	HwGpuClockFrequencyMetricAttributeKeyHwID           HwGpuClockFrequencyMetricAttributeKey = "hw.id"
-	HwGpuClockFrequencyMetricAttributeKeyHwName         HwGpuClockFrequencyMetricAttributeKey = "hw.name"
-	HwGpuClockFrequencyMetricAttributeKeyHwVendor       HwGpuClockFrequencyMetricAttributeKey = "hw.vendor"
-	HwGpuClockFrequencyMetricAttributeKeyHwType         HwGpuClockFrequencyMetricAttributeKey = "hw.type"
-	HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex HwGpuClockFrequencyMetricAttributeKey = "nvidia.gpu.index"
-	HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType HwGpuClockFrequencyMetricAttributeKey = "hw.gpu.clock.type"
+	HwGpuClockFrequencyMetricAttributeKeyHwID             HwGpuClockFrequencyMetricAttributeKey = "hw.id"
+	HwGpuClockFrequencyMetricAttributeKeyHwName           HwGpuClockFrequencyMetricAttributeKey = "hw.name"
+	HwGpuClockFrequencyMetricAttributeKeyHwVendor         HwGpuClockFrequencyMetricAttributeKey = "hw.vendor"
+	HwGpuClockFrequencyMetricAttributeKeyHwType           HwGpuClockFrequencyMetricAttributeKey = "hw.type"
+	HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex   HwGpuClockFrequencyMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType   HwGpuClockFrequencyMetricAttributeKey = "hw.gpu.clock.type"
+	HwGpuClockFrequencyMetricAttributeKeyK8sNamespaceName HwGpuClockFrequencyMetricAttributeKey = "k8s.namespace.name"
+	HwGpuClockFrequencyMetricAttributeKeyK8sPodName       HwGpuClockFrequencyMetricAttributeKey = "k8s.pod.name"
+	HwGpuClockFrequencyMetricAttributeKeyK8sContainerName HwGpuClockFrequencyMetricAttributeKey = "k8s.container.name"
 )
 
 // HwGpuClockFrequencyMetricConfig provides config for the hw.gpu.clock.frequency metric.
@@ -303,9 +312,9 @@ func (ms *HwGpuClockFrequencyMetricConfig) Unmarshal(parser *confmap.Conf) error
 func (ms *HwGpuClockFrequencyMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType:
+		case HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType, HwGpuClockFrequencyMetricAttributeKeyK8sNamespaceName, HwGpuClockFrequencyMetricAttributeKeyK8sPodName, HwGpuClockFrequencyMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.gpu.clock.frequency doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.clock.type]", val)
+			return fmt.Errorf("metric hw.gpu.clock.frequency doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.clock.type, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -329,6 +338,9 @@ const (
 	HwGpuIoMetricAttributeKeyNvidiaGpuIndex     HwGpuIoMetricAttributeKey = "nvidia.gpu.index"
 	HwGpuIoMetricAttributeKeyNetworkIoDirection HwGpuIoMetricAttributeKey = "network.io.direction"
 	HwGpuIoMetricAttributeKeyNvidiaGpuLink      HwGpuIoMetricAttributeKey = "nvidia.gpu.link"
+	HwGpuIoMetricAttributeKeyK8sNamespaceName   HwGpuIoMetricAttributeKey = "k8s.namespace.name"
+	HwGpuIoMetricAttributeKeyK8sPodName         HwGpuIoMetricAttributeKey = "k8s.pod.name"
+	HwGpuIoMetricAttributeKeyK8sContainerName   HwGpuIoMetricAttributeKey = "k8s.container.name"
 )
 
 // HwGpuIoMetricConfig provides config for the hw.gpu.io metric.
@@ -357,9 +369,9 @@ func (ms *HwGpuIoMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwGpuIoMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink:
+		case HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink, HwGpuIoMetricAttributeKeyK8sNamespaceName, HwGpuIoMetricAttributeKeyK8sPodName, HwGpuIoMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.gpu.io doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, network.io.direction, nvidia.gpu.link]", val)
+			return fmt.Errorf("metric hw.gpu.io doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, network.io.direction, nvidia.gpu.link, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -376,11 +388,14 @@ func (ms *HwGpuIoMetricConfig) Validate() error {
 type HwGpuMemoryBusyMetricAttributeKey string
 
 const (
-	HwGpuMemoryBusyMetricAttributeKeyHwID           HwGpuMemoryBusyMetricAttributeKey = "hw.id"
-	HwGpuMemoryBusyMetricAttributeKeyHwName         HwGpuMemoryBusyMetricAttributeKey = "hw.name"
-	HwGpuMemoryBusyMetricAttributeKeyHwVendor       HwGpuMemoryBusyMetricAttributeKey = "hw.vendor"
-	HwGpuMemoryBusyMetricAttributeKeyHwType         HwGpuMemoryBusyMetricAttributeKey = "hw.type"
-	HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryBusyMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuMemoryBusyMetricAttributeKeyHwID             HwGpuMemoryBusyMetricAttributeKey = "hw.id"
+	HwGpuMemoryBusyMetricAttributeKeyHwName           HwGpuMemoryBusyMetricAttributeKey = "hw.name"
+	HwGpuMemoryBusyMetricAttributeKeyHwVendor         HwGpuMemoryBusyMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryBusyMetricAttributeKeyHwType           HwGpuMemoryBusyMetricAttributeKey = "hw.type"
+	HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex   HwGpuMemoryBusyMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuMemoryBusyMetricAttributeKeyK8sNamespaceName HwGpuMemoryBusyMetricAttributeKey = "k8s.namespace.name"
+	HwGpuMemoryBusyMetricAttributeKeyK8sPodName       HwGpuMemoryBusyMetricAttributeKey = "k8s.pod.name"
+	HwGpuMemoryBusyMetricAttributeKeyK8sContainerName HwGpuMemoryBusyMetricAttributeKey = "k8s.container.name"
 )
 
 // HwGpuMemoryBusyMetricConfig provides config for the hw.gpu.memory.busy metric.
@@ -409,9 +424,9 @@ func (ms *HwGpuMemoryBusyMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwGpuMemoryBusyMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex:
+		case HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryBusyMetricAttributeKeyK8sNamespaceName, HwGpuMemoryBusyMetricAttributeKeyK8sPodName, HwGpuMemoryBusyMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.gpu.memory.busy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric hw.gpu.memory.busy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -428,12 +443,15 @@ func (ms *HwGpuMemoryBusyMetricConfig) Validate() error {
 type HwGpuMemoryLimitMetricAttributeKey string
 
 const (
-	HwGpuMemoryLimitMetricAttributeKeyHwID           HwGpuMemoryLimitMetricAttributeKey = "hw.id"
-	HwGpuMemoryLimitMetricAttributeKeyHwName         HwGpuMemoryLimitMetricAttributeKey = "hw.name"
-	HwGpuMemoryLimitMetricAttributeKeyHwVendor       HwGpuMemoryLimitMetricAttributeKey = "hw.vendor"
-	HwGpuMemoryLimitMetricAttributeKeyHwType         HwGpuMemoryLimitMetricAttributeKey = "hw.type"
-	HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryLimitMetricAttributeKey = "nvidia.gpu.index"
-	HwGpuMemoryLimitMetricAttributeKeyHwParent       HwGpuMemoryLimitMetricAttributeKey = "hw.parent"
+	HwGpuMemoryLimitMetricAttributeKeyHwID             HwGpuMemoryLimitMetricAttributeKey = "hw.id"
+	HwGpuMemoryLimitMetricAttributeKeyHwName           HwGpuMemoryLimitMetricAttributeKey = "hw.name"
+	HwGpuMemoryLimitMetricAttributeKeyHwVendor         HwGpuMemoryLimitMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryLimitMetricAttributeKeyHwType           HwGpuMemoryLimitMetricAttributeKey = "hw.type"
+	HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex   HwGpuMemoryLimitMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuMemoryLimitMetricAttributeKeyHwParent         HwGpuMemoryLimitMetricAttributeKey = "hw.parent"
+	HwGpuMemoryLimitMetricAttributeKeyK8sNamespaceName HwGpuMemoryLimitMetricAttributeKey = "k8s.namespace.name"
+	HwGpuMemoryLimitMetricAttributeKeyK8sPodName       HwGpuMemoryLimitMetricAttributeKey = "k8s.pod.name"
+	HwGpuMemoryLimitMetricAttributeKeyK8sContainerName HwGpuMemoryLimitMetricAttributeKey = "k8s.container.name"
 )
 
 // HwGpuMemoryLimitMetricConfig provides config for the hw.gpu.memory.limit metric.
@@ -462,9 +480,9 @@ func (ms *HwGpuMemoryLimitMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwGpuMemoryLimitMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent:
+		case HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent, HwGpuMemoryLimitMetricAttributeKeyK8sNamespaceName, HwGpuMemoryLimitMetricAttributeKeyK8sPodName, HwGpuMemoryLimitMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.gpu.memory.limit doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]", val)
+			return fmt.Errorf("metric hw.gpu.memory.limit doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -481,12 +499,15 @@ func (ms *HwGpuMemoryLimitMetricConfig) Validate() error {
 type HwGpuMemoryUsageMetricAttributeKey string
 
 const (
-	HwGpuMemoryUsageMetricAttributeKeyHwID           HwGpuMemoryUsageMetricAttributeKey = "hw.id"
-	HwGpuMemoryUsageMetricAttributeKeyHwName         HwGpuMemoryUsageMetricAttributeKey = "hw.name"
-	HwGpuMemoryUsageMetricAttributeKeyHwVendor       HwGpuMemoryUsageMetricAttributeKey = "hw.vendor"
-	HwGpuMemoryUsageMetricAttributeKeyHwType         HwGpuMemoryUsageMetricAttributeKey = "hw.type"
-	HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryUsageMetricAttributeKey = "nvidia.gpu.index"
-	HwGpuMemoryUsageMetricAttributeKeyHwParent       HwGpuMemoryUsageMetricAttributeKey = "hw.parent"
+	HwGpuMemoryUsageMetricAttributeKeyHwID             HwGpuMemoryUsageMetricAttributeKey = "hw.id"
+	HwGpuMemoryUsageMetricAttributeKeyHwName           HwGpuMemoryUsageMetricAttributeKey = "hw.name"
+	HwGpuMemoryUsageMetricAttributeKeyHwVendor         HwGpuMemoryUsageMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryUsageMetricAttributeKeyHwType           HwGpuMemoryUsageMetricAttributeKey = "hw.type"
+	HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex   HwGpuMemoryUsageMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuMemoryUsageMetricAttributeKeyHwParent         HwGpuMemoryUsageMetricAttributeKey = "hw.parent"
+	HwGpuMemoryUsageMetricAttributeKeyK8sNamespaceName HwGpuMemoryUsageMetricAttributeKey = "k8s.namespace.name"
+	HwGpuMemoryUsageMetricAttributeKeyK8sPodName       HwGpuMemoryUsageMetricAttributeKey = "k8s.pod.name"
+	HwGpuMemoryUsageMetricAttributeKeyK8sContainerName HwGpuMemoryUsageMetricAttributeKey = "k8s.container.name"
 )
 
 // HwGpuMemoryUsageMetricConfig provides config for the hw.gpu.memory.usage metric.
@@ -515,9 +536,9 @@ func (ms *HwGpuMemoryUsageMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwGpuMemoryUsageMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent:
+		case HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent, HwGpuMemoryUsageMetricAttributeKeyK8sNamespaceName, HwGpuMemoryUsageMetricAttributeKeyK8sPodName, HwGpuMemoryUsageMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.gpu.memory.usage doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]", val)
+			return fmt.Errorf("metric hw.gpu.memory.usage doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -534,12 +555,15 @@ func (ms *HwGpuMemoryUsageMetricConfig) Validate() error {
 type HwGpuMemoryUtilizationMetricAttributeKey string
 
 const (
-	HwGpuMemoryUtilizationMetricAttributeKeyHwID           HwGpuMemoryUtilizationMetricAttributeKey = "hw.id"
-	HwGpuMemoryUtilizationMetricAttributeKeyHwName         HwGpuMemoryUtilizationMetricAttributeKey = "hw.name"
-	HwGpuMemoryUtilizationMetricAttributeKeyHwVendor       HwGpuMemoryUtilizationMetricAttributeKey = "hw.vendor"
-	HwGpuMemoryUtilizationMetricAttributeKeyHwType         HwGpuMemoryUtilizationMetricAttributeKey = "hw.type"
-	HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex HwGpuMemoryUtilizationMetricAttributeKey = "nvidia.gpu.index"
-	HwGpuMemoryUtilizationMetricAttributeKeyHwParent       HwGpuMemoryUtilizationMetricAttributeKey = "hw.parent"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwID             HwGpuMemoryUtilizationMetricAttributeKey = "hw.id"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwName           HwGpuMemoryUtilizationMetricAttributeKey = "hw.name"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwVendor         HwGpuMemoryUtilizationMetricAttributeKey = "hw.vendor"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwType           HwGpuMemoryUtilizationMetricAttributeKey = "hw.type"
+	HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex   HwGpuMemoryUtilizationMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuMemoryUtilizationMetricAttributeKeyHwParent         HwGpuMemoryUtilizationMetricAttributeKey = "hw.parent"
+	HwGpuMemoryUtilizationMetricAttributeKeyK8sNamespaceName HwGpuMemoryUtilizationMetricAttributeKey = "k8s.namespace.name"
+	HwGpuMemoryUtilizationMetricAttributeKeyK8sPodName       HwGpuMemoryUtilizationMetricAttributeKey = "k8s.pod.name"
+	HwGpuMemoryUtilizationMetricAttributeKeyK8sContainerName HwGpuMemoryUtilizationMetricAttributeKey = "k8s.container.name"
 )
 
 // HwGpuMemoryUtilizationMetricConfig provides config for the hw.gpu.memory.utilization metric.
@@ -568,9 +592,9 @@ func (ms *HwGpuMemoryUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) er
 func (ms *HwGpuMemoryUtilizationMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent:
+		case HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent, HwGpuMemoryUtilizationMetricAttributeKeyK8sNamespaceName, HwGpuMemoryUtilizationMetricAttributeKeyK8sPodName, HwGpuMemoryUtilizationMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.gpu.memory.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]", val)
+			return fmt.Errorf("metric hw.gpu.memory.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -587,12 +611,15 @@ func (ms *HwGpuMemoryUtilizationMetricConfig) Validate() error {
 type HwGpuUtilizationMetricAttributeKey string
 
 const (
-	HwGpuUtilizationMetricAttributeKeyHwID           HwGpuUtilizationMetricAttributeKey = "hw.id"
-	HwGpuUtilizationMetricAttributeKeyHwName         HwGpuUtilizationMetricAttributeKey = "hw.name"
-	HwGpuUtilizationMetricAttributeKeyHwVendor       HwGpuUtilizationMetricAttributeKey = "hw.vendor"
-	HwGpuUtilizationMetricAttributeKeyHwType         HwGpuUtilizationMetricAttributeKey = "hw.type"
-	HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex HwGpuUtilizationMetricAttributeKey = "nvidia.gpu.index"
-	HwGpuUtilizationMetricAttributeKeyHwGpuTask      HwGpuUtilizationMetricAttributeKey = "hw.gpu.task"
+	HwGpuUtilizationMetricAttributeKeyHwID             HwGpuUtilizationMetricAttributeKey = "hw.id"
+	HwGpuUtilizationMetricAttributeKeyHwName           HwGpuUtilizationMetricAttributeKey = "hw.name"
+	HwGpuUtilizationMetricAttributeKeyHwVendor         HwGpuUtilizationMetricAttributeKey = "hw.vendor"
+	HwGpuUtilizationMetricAttributeKeyHwType           HwGpuUtilizationMetricAttributeKey = "hw.type"
+	HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex   HwGpuUtilizationMetricAttributeKey = "nvidia.gpu.index"
+	HwGpuUtilizationMetricAttributeKeyHwGpuTask        HwGpuUtilizationMetricAttributeKey = "hw.gpu.task"
+	HwGpuUtilizationMetricAttributeKeyK8sNamespaceName HwGpuUtilizationMetricAttributeKey = "k8s.namespace.name"
+	HwGpuUtilizationMetricAttributeKeyK8sPodName       HwGpuUtilizationMetricAttributeKey = "k8s.pod.name"
+	HwGpuUtilizationMetricAttributeKeyK8sContainerName HwGpuUtilizationMetricAttributeKey = "k8s.container.name"
 )
 
 // HwGpuUtilizationMetricConfig provides config for the hw.gpu.utilization metric.
@@ -621,9 +648,9 @@ func (ms *HwGpuUtilizationMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwGpuUtilizationMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask:
+		case HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask, HwGpuUtilizationMetricAttributeKeyK8sNamespaceName, HwGpuUtilizationMetricAttributeKeyK8sPodName, HwGpuUtilizationMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.gpu.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.task]", val)
+			return fmt.Errorf("metric hw.gpu.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.task, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -640,11 +667,14 @@ func (ms *HwGpuUtilizationMetricConfig) Validate() error {
 type HwPowerMetricAttributeKey string
 
 const (
-	HwPowerMetricAttributeKeyHwID           HwPowerMetricAttributeKey = "hw.id"
-	HwPowerMetricAttributeKeyHwName         HwPowerMetricAttributeKey = "hw.name"
-	HwPowerMetricAttributeKeyHwVendor       HwPowerMetricAttributeKey = "hw.vendor"
-	HwPowerMetricAttributeKeyHwType         HwPowerMetricAttributeKey = "hw.type"
-	HwPowerMetricAttributeKeyNvidiaGpuIndex HwPowerMetricAttributeKey = "nvidia.gpu.index"
+	HwPowerMetricAttributeKeyHwID             HwPowerMetricAttributeKey = "hw.id"
+	HwPowerMetricAttributeKeyHwName           HwPowerMetricAttributeKey = "hw.name"
+	HwPowerMetricAttributeKeyHwVendor         HwPowerMetricAttributeKey = "hw.vendor"
+	HwPowerMetricAttributeKeyHwType           HwPowerMetricAttributeKey = "hw.type"
+	HwPowerMetricAttributeKeyNvidiaGpuIndex   HwPowerMetricAttributeKey = "nvidia.gpu.index"
+	HwPowerMetricAttributeKeyK8sNamespaceName HwPowerMetricAttributeKey = "k8s.namespace.name"
+	HwPowerMetricAttributeKeyK8sPodName       HwPowerMetricAttributeKey = "k8s.pod.name"
+	HwPowerMetricAttributeKeyK8sContainerName HwPowerMetricAttributeKey = "k8s.container.name"
 )
 
 // HwPowerMetricConfig provides config for the hw.power metric.
@@ -673,9 +703,9 @@ func (ms *HwPowerMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwPowerMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex:
+		case HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex, HwPowerMetricAttributeKeyK8sNamespaceName, HwPowerMetricAttributeKeyK8sPodName, HwPowerMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.power doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric hw.power doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -692,12 +722,15 @@ func (ms *HwPowerMetricConfig) Validate() error {
 type HwStatusMetricAttributeKey string
 
 const (
-	HwStatusMetricAttributeKeyHwID           HwStatusMetricAttributeKey = "hw.id"
-	HwStatusMetricAttributeKeyHwName         HwStatusMetricAttributeKey = "hw.name"
-	HwStatusMetricAttributeKeyHwVendor       HwStatusMetricAttributeKey = "hw.vendor"
-	HwStatusMetricAttributeKeyHwType         HwStatusMetricAttributeKey = "hw.type"
-	HwStatusMetricAttributeKeyNvidiaGpuIndex HwStatusMetricAttributeKey = "nvidia.gpu.index"
-	HwStatusMetricAttributeKeyHwState        HwStatusMetricAttributeKey = "hw.state"
+	HwStatusMetricAttributeKeyHwID             HwStatusMetricAttributeKey = "hw.id"
+	HwStatusMetricAttributeKeyHwName           HwStatusMetricAttributeKey = "hw.name"
+	HwStatusMetricAttributeKeyHwVendor         HwStatusMetricAttributeKey = "hw.vendor"
+	HwStatusMetricAttributeKeyHwType           HwStatusMetricAttributeKey = "hw.type"
+	HwStatusMetricAttributeKeyNvidiaGpuIndex   HwStatusMetricAttributeKey = "nvidia.gpu.index"
+	HwStatusMetricAttributeKeyHwState          HwStatusMetricAttributeKey = "hw.state"
+	HwStatusMetricAttributeKeyK8sNamespaceName HwStatusMetricAttributeKey = "k8s.namespace.name"
+	HwStatusMetricAttributeKeyK8sPodName       HwStatusMetricAttributeKey = "k8s.pod.name"
+	HwStatusMetricAttributeKeyK8sContainerName HwStatusMetricAttributeKey = "k8s.container.name"
 )
 
 // HwStatusMetricConfig provides config for the hw.status metric.
@@ -726,9 +759,9 @@ func (ms *HwStatusMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwStatusMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState:
+		case HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState, HwStatusMetricAttributeKeyK8sNamespaceName, HwStatusMetricAttributeKeyK8sPodName, HwStatusMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.status doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.state]", val)
+			return fmt.Errorf("metric hw.status doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.state, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -751,6 +784,9 @@ const (
 	HwTemperatureMetricAttributeKeyHwType           HwTemperatureMetricAttributeKey = "hw.type"
 	HwTemperatureMetricAttributeKeyNvidiaGpuIndex   HwTemperatureMetricAttributeKey = "nvidia.gpu.index"
 	HwTemperatureMetricAttributeKeyHwSensorLocation HwTemperatureMetricAttributeKey = "hw.sensor_location"
+	HwTemperatureMetricAttributeKeyK8sNamespaceName HwTemperatureMetricAttributeKey = "k8s.namespace.name"
+	HwTemperatureMetricAttributeKeyK8sPodName       HwTemperatureMetricAttributeKey = "k8s.pod.name"
+	HwTemperatureMetricAttributeKeyK8sContainerName HwTemperatureMetricAttributeKey = "k8s.container.name"
 )
 
 // HwTemperatureMetricConfig provides config for the hw.temperature metric.
@@ -779,9 +815,9 @@ func (ms *HwTemperatureMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *HwTemperatureMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation:
+		case HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation, HwTemperatureMetricAttributeKeyK8sNamespaceName, HwTemperatureMetricAttributeKeyK8sPodName, HwTemperatureMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric hw.temperature doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.sensor_location]", val)
+			return fmt.Errorf("metric hw.temperature doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.sensor_location, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -1262,6 +1298,9 @@ const (
 	NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor                  NvidiaGpuClockEventActiveMetricAttributeKey = "hw.vendor"
 	NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex            NvidiaGpuClockEventActiveMetricAttributeKey = "nvidia.gpu.index"
 	NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason NvidiaGpuClockEventActiveMetricAttributeKey = "nvidia.gpu.clock_event.reason"
+	NvidiaGpuClockEventActiveMetricAttributeKeyK8sNamespaceName          NvidiaGpuClockEventActiveMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuClockEventActiveMetricAttributeKeyK8sPodName                NvidiaGpuClockEventActiveMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuClockEventActiveMetricAttributeKeyK8sContainerName          NvidiaGpuClockEventActiveMetricAttributeKey = "k8s.container.name"
 )
 
 // NvidiaGpuClockEventActiveMetricConfig provides config for the nvidia.gpu.clock_event.active metric.
@@ -1290,9 +1329,9 @@ func (ms *NvidiaGpuClockEventActiveMetricConfig) Unmarshal(parser *confmap.Conf)
 func (ms *NvidiaGpuClockEventActiveMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason:
+		case NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason, NvidiaGpuClockEventActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuClockEventActiveMetricAttributeKeyK8sPodName, NvidiaGpuClockEventActiveMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.clock_event.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.clock_event.reason]", val)
+			return fmt.Errorf("metric nvidia.gpu.clock_event.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.clock_event.reason, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -1309,10 +1348,13 @@ func (ms *NvidiaGpuClockEventActiveMetricConfig) Validate() error {
 type NvidiaGpuDramActiveMetricAttributeKey string
 
 const (
-	NvidiaGpuDramActiveMetricAttributeKeyHwID           NvidiaGpuDramActiveMetricAttributeKey = "hw.id"
-	NvidiaGpuDramActiveMetricAttributeKeyHwName         NvidiaGpuDramActiveMetricAttributeKey = "hw.name"
-	NvidiaGpuDramActiveMetricAttributeKeyHwVendor       NvidiaGpuDramActiveMetricAttributeKey = "hw.vendor"
-	NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex NvidiaGpuDramActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuDramActiveMetricAttributeKeyHwID             NvidiaGpuDramActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuDramActiveMetricAttributeKeyHwName           NvidiaGpuDramActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuDramActiveMetricAttributeKeyHwVendor         NvidiaGpuDramActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex   NvidiaGpuDramActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuDramActiveMetricAttributeKeyK8sNamespaceName NvidiaGpuDramActiveMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuDramActiveMetricAttributeKeyK8sPodName       NvidiaGpuDramActiveMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuDramActiveMetricAttributeKeyK8sContainerName NvidiaGpuDramActiveMetricAttributeKey = "k8s.container.name"
 )
 
 // NvidiaGpuDramActiveMetricConfig provides config for the nvidia.gpu.dram.active metric.
@@ -1341,9 +1383,9 @@ func (ms *NvidiaGpuDramActiveMetricConfig) Unmarshal(parser *confmap.Conf) error
 func (ms *NvidiaGpuDramActiveMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex:
+		case NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuDramActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuDramActiveMetricAttributeKeyK8sPodName, NvidiaGpuDramActiveMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.dram.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric nvidia.gpu.dram.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -1360,10 +1402,13 @@ func (ms *NvidiaGpuDramActiveMetricConfig) Validate() error {
 type NvidiaGpuGraphicsEngineActiveMetricAttributeKey string
 
 const (
-	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID           NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.id"
-	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName         NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.name"
-	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor       NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.vendor"
-	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID             NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName           NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor         NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex   NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sNamespaceName NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sPodName       NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sContainerName NvidiaGpuGraphicsEngineActiveMetricAttributeKey = "k8s.container.name"
 )
 
 // NvidiaGpuGraphicsEngineActiveMetricConfig provides config for the nvidia.gpu.graphics_engine.active metric.
@@ -1392,9 +1437,9 @@ func (ms *NvidiaGpuGraphicsEngineActiveMetricConfig) Unmarshal(parser *confmap.C
 func (ms *NvidiaGpuGraphicsEngineActiveMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex:
+		case NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sPodName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.graphics_engine.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric nvidia.gpu.graphics_engine.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -1416,6 +1461,9 @@ const (
 	NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor           NvidiaGpuPcieThroughputMetricAttributeKey = "hw.vendor"
 	NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex     NvidiaGpuPcieThroughputMetricAttributeKey = "nvidia.gpu.index"
 	NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection NvidiaGpuPcieThroughputMetricAttributeKey = "network.io.direction"
+	NvidiaGpuPcieThroughputMetricAttributeKeyK8sNamespaceName   NvidiaGpuPcieThroughputMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuPcieThroughputMetricAttributeKeyK8sPodName         NvidiaGpuPcieThroughputMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuPcieThroughputMetricAttributeKeyK8sContainerName   NvidiaGpuPcieThroughputMetricAttributeKey = "k8s.container.name"
 )
 
 // NvidiaGpuPcieThroughputMetricConfig provides config for the nvidia.gpu.pcie.throughput metric.
@@ -1444,9 +1492,9 @@ func (ms *NvidiaGpuPcieThroughputMetricConfig) Unmarshal(parser *confmap.Conf) e
 func (ms *NvidiaGpuPcieThroughputMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection:
+		case NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection, NvidiaGpuPcieThroughputMetricAttributeKeyK8sNamespaceName, NvidiaGpuPcieThroughputMetricAttributeKeyK8sPodName, NvidiaGpuPcieThroughputMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.pcie.throughput doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, network.io.direction]", val)
+			return fmt.Errorf("metric nvidia.gpu.pcie.throughput doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, network.io.direction, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -1463,11 +1511,14 @@ func (ms *NvidiaGpuPcieThroughputMetricConfig) Validate() error {
 type NvidiaGpuPipeActiveMetricAttributeKey string
 
 const (
-	NvidiaGpuPipeActiveMetricAttributeKeyHwID           NvidiaGpuPipeActiveMetricAttributeKey = "hw.id"
-	NvidiaGpuPipeActiveMetricAttributeKeyHwName         NvidiaGpuPipeActiveMetricAttributeKey = "hw.name"
-	NvidiaGpuPipeActiveMetricAttributeKeyHwVendor       NvidiaGpuPipeActiveMetricAttributeKey = "hw.vendor"
-	NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex NvidiaGpuPipeActiveMetricAttributeKey = "nvidia.gpu.index"
-	NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe  NvidiaGpuPipeActiveMetricAttributeKey = "nvidia.gpu.pipe"
+	NvidiaGpuPipeActiveMetricAttributeKeyHwID             NvidiaGpuPipeActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuPipeActiveMetricAttributeKeyHwName           NvidiaGpuPipeActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuPipeActiveMetricAttributeKeyHwVendor         NvidiaGpuPipeActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex   NvidiaGpuPipeActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe    NvidiaGpuPipeActiveMetricAttributeKey = "nvidia.gpu.pipe"
+	NvidiaGpuPipeActiveMetricAttributeKeyK8sNamespaceName NvidiaGpuPipeActiveMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuPipeActiveMetricAttributeKeyK8sPodName       NvidiaGpuPipeActiveMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuPipeActiveMetricAttributeKeyK8sContainerName NvidiaGpuPipeActiveMetricAttributeKey = "k8s.container.name"
 )
 
 // NvidiaGpuPipeActiveMetricConfig provides config for the nvidia.gpu.pipe.active metric.
@@ -1496,9 +1547,9 @@ func (ms *NvidiaGpuPipeActiveMetricConfig) Unmarshal(parser *confmap.Conf) error
 func (ms *NvidiaGpuPipeActiveMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe:
+		case NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe, NvidiaGpuPipeActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuPipeActiveMetricAttributeKeyK8sPodName, NvidiaGpuPipeActiveMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.pipe.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.pipe]", val)
+			return fmt.Errorf("metric nvidia.gpu.pipe.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.pipe, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -1522,6 +1573,11 @@ const (
 	NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid            NvidiaGpuProcessMemoryUsageMetricAttributeKey = "process.pid"
 	NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName NvidiaGpuProcessMemoryUsageMetricAttributeKey = "process.executable.name"
 	NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName   NvidiaGpuProcessMemoryUsageMetricAttributeKey = "inference.server.name"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sNamespaceName      NvidiaGpuProcessMemoryUsageMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodName            NvidiaGpuProcessMemoryUsageMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sContainerName      NvidiaGpuProcessMemoryUsageMetricAttributeKey = "k8s.container.name"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodUID             NvidiaGpuProcessMemoryUsageMetricAttributeKey = "k8s.pod.uid"
+	NvidiaGpuProcessMemoryUsageMetricAttributeKeyContainerID           NvidiaGpuProcessMemoryUsageMetricAttributeKey = "container.id"
 )
 
 // NvidiaGpuProcessMemoryUsageMetricConfig provides config for the nvidia.gpu.process.memory.usage metric.
@@ -1550,9 +1606,9 @@ func (ms *NvidiaGpuProcessMemoryUsageMetricConfig) Unmarshal(parser *confmap.Con
 func (ms *NvidiaGpuProcessMemoryUsageMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName:
+		case NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sNamespaceName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sContainerName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodUID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyContainerID:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.process.memory.usage doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name]", val)
+			return fmt.Errorf("metric nvidia.gpu.process.memory.usage doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name, k8s.namespace.name, k8s.pod.name, k8s.container.name, k8s.pod.uid, container.id]", val)
 		}
 	}
 
@@ -1576,6 +1632,11 @@ const (
 	NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid            NvidiaGpuProcessUtilizationMetricAttributeKey = "process.pid"
 	NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName NvidiaGpuProcessUtilizationMetricAttributeKey = "process.executable.name"
 	NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName   NvidiaGpuProcessUtilizationMetricAttributeKey = "inference.server.name"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyK8sNamespaceName      NvidiaGpuProcessUtilizationMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodName            NvidiaGpuProcessUtilizationMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyK8sContainerName      NvidiaGpuProcessUtilizationMetricAttributeKey = "k8s.container.name"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodUID             NvidiaGpuProcessUtilizationMetricAttributeKey = "k8s.pod.uid"
+	NvidiaGpuProcessUtilizationMetricAttributeKeyContainerID           NvidiaGpuProcessUtilizationMetricAttributeKey = "container.id"
 )
 
 // NvidiaGpuProcessUtilizationMetricConfig provides config for the nvidia.gpu.process.utilization metric.
@@ -1604,9 +1665,9 @@ func (ms *NvidiaGpuProcessUtilizationMetricConfig) Unmarshal(parser *confmap.Con
 func (ms *NvidiaGpuProcessUtilizationMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName:
+		case NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sNamespaceName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sContainerName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodUID, NvidiaGpuProcessUtilizationMetricAttributeKeyContainerID:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.process.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name]", val)
+			return fmt.Errorf("metric nvidia.gpu.process.utilization doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name, k8s.namespace.name, k8s.pod.name, k8s.container.name, k8s.pod.uid, container.id]", val)
 		}
 	}
 
@@ -1623,10 +1684,13 @@ func (ms *NvidiaGpuProcessUtilizationMetricConfig) Validate() error {
 type NvidiaGpuSmActiveMetricAttributeKey string
 
 const (
-	NvidiaGpuSmActiveMetricAttributeKeyHwID           NvidiaGpuSmActiveMetricAttributeKey = "hw.id"
-	NvidiaGpuSmActiveMetricAttributeKeyHwName         NvidiaGpuSmActiveMetricAttributeKey = "hw.name"
-	NvidiaGpuSmActiveMetricAttributeKeyHwVendor       NvidiaGpuSmActiveMetricAttributeKey = "hw.vendor"
-	NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex NvidiaGpuSmActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuSmActiveMetricAttributeKeyHwID             NvidiaGpuSmActiveMetricAttributeKey = "hw.id"
+	NvidiaGpuSmActiveMetricAttributeKeyHwName           NvidiaGpuSmActiveMetricAttributeKey = "hw.name"
+	NvidiaGpuSmActiveMetricAttributeKeyHwVendor         NvidiaGpuSmActiveMetricAttributeKey = "hw.vendor"
+	NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex   NvidiaGpuSmActiveMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuSmActiveMetricAttributeKeyK8sNamespaceName NvidiaGpuSmActiveMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuSmActiveMetricAttributeKeyK8sPodName       NvidiaGpuSmActiveMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuSmActiveMetricAttributeKeyK8sContainerName NvidiaGpuSmActiveMetricAttributeKey = "k8s.container.name"
 )
 
 // NvidiaGpuSmActiveMetricConfig provides config for the nvidia.gpu.sm.active metric.
@@ -1655,9 +1719,9 @@ func (ms *NvidiaGpuSmActiveMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *NvidiaGpuSmActiveMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex:
+		case NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuSmActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuSmActiveMetricAttributeKeyK8sPodName, NvidiaGpuSmActiveMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.sm.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric nvidia.gpu.sm.active doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -1674,10 +1738,13 @@ func (ms *NvidiaGpuSmActiveMetricConfig) Validate() error {
 type NvidiaGpuSmOccupancyMetricAttributeKey string
 
 const (
-	NvidiaGpuSmOccupancyMetricAttributeKeyHwID           NvidiaGpuSmOccupancyMetricAttributeKey = "hw.id"
-	NvidiaGpuSmOccupancyMetricAttributeKeyHwName         NvidiaGpuSmOccupancyMetricAttributeKey = "hw.name"
-	NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor       NvidiaGpuSmOccupancyMetricAttributeKey = "hw.vendor"
-	NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex NvidiaGpuSmOccupancyMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuSmOccupancyMetricAttributeKeyHwID             NvidiaGpuSmOccupancyMetricAttributeKey = "hw.id"
+	NvidiaGpuSmOccupancyMetricAttributeKeyHwName           NvidiaGpuSmOccupancyMetricAttributeKey = "hw.name"
+	NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor         NvidiaGpuSmOccupancyMetricAttributeKey = "hw.vendor"
+	NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex   NvidiaGpuSmOccupancyMetricAttributeKey = "nvidia.gpu.index"
+	NvidiaGpuSmOccupancyMetricAttributeKeyK8sNamespaceName NvidiaGpuSmOccupancyMetricAttributeKey = "k8s.namespace.name"
+	NvidiaGpuSmOccupancyMetricAttributeKeyK8sPodName       NvidiaGpuSmOccupancyMetricAttributeKey = "k8s.pod.name"
+	NvidiaGpuSmOccupancyMetricAttributeKeyK8sContainerName NvidiaGpuSmOccupancyMetricAttributeKey = "k8s.container.name"
 )
 
 // NvidiaGpuSmOccupancyMetricConfig provides config for the nvidia.gpu.sm.occupancy metric.
@@ -1706,9 +1773,9 @@ func (ms *NvidiaGpuSmOccupancyMetricConfig) Unmarshal(parser *confmap.Conf) erro
 func (ms *NvidiaGpuSmOccupancyMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex:
+		case NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuSmOccupancyMetricAttributeKeyK8sNamespaceName, NvidiaGpuSmOccupancyMetricAttributeKeyK8sPodName, NvidiaGpuSmOccupancyMetricAttributeKeyK8sContainerName:
 		default:
-			return fmt.Errorf("metric nvidia.gpu.sm.occupancy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]", val)
+			return fmt.Errorf("metric nvidia.gpu.sm.occupancy doesn't have an attribute %v, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]", val)
 		}
 	}
 
@@ -1786,62 +1853,62 @@ func DefaultMetricsConfig() MetricsConfig {
 		HwEnergy: HwEnergyMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex, HwEnergyMetricAttributeKeyK8sNamespaceName, HwEnergyMetricAttributeKeyK8sPodName, HwEnergyMetricAttributeKeyK8sContainerName},
 		},
 		HwErrors: HwErrorsMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
+			EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid, HwErrorsMetricAttributeKeyK8sNamespaceName, HwErrorsMetricAttributeKeyK8sPodName, HwErrorsMetricAttributeKeyK8sContainerName},
 		},
 		HwGpuClockFrequency: HwGpuClockFrequencyMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
+			EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType, HwGpuClockFrequencyMetricAttributeKeyK8sNamespaceName, HwGpuClockFrequencyMetricAttributeKeyK8sPodName, HwGpuClockFrequencyMetricAttributeKeyK8sContainerName},
 		},
 		HwGpuIo: HwGpuIoMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink},
+			EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink, HwGpuIoMetricAttributeKeyK8sNamespaceName, HwGpuIoMetricAttributeKeyK8sPodName, HwGpuIoMetricAttributeKeyK8sContainerName},
 		},
 		HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryBusyMetricAttributeKeyK8sNamespaceName, HwGpuMemoryBusyMetricAttributeKeyK8sPodName, HwGpuMemoryBusyMetricAttributeKeyK8sContainerName},
 		},
 		HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
+			EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent, HwGpuMemoryLimitMetricAttributeKeyK8sNamespaceName, HwGpuMemoryLimitMetricAttributeKeyK8sPodName, HwGpuMemoryLimitMetricAttributeKeyK8sContainerName},
 		},
 		HwGpuMemoryUsage: HwGpuMemoryUsageMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
+			EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent, HwGpuMemoryUsageMetricAttributeKeyK8sNamespaceName, HwGpuMemoryUsageMetricAttributeKeyK8sPodName, HwGpuMemoryUsageMetricAttributeKeyK8sContainerName},
 		},
 		HwGpuMemoryUtilization: HwGpuMemoryUtilizationMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
+			EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent, HwGpuMemoryUtilizationMetricAttributeKeyK8sNamespaceName, HwGpuMemoryUtilizationMetricAttributeKeyK8sPodName, HwGpuMemoryUtilizationMetricAttributeKeyK8sContainerName},
 		},
 		HwGpuUtilization: HwGpuUtilizationMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
+			EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask, HwGpuUtilizationMetricAttributeKeyK8sNamespaceName, HwGpuUtilizationMetricAttributeKeyK8sPodName, HwGpuUtilizationMetricAttributeKeyK8sContainerName},
 		},
 		HwPower: HwPowerMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex, HwPowerMetricAttributeKeyK8sNamespaceName, HwPowerMetricAttributeKeyK8sPodName, HwPowerMetricAttributeKeyK8sContainerName},
 		},
 		HwStatus: HwStatusMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
-			EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState},
+			EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState, HwStatusMetricAttributeKeyK8sNamespaceName, HwStatusMetricAttributeKeyK8sPodName, HwStatusMetricAttributeKeyK8sContainerName},
 		},
 		HwTemperature: HwTemperatureMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation},
+			EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation, HwTemperatureMetricAttributeKeyK8sNamespaceName, HwTemperatureMetricAttributeKeyK8sPodName, HwTemperatureMetricAttributeKeyK8sContainerName},
 		},
 		InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
 			Enabled: true,
@@ -1905,47 +1972,47 @@ func DefaultMetricsConfig() MetricsConfig {
 		NvidiaGpuClockEventActive: NvidiaGpuClockEventActiveMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason},
+			EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason, NvidiaGpuClockEventActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuClockEventActiveMetricAttributeKeyK8sPodName, NvidiaGpuClockEventActiveMetricAttributeKeyK8sContainerName},
 		},
 		NvidiaGpuDramActive: NvidiaGpuDramActiveMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuDramActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuDramActiveMetricAttributeKeyK8sPodName, NvidiaGpuDramActiveMetricAttributeKeyK8sContainerName},
 		},
 		NvidiaGpuGraphicsEngineActive: NvidiaGpuGraphicsEngineActiveMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sPodName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sContainerName},
 		},
 		NvidiaGpuPcieThroughput: NvidiaGpuPcieThroughputMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection},
+			EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection, NvidiaGpuPcieThroughputMetricAttributeKeyK8sNamespaceName, NvidiaGpuPcieThroughputMetricAttributeKeyK8sPodName, NvidiaGpuPcieThroughputMetricAttributeKeyK8sContainerName},
 		},
 		NvidiaGpuPipeActive: NvidiaGpuPipeActiveMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe},
+			EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe, NvidiaGpuPipeActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuPipeActiveMetricAttributeKeyK8sPodName, NvidiaGpuPipeActiveMetricAttributeKeyK8sContainerName},
 		},
 		NvidiaGpuProcessMemoryUsage: NvidiaGpuProcessMemoryUsageMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuProcessMemoryUsageMetricAttributeKey{NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName},
+			EnabledAttributes:   []NvidiaGpuProcessMemoryUsageMetricAttributeKey{NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sNamespaceName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sContainerName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodUID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyContainerID},
 		},
 		NvidiaGpuProcessUtilization: NvidiaGpuProcessUtilizationMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName},
+			EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sNamespaceName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sContainerName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodUID, NvidiaGpuProcessUtilizationMetricAttributeKeyContainerID},
 		},
 		NvidiaGpuSmActive: NvidiaGpuSmActiveMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuSmActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuSmActiveMetricAttributeKeyK8sPodName, NvidiaGpuSmActiveMetricAttributeKeyK8sContainerName},
 		},
 		NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex},
+			EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuSmOccupancyMetricAttributeKeyK8sNamespaceName, NvidiaGpuSmOccupancyMetricAttributeKeyK8sPodName, NvidiaGpuSmOccupancyMetricAttributeKeyK8sContainerName},
 		},
 	}
 }
@@ -1978,9 +2045,14 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 
 // ResourceAttributesConfig provides config for inference resource attributes.
 type ResourceAttributesConfig struct {
+	ContainerID            ResourceAttributeConfig `mapstructure:"container.id"`
 	InferenceServerFlavor  ResourceAttributeConfig `mapstructure:"inference.server.flavor"`
 	InferenceServerName    ResourceAttributeConfig `mapstructure:"inference.server.name"`
 	InferenceServerVersion ResourceAttributeConfig `mapstructure:"inference.server.version"`
+	K8sContainerName       ResourceAttributeConfig `mapstructure:"k8s.container.name"`
+	K8sNamespaceName       ResourceAttributeConfig `mapstructure:"k8s.namespace.name"`
+	K8sPodName             ResourceAttributeConfig `mapstructure:"k8s.pod.name"`
+	K8sPodUID              ResourceAttributeConfig `mapstructure:"k8s.pod.uid"`
 	ServerAddress          ResourceAttributeConfig `mapstructure:"server.address"`
 	ServerPort             ResourceAttributeConfig `mapstructure:"server.port"`
 	ServiceInstanceID      ResourceAttributeConfig `mapstructure:"service.instance.id"`
@@ -1989,6 +2061,9 @@ type ResourceAttributesConfig struct {
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 	return ResourceAttributesConfig{
+		ContainerID: ResourceAttributeConfig{
+			Enabled: true,
+		},
 		InferenceServerFlavor: ResourceAttributeConfig{
 			Enabled: true,
 		},
@@ -1996,6 +2071,18 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 			Enabled: true,
 		},
 		InferenceServerVersion: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sContainerName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sNamespaceName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sPodName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		K8sPodUID: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		ServerAddress: ResourceAttributeConfig{

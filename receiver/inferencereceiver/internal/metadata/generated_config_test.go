@@ -44,62 +44,62 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					HwEnergy: HwEnergyMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex, HwEnergyMetricAttributeKeyK8sNamespaceName, HwEnergyMetricAttributeKeyK8sPodName, HwEnergyMetricAttributeKeyK8sContainerName},
 					},
 					HwErrors: HwErrorsMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
+						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid, HwErrorsMetricAttributeKeyK8sNamespaceName, HwErrorsMetricAttributeKeyK8sPodName, HwErrorsMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuClockFrequency: HwGpuClockFrequencyMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
+						EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType, HwGpuClockFrequencyMetricAttributeKeyK8sNamespaceName, HwGpuClockFrequencyMetricAttributeKeyK8sPodName, HwGpuClockFrequencyMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuIo: HwGpuIoMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink},
+						EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink, HwGpuIoMetricAttributeKeyK8sNamespaceName, HwGpuIoMetricAttributeKeyK8sPodName, HwGpuIoMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryBusyMetricAttributeKeyK8sNamespaceName, HwGpuMemoryBusyMetricAttributeKeyK8sPodName, HwGpuMemoryBusyMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
+						EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent, HwGpuMemoryLimitMetricAttributeKeyK8sNamespaceName, HwGpuMemoryLimitMetricAttributeKeyK8sPodName, HwGpuMemoryLimitMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuMemoryUsage: HwGpuMemoryUsageMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
+						EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent, HwGpuMemoryUsageMetricAttributeKeyK8sNamespaceName, HwGpuMemoryUsageMetricAttributeKeyK8sPodName, HwGpuMemoryUsageMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuMemoryUtilization: HwGpuMemoryUtilizationMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
+						EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent, HwGpuMemoryUtilizationMetricAttributeKeyK8sNamespaceName, HwGpuMemoryUtilizationMetricAttributeKeyK8sPodName, HwGpuMemoryUtilizationMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuUtilization: HwGpuUtilizationMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
+						EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask, HwGpuUtilizationMetricAttributeKeyK8sNamespaceName, HwGpuUtilizationMetricAttributeKeyK8sPodName, HwGpuUtilizationMetricAttributeKeyK8sContainerName},
 					},
 					HwPower: HwPowerMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex, HwPowerMetricAttributeKeyK8sNamespaceName, HwPowerMetricAttributeKeyK8sPodName, HwPowerMetricAttributeKeyK8sContainerName},
 					},
 					HwStatus: HwStatusMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState},
+						EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState, HwStatusMetricAttributeKeyK8sNamespaceName, HwStatusMetricAttributeKeyK8sPodName, HwStatusMetricAttributeKeyK8sContainerName},
 					},
 					HwTemperature: HwTemperatureMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation},
+						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation, HwTemperatureMetricAttributeKeyK8sNamespaceName, HwTemperatureMetricAttributeKeyK8sPodName, HwTemperatureMetricAttributeKeyK8sContainerName},
 					},
 					InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
 						Enabled: true,
@@ -163,53 +163,58 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					NvidiaGpuClockEventActive: NvidiaGpuClockEventActiveMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason},
+						EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason, NvidiaGpuClockEventActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuClockEventActiveMetricAttributeKeyK8sPodName, NvidiaGpuClockEventActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuDramActive: NvidiaGpuDramActiveMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuDramActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuDramActiveMetricAttributeKeyK8sPodName, NvidiaGpuDramActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuGraphicsEngineActive: NvidiaGpuGraphicsEngineActiveMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sPodName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuPcieThroughput: NvidiaGpuPcieThroughputMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection},
+						EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection, NvidiaGpuPcieThroughputMetricAttributeKeyK8sNamespaceName, NvidiaGpuPcieThroughputMetricAttributeKeyK8sPodName, NvidiaGpuPcieThroughputMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuPipeActive: NvidiaGpuPipeActiveMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe},
+						EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe, NvidiaGpuPipeActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuPipeActiveMetricAttributeKeyK8sPodName, NvidiaGpuPipeActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuProcessMemoryUsage: NvidiaGpuProcessMemoryUsageMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuProcessMemoryUsageMetricAttributeKey{NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName},
+						EnabledAttributes:   []NvidiaGpuProcessMemoryUsageMetricAttributeKey{NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sNamespaceName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sContainerName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodUID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyContainerID},
 					},
 					NvidiaGpuProcessUtilization: NvidiaGpuProcessUtilizationMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName},
+						EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sNamespaceName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sContainerName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodUID, NvidiaGpuProcessUtilizationMetricAttributeKeyContainerID},
 					},
 					NvidiaGpuSmActive: NvidiaGpuSmActiveMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuSmActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuSmActiveMetricAttributeKeyK8sPodName, NvidiaGpuSmActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuSmOccupancyMetricAttributeKeyK8sNamespaceName, NvidiaGpuSmOccupancyMetricAttributeKeyK8sPodName, NvidiaGpuSmOccupancyMetricAttributeKeyK8sContainerName},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
+					ContainerID:            ResourceAttributeConfig{Enabled: true},
 					InferenceServerFlavor:  ResourceAttributeConfig{Enabled: true},
 					InferenceServerName:    ResourceAttributeConfig{Enabled: true},
 					InferenceServerVersion: ResourceAttributeConfig{Enabled: true},
+					K8sContainerName:       ResourceAttributeConfig{Enabled: true},
+					K8sNamespaceName:       ResourceAttributeConfig{Enabled: true},
+					K8sPodName:             ResourceAttributeConfig{Enabled: true},
+					K8sPodUID:              ResourceAttributeConfig{Enabled: true},
 					ServerAddress:          ResourceAttributeConfig{Enabled: true},
 					ServerPort:             ResourceAttributeConfig{Enabled: true},
 					ServiceInstanceID:      ResourceAttributeConfig{Enabled: true},
@@ -239,62 +244,62 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					HwEnergy: HwEnergyMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwEnergyMetricAttributeKey{HwEnergyMetricAttributeKeyHwID, HwEnergyMetricAttributeKeyHwName, HwEnergyMetricAttributeKeyHwVendor, HwEnergyMetricAttributeKeyHwType, HwEnergyMetricAttributeKeyNvidiaGpuIndex, HwEnergyMetricAttributeKeyK8sNamespaceName, HwEnergyMetricAttributeKeyK8sPodName, HwEnergyMetricAttributeKeyK8sContainerName},
 					},
 					HwErrors: HwErrorsMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid},
+						EnabledAttributes:   []HwErrorsMetricAttributeKey{HwErrorsMetricAttributeKeyHwID, HwErrorsMetricAttributeKeyHwName, HwErrorsMetricAttributeKeyHwVendor, HwErrorsMetricAttributeKeyHwType, HwErrorsMetricAttributeKeyNvidiaGpuIndex, HwErrorsMetricAttributeKeyErrorType, HwErrorsMetricAttributeKeyNvidiaGpuXid, HwErrorsMetricAttributeKeyK8sNamespaceName, HwErrorsMetricAttributeKeyK8sPodName, HwErrorsMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuClockFrequency: HwGpuClockFrequencyMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType},
+						EnabledAttributes:   []HwGpuClockFrequencyMetricAttributeKey{HwGpuClockFrequencyMetricAttributeKeyHwID, HwGpuClockFrequencyMetricAttributeKeyHwName, HwGpuClockFrequencyMetricAttributeKeyHwVendor, HwGpuClockFrequencyMetricAttributeKeyHwType, HwGpuClockFrequencyMetricAttributeKeyNvidiaGpuIndex, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType, HwGpuClockFrequencyMetricAttributeKeyK8sNamespaceName, HwGpuClockFrequencyMetricAttributeKeyK8sPodName, HwGpuClockFrequencyMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuIo: HwGpuIoMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink},
+						EnabledAttributes:   []HwGpuIoMetricAttributeKey{HwGpuIoMetricAttributeKeyHwID, HwGpuIoMetricAttributeKeyHwName, HwGpuIoMetricAttributeKeyHwVendor, HwGpuIoMetricAttributeKeyHwType, HwGpuIoMetricAttributeKeyNvidiaGpuIndex, HwGpuIoMetricAttributeKeyNetworkIoDirection, HwGpuIoMetricAttributeKeyNvidiaGpuLink, HwGpuIoMetricAttributeKeyK8sNamespaceName, HwGpuIoMetricAttributeKeyK8sPodName, HwGpuIoMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuMemoryBusy: HwGpuMemoryBusyMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwGpuMemoryBusyMetricAttributeKey{HwGpuMemoryBusyMetricAttributeKeyHwID, HwGpuMemoryBusyMetricAttributeKeyHwName, HwGpuMemoryBusyMetricAttributeKeyHwVendor, HwGpuMemoryBusyMetricAttributeKeyHwType, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryBusyMetricAttributeKeyK8sNamespaceName, HwGpuMemoryBusyMetricAttributeKeyK8sPodName, HwGpuMemoryBusyMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuMemoryLimit: HwGpuMemoryLimitMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent},
+						EnabledAttributes:   []HwGpuMemoryLimitMetricAttributeKey{HwGpuMemoryLimitMetricAttributeKeyHwID, HwGpuMemoryLimitMetricAttributeKeyHwName, HwGpuMemoryLimitMetricAttributeKeyHwVendor, HwGpuMemoryLimitMetricAttributeKeyHwType, HwGpuMemoryLimitMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryLimitMetricAttributeKeyHwParent, HwGpuMemoryLimitMetricAttributeKeyK8sNamespaceName, HwGpuMemoryLimitMetricAttributeKeyK8sPodName, HwGpuMemoryLimitMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuMemoryUsage: HwGpuMemoryUsageMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent},
+						EnabledAttributes:   []HwGpuMemoryUsageMetricAttributeKey{HwGpuMemoryUsageMetricAttributeKeyHwID, HwGpuMemoryUsageMetricAttributeKeyHwName, HwGpuMemoryUsageMetricAttributeKeyHwVendor, HwGpuMemoryUsageMetricAttributeKeyHwType, HwGpuMemoryUsageMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUsageMetricAttributeKeyHwParent, HwGpuMemoryUsageMetricAttributeKeyK8sNamespaceName, HwGpuMemoryUsageMetricAttributeKeyK8sPodName, HwGpuMemoryUsageMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuMemoryUtilization: HwGpuMemoryUtilizationMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent},
+						EnabledAttributes:   []HwGpuMemoryUtilizationMetricAttributeKey{HwGpuMemoryUtilizationMetricAttributeKeyHwID, HwGpuMemoryUtilizationMetricAttributeKeyHwName, HwGpuMemoryUtilizationMetricAttributeKeyHwVendor, HwGpuMemoryUtilizationMetricAttributeKeyHwType, HwGpuMemoryUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuMemoryUtilizationMetricAttributeKeyHwParent, HwGpuMemoryUtilizationMetricAttributeKeyK8sNamespaceName, HwGpuMemoryUtilizationMetricAttributeKeyK8sPodName, HwGpuMemoryUtilizationMetricAttributeKeyK8sContainerName},
 					},
 					HwGpuUtilization: HwGpuUtilizationMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask},
+						EnabledAttributes:   []HwGpuUtilizationMetricAttributeKey{HwGpuUtilizationMetricAttributeKeyHwID, HwGpuUtilizationMetricAttributeKeyHwName, HwGpuUtilizationMetricAttributeKeyHwVendor, HwGpuUtilizationMetricAttributeKeyHwType, HwGpuUtilizationMetricAttributeKeyNvidiaGpuIndex, HwGpuUtilizationMetricAttributeKeyHwGpuTask, HwGpuUtilizationMetricAttributeKeyK8sNamespaceName, HwGpuUtilizationMetricAttributeKeyK8sPodName, HwGpuUtilizationMetricAttributeKeyK8sContainerName},
 					},
 					HwPower: HwPowerMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []HwPowerMetricAttributeKey{HwPowerMetricAttributeKeyHwID, HwPowerMetricAttributeKeyHwName, HwPowerMetricAttributeKeyHwVendor, HwPowerMetricAttributeKeyHwType, HwPowerMetricAttributeKeyNvidiaGpuIndex, HwPowerMetricAttributeKeyK8sNamespaceName, HwPowerMetricAttributeKeyK8sPodName, HwPowerMetricAttributeKeyK8sContainerName},
 					},
 					HwStatus: HwStatusMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
-						EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState},
+						EnabledAttributes:   []HwStatusMetricAttributeKey{HwStatusMetricAttributeKeyHwID, HwStatusMetricAttributeKeyHwName, HwStatusMetricAttributeKeyHwVendor, HwStatusMetricAttributeKeyHwType, HwStatusMetricAttributeKeyNvidiaGpuIndex, HwStatusMetricAttributeKeyHwState, HwStatusMetricAttributeKeyK8sNamespaceName, HwStatusMetricAttributeKeyK8sPodName, HwStatusMetricAttributeKeyK8sContainerName},
 					},
 					HwTemperature: HwTemperatureMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation},
+						EnabledAttributes:   []HwTemperatureMetricAttributeKey{HwTemperatureMetricAttributeKeyHwID, HwTemperatureMetricAttributeKeyHwName, HwTemperatureMetricAttributeKeyHwVendor, HwTemperatureMetricAttributeKeyHwType, HwTemperatureMetricAttributeKeyNvidiaGpuIndex, HwTemperatureMetricAttributeKeyHwSensorLocation, HwTemperatureMetricAttributeKeyK8sNamespaceName, HwTemperatureMetricAttributeKeyK8sPodName, HwTemperatureMetricAttributeKeyK8sContainerName},
 					},
 					InferenceInterTokenDuration: InferenceInterTokenDurationMetricConfig{
 						Enabled: false,
@@ -358,53 +363,58 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					NvidiaGpuClockEventActive: NvidiaGpuClockEventActiveMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason},
+						EnabledAttributes:   []NvidiaGpuClockEventActiveMetricAttributeKey{NvidiaGpuClockEventActiveMetricAttributeKeyHwID, NvidiaGpuClockEventActiveMetricAttributeKeyHwName, NvidiaGpuClockEventActiveMetricAttributeKeyHwVendor, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason, NvidiaGpuClockEventActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuClockEventActiveMetricAttributeKeyK8sPodName, NvidiaGpuClockEventActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuDramActive: NvidiaGpuDramActiveMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []NvidiaGpuDramActiveMetricAttributeKey{NvidiaGpuDramActiveMetricAttributeKeyHwID, NvidiaGpuDramActiveMetricAttributeKeyHwName, NvidiaGpuDramActiveMetricAttributeKeyHwVendor, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuDramActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuDramActiveMetricAttributeKeyK8sPodName, NvidiaGpuDramActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuGraphicsEngineActive: NvidiaGpuGraphicsEngineActiveMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwID, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyHwVendor, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sPodName, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuPcieThroughput: NvidiaGpuPcieThroughputMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection},
+						EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyHwID, NvidiaGpuPcieThroughputMetricAttributeKeyHwName, NvidiaGpuPcieThroughputMetricAttributeKeyHwVendor, NvidiaGpuPcieThroughputMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection, NvidiaGpuPcieThroughputMetricAttributeKeyK8sNamespaceName, NvidiaGpuPcieThroughputMetricAttributeKeyK8sPodName, NvidiaGpuPcieThroughputMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuPipeActive: NvidiaGpuPipeActiveMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe},
+						EnabledAttributes:   []NvidiaGpuPipeActiveMetricAttributeKey{NvidiaGpuPipeActiveMetricAttributeKeyHwID, NvidiaGpuPipeActiveMetricAttributeKeyHwName, NvidiaGpuPipeActiveMetricAttributeKeyHwVendor, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe, NvidiaGpuPipeActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuPipeActiveMetricAttributeKeyK8sPodName, NvidiaGpuPipeActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuProcessMemoryUsage: NvidiaGpuProcessMemoryUsageMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuProcessMemoryUsageMetricAttributeKey{NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName},
+						EnabledAttributes:   []NvidiaGpuProcessMemoryUsageMetricAttributeKey{NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyHwVendor, NvidiaGpuProcessMemoryUsageMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessPid, NvidiaGpuProcessMemoryUsageMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyInferenceServerName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sNamespaceName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sContainerName, NvidiaGpuProcessMemoryUsageMetricAttributeKeyK8sPodUID, NvidiaGpuProcessMemoryUsageMetricAttributeKeyContainerID},
 					},
 					NvidiaGpuProcessUtilization: NvidiaGpuProcessUtilizationMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName},
+						EnabledAttributes:   []NvidiaGpuProcessUtilizationMetricAttributeKey{NvidiaGpuProcessUtilizationMetricAttributeKeyHwID, NvidiaGpuProcessUtilizationMetricAttributeKeyHwName, NvidiaGpuProcessUtilizationMetricAttributeKeyHwVendor, NvidiaGpuProcessUtilizationMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessPid, NvidiaGpuProcessUtilizationMetricAttributeKeyProcessExecutableName, NvidiaGpuProcessUtilizationMetricAttributeKeyInferenceServerName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sNamespaceName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sContainerName, NvidiaGpuProcessUtilizationMetricAttributeKeyK8sPodUID, NvidiaGpuProcessUtilizationMetricAttributeKeyContainerID},
 					},
 					NvidiaGpuSmActive: NvidiaGpuSmActiveMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []NvidiaGpuSmActiveMetricAttributeKey{NvidiaGpuSmActiveMetricAttributeKeyHwID, NvidiaGpuSmActiveMetricAttributeKeyHwName, NvidiaGpuSmActiveMetricAttributeKeyHwVendor, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuSmActiveMetricAttributeKeyK8sNamespaceName, NvidiaGpuSmActiveMetricAttributeKeyK8sPodName, NvidiaGpuSmActiveMetricAttributeKeyK8sContainerName},
 					},
 					NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex},
+						EnabledAttributes:   []NvidiaGpuSmOccupancyMetricAttributeKey{NvidiaGpuSmOccupancyMetricAttributeKeyHwID, NvidiaGpuSmOccupancyMetricAttributeKeyHwName, NvidiaGpuSmOccupancyMetricAttributeKeyHwVendor, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex, NvidiaGpuSmOccupancyMetricAttributeKeyK8sNamespaceName, NvidiaGpuSmOccupancyMetricAttributeKeyK8sPodName, NvidiaGpuSmOccupancyMetricAttributeKeyK8sContainerName},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
+					ContainerID:            ResourceAttributeConfig{Enabled: false},
 					InferenceServerFlavor:  ResourceAttributeConfig{Enabled: false},
 					InferenceServerName:    ResourceAttributeConfig{Enabled: false},
 					InferenceServerVersion: ResourceAttributeConfig{Enabled: false},
+					K8sContainerName:       ResourceAttributeConfig{Enabled: false},
+					K8sNamespaceName:       ResourceAttributeConfig{Enabled: false},
+					K8sPodName:             ResourceAttributeConfig{Enabled: false},
+					K8sPodUID:              ResourceAttributeConfig{Enabled: false},
 					ServerAddress:          ResourceAttributeConfig{Enabled: false},
 					ServerPort:             ResourceAttributeConfig{Enabled: false},
 					ServiceInstanceID:      ResourceAttributeConfig{Enabled: false},
@@ -462,7 +472,7 @@ func TestHwEnergyMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwEnergyMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.energy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.energy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwEnergy
 	cfg.AggregationStrategy = "invalid"
@@ -474,7 +484,7 @@ func TestHwErrorsMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwErrorsMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.errors doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, error.type, nvidia.gpu.xid]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.errors doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, error.type, nvidia.gpu.xid, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwErrors
 	cfg.AggregationStrategy = "invalid"
@@ -486,7 +496,7 @@ func TestHwGpuClockFrequencyMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuClockFrequencyMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.clock.frequency doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.clock.type]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.clock.frequency doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.clock.type, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwGpuClockFrequency
 	cfg.AggregationStrategy = "invalid"
@@ -498,7 +508,7 @@ func TestHwGpuIoMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuIoMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.io doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, network.io.direction, nvidia.gpu.link]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.io doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, network.io.direction, nvidia.gpu.link, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwGpuIo
 	cfg.AggregationStrategy = "invalid"
@@ -510,7 +520,7 @@ func TestHwGpuMemoryBusyMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuMemoryBusyMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.busy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.busy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwGpuMemoryBusy
 	cfg.AggregationStrategy = "invalid"
@@ -522,7 +532,7 @@ func TestHwGpuMemoryLimitMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuMemoryLimitMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.limit doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.limit doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwGpuMemoryLimit
 	cfg.AggregationStrategy = "invalid"
@@ -534,7 +544,7 @@ func TestHwGpuMemoryUsageMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuMemoryUsageMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.usage doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.usage doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwGpuMemoryUsage
 	cfg.AggregationStrategy = "invalid"
@@ -546,7 +556,7 @@ func TestHwGpuMemoryUtilizationMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuMemoryUtilizationMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.memory.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.parent, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwGpuMemoryUtilization
 	cfg.AggregationStrategy = "invalid"
@@ -558,7 +568,7 @@ func TestHwGpuUtilizationMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwGpuUtilizationMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.task]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.gpu.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.gpu.task, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwGpuUtilization
 	cfg.AggregationStrategy = "invalid"
@@ -570,7 +580,7 @@ func TestHwPowerMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwPowerMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.power doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.power doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwPower
 	cfg.AggregationStrategy = "invalid"
@@ -582,7 +592,7 @@ func TestHwStatusMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwStatusMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.status doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.state]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.status doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.state, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwStatus
 	cfg.AggregationStrategy = "invalid"
@@ -594,7 +604,7 @@ func TestHwTemperatureMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []HwTemperatureMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric hw.temperature doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.sensor_location]")
+	require.ErrorContains(t, cfg.Validate(), "metric hw.temperature doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, hw.type, nvidia.gpu.index, hw.sensor_location, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().HwTemperature
 	cfg.AggregationStrategy = "invalid"
@@ -654,7 +664,7 @@ func TestNvidiaGpuClockEventActiveMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuClockEventActiveMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.clock_event.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.clock_event.reason]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.clock_event.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.clock_event.reason, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuClockEventActive
 	cfg.AggregationStrategy = "invalid"
@@ -666,7 +676,7 @@ func TestNvidiaGpuDramActiveMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuDramActiveMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.dram.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.dram.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuDramActive
 	cfg.AggregationStrategy = "invalid"
@@ -678,7 +688,7 @@ func TestNvidiaGpuGraphicsEngineActiveMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuGraphicsEngineActiveMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.graphics_engine.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.graphics_engine.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuGraphicsEngineActive
 	cfg.AggregationStrategy = "invalid"
@@ -690,7 +700,7 @@ func TestNvidiaGpuPcieThroughputMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuPcieThroughputMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.pcie.throughput doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, network.io.direction]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.pcie.throughput doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, network.io.direction, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuPcieThroughput
 	cfg.AggregationStrategy = "invalid"
@@ -702,7 +712,7 @@ func TestNvidiaGpuPipeActiveMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuPipeActiveMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.pipe.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.pipe]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.pipe.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, nvidia.gpu.pipe, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuPipeActive
 	cfg.AggregationStrategy = "invalid"
@@ -714,7 +724,7 @@ func TestNvidiaGpuProcessMemoryUsageMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuProcessMemoryUsageMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.process.memory.usage doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.process.memory.usage doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name, k8s.namespace.name, k8s.pod.name, k8s.container.name, k8s.pod.uid, container.id]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuProcessMemoryUsage
 	cfg.AggregationStrategy = "invalid"
@@ -726,7 +736,7 @@ func TestNvidiaGpuProcessUtilizationMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuProcessUtilizationMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.process.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.process.utilization doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, process.pid, process.executable.name, inference.server.name, k8s.namespace.name, k8s.pod.name, k8s.container.name, k8s.pod.uid, container.id]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuProcessUtilization
 	cfg.AggregationStrategy = "invalid"
@@ -738,7 +748,7 @@ func TestNvidiaGpuSmActiveMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuSmActiveMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.sm.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.sm.active doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuSmActive
 	cfg.AggregationStrategy = "invalid"
@@ -750,7 +760,7 @@ func TestNvidiaGpuSmOccupancyMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []NvidiaGpuSmOccupancyMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.sm.occupancy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index]")
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.sm.occupancy doesn't have an attribute invalid, valid attributes: [hw.id, hw.name, hw.vendor, nvidia.gpu.index, k8s.namespace.name, k8s.pod.name, k8s.container.name]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuSmOccupancy
 	cfg.AggregationStrategy = "invalid"
@@ -779,9 +789,14 @@ func TestResourceAttributesConfig(t *testing.T) {
 		{
 			name: "all_set",
 			want: ResourceAttributesConfig{
+				ContainerID:            ResourceAttributeConfig{Enabled: true},
 				InferenceServerFlavor:  ResourceAttributeConfig{Enabled: true},
 				InferenceServerName:    ResourceAttributeConfig{Enabled: true},
 				InferenceServerVersion: ResourceAttributeConfig{Enabled: true},
+				K8sContainerName:       ResourceAttributeConfig{Enabled: true},
+				K8sNamespaceName:       ResourceAttributeConfig{Enabled: true},
+				K8sPodName:             ResourceAttributeConfig{Enabled: true},
+				K8sPodUID:              ResourceAttributeConfig{Enabled: true},
 				ServerAddress:          ResourceAttributeConfig{Enabled: true},
 				ServerPort:             ResourceAttributeConfig{Enabled: true},
 				ServiceInstanceID:      ResourceAttributeConfig{Enabled: true},
@@ -791,9 +806,14 @@ func TestResourceAttributesConfig(t *testing.T) {
 		{
 			name: "none_set",
 			want: ResourceAttributesConfig{
+				ContainerID:            ResourceAttributeConfig{Enabled: false},
 				InferenceServerFlavor:  ResourceAttributeConfig{Enabled: false},
 				InferenceServerName:    ResourceAttributeConfig{Enabled: false},
 				InferenceServerVersion: ResourceAttributeConfig{Enabled: false},
+				K8sContainerName:       ResourceAttributeConfig{Enabled: false},
+				K8sNamespaceName:       ResourceAttributeConfig{Enabled: false},
+				K8sPodName:             ResourceAttributeConfig{Enabled: false},
+				K8sPodUID:              ResourceAttributeConfig{Enabled: false},
 				ServerAddress:          ResourceAttributeConfig{Enabled: false},
 				ServerPort:             ResourceAttributeConfig{Enabled: false},
 				ServiceInstanceID:      ResourceAttributeConfig{Enabled: false},

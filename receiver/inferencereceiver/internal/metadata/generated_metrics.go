@@ -188,51 +188,51 @@ var MetricsInfo = metricsInfo{
 	},
 	HwEnergy: metricInfo{
 		Name:       "hw.energy",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwErrors: metricInfo{
 		Name:       "hw.errors",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "error.type", "nvidia.gpu.xid"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "error.type", "nvidia.gpu.xid", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwGpuClockFrequency: metricInfo{
 		Name:       "hw.gpu.clock.frequency",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.gpu.clock.type"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.gpu.clock.type", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwGpuIo: metricInfo{
 		Name:       "hw.gpu.io",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "network.io.direction", "nvidia.gpu.link"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "network.io.direction", "nvidia.gpu.link", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwGpuMemoryBusy: metricInfo{
 		Name:       "hw.gpu.memory.busy",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwGpuMemoryLimit: metricInfo{
 		Name:       "hw.gpu.memory.limit",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwGpuMemoryUsage: metricInfo{
 		Name:       "hw.gpu.memory.usage",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwGpuMemoryUtilization: metricInfo{
 		Name:       "hw.gpu.memory.utilization",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.parent", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwGpuUtilization: metricInfo{
 		Name:       "hw.gpu.utilization",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.gpu.task"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.gpu.task", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwPower: metricInfo{
 		Name:       "hw.power",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwStatus: metricInfo{
 		Name:       "hw.status",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.state"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.state", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	HwTemperature: metricInfo{
 		Name:       "hw.temperature",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.sensor_location"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "hw.type", "nvidia.gpu.index", "hw.sensor_location", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	InferenceInterTokenDuration: metricInfo{
 		Name:       "inference.inter_token.duration",
@@ -300,39 +300,39 @@ var MetricsInfo = metricsInfo{
 	},
 	NvidiaGpuClockEventActive: metricInfo{
 		Name:       "nvidia.gpu.clock_event.active",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.clock_event.reason"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.clock_event.reason", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	NvidiaGpuDramActive: metricInfo{
 		Name:       "nvidia.gpu.dram.active",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	NvidiaGpuGraphicsEngineActive: metricInfo{
 		Name:       "nvidia.gpu.graphics_engine.active",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	NvidiaGpuPcieThroughput: metricInfo{
 		Name:       "nvidia.gpu.pcie.throughput",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "network.io.direction"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "network.io.direction", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	NvidiaGpuPipeActive: metricInfo{
 		Name:       "nvidia.gpu.pipe.active",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.pipe"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "nvidia.gpu.pipe", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	NvidiaGpuProcessMemoryUsage: metricInfo{
 		Name:       "nvidia.gpu.process.memory.usage",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "process.pid", "process.executable.name", "inference.server.name"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "process.pid", "process.executable.name", "inference.server.name", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name", "k8s.pod.uid", "container.id"},
 	},
 	NvidiaGpuProcessUtilization: metricInfo{
 		Name:       "nvidia.gpu.process.utilization",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "process.pid", "process.executable.name", "inference.server.name"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "process.pid", "process.executable.name", "inference.server.name", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name", "k8s.pod.uid", "container.id"},
 	},
 	NvidiaGpuSmActive: metricInfo{
 		Name:       "nvidia.gpu.sm.active",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 	NvidiaGpuSmOccupancy: metricInfo{
 		Name:       "nvidia.gpu.sm.occupancy",
-		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index"},
+		Attributes: []string{"hw.id", "hw.name", "hw.vendor", "nvidia.gpu.index", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name"},
 	},
 }
 
@@ -395,6 +395,12 @@ func (maof metricAttributeOptionFunc) apply(dp pmetric.NumberDataPoint) {
 	maof(dp)
 }
 
+func WithContainerIDMetricAttribute(containerIDAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("container.id", containerIDAttributeValue)
+	})
+}
+
 func WithGenAiOperationNameMetricAttribute(genAiOperationNameAttributeValue string) MetricAttributeOption {
 	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
 		dp.Attributes().PutStr("gen_ai.operation.name", genAiOperationNameAttributeValue)
@@ -434,6 +440,30 @@ func WithInferenceServerNameMetricAttribute(inferenceServerNameAttributeValue st
 func WithInferenceTokenCachedMetricAttribute(inferenceTokenCachedAttributeValue string) MetricAttributeOption {
 	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
 		dp.Attributes().PutStr("inference.token.cached", inferenceTokenCachedAttributeValue)
+	})
+}
+
+func WithK8sContainerNameMetricAttribute(k8sContainerNameAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("k8s.container.name", k8sContainerNameAttributeValue)
+	})
+}
+
+func WithK8sNamespaceNameMetricAttribute(k8sNamespaceNameAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("k8s.namespace.name", k8sNamespaceNameAttributeValue)
+	})
+}
+
+func WithK8sPodNameMetricAttribute(k8sPodNameAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("k8s.pod.name", k8sPodNameAttributeValue)
+	})
+}
+
+func WithK8sPodUIDMetricAttribute(k8sPodUIDAttributeValue string) MetricAttributeOption {
+	return metricAttributeOptionFunc(func(dp pmetric.NumberDataPoint) {
+		dp.Attributes().PutStr("k8s.pod.uid", k8sPodUIDAttributeValue)
 	})
 }
 
@@ -738,7 +768,7 @@ func (m *metricHwEnergy) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwEnergy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricHwEnergy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -760,6 +790,9 @@ func (m *metricHwEnergy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Tim
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwEnergyMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -948,7 +981,7 @@ func (m *metricHwGpuClockFrequency) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwGpuClockFrequency) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuClockTypeAttributeValue string) {
+func (m *metricHwGpuClockFrequency) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuClockTypeAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -973,6 +1006,9 @@ func (m *metricHwGpuClockFrequency) recordDataPoint(start pcommon.Timestamp, ts 
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuClockFrequencyMetricAttributeKeyHwGpuClockType) {
 		dp.Attributes().PutStr("hw.gpu.clock.type", hwGpuClockTypeAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1054,7 +1090,7 @@ func (m *metricHwGpuIo) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwGpuIo) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string, nvidiaGpuLinkAttributeValue string) {
+func (m *metricHwGpuIo) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string, nvidiaGpuLinkAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1082,6 +1118,9 @@ func (m *metricHwGpuIo) recordDataPoint(start pcommon.Timestamp, ts pcommon.Time
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuIoMetricAttributeKeyNvidiaGpuLink) {
 		dp.Attributes().PutStr("nvidia.gpu.link", nvidiaGpuLinkAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1161,7 +1200,7 @@ func (m *metricHwGpuMemoryBusy) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwGpuMemoryBusy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricHwGpuMemoryBusy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1183,6 +1222,9 @@ func (m *metricHwGpuMemoryBusy) recordDataPoint(start pcommon.Timestamp, ts pcom
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuMemoryBusyMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1578,7 +1620,7 @@ func (m *metricHwGpuUtilization) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwGpuUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuTaskAttributeValue string) {
+func (m *metricHwGpuUtilization) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuTaskAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1603,6 +1645,9 @@ func (m *metricHwGpuUtilization) recordDataPoint(start pcommon.Timestamp, ts pco
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwGpuUtilizationMetricAttributeKeyHwGpuTask) {
 		dp.Attributes().PutStr("hw.gpu.task", hwGpuTaskAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1682,7 +1727,7 @@ func (m *metricHwPower) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwPower) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricHwPower) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1704,6 +1749,9 @@ func (m *metricHwPower) recordDataPoint(start pcommon.Timestamp, ts pcommon.Time
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwPowerMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1785,7 +1833,7 @@ func (m *metricHwStatus) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwStatus) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwStateAttributeValue string) {
+func (m *metricHwStatus) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwStateAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1810,6 +1858,9 @@ func (m *metricHwStatus) recordDataPoint(start pcommon.Timestamp, ts pcommon.Tim
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwStatusMetricAttributeKeyHwState) {
 		dp.Attributes().PutStr("hw.state", hwStateAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -1889,7 +1940,7 @@ func (m *metricHwTemperature) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwSensorLocationAttributeValue string) {
+func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwSensorLocationAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -1914,6 +1965,9 @@ func (m *metricHwTemperature) recordDataPoint(start pcommon.Timestamp, ts pcommo
 	}
 	if slices.Contains(m.config.EnabledAttributes, HwTemperatureMetricAttributeKeyHwSensorLocation) {
 		dp.Attributes().PutStr("hw.sensor_location", hwSensorLocationAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -3059,7 +3113,7 @@ func (m *metricNvidiaGpuClockEventActive) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuClockEventActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuClockEventReasonAttributeValue string) {
+func (m *metricNvidiaGpuClockEventActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuClockEventReasonAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -3081,6 +3135,9 @@ func (m *metricNvidiaGpuClockEventActive) recordDataPoint(start pcommon.Timestam
 	}
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuClockEventActiveMetricAttributeKeyNvidiaGpuClockEventReason) {
 		dp.Attributes().PutStr("nvidia.gpu.clock_event.reason", nvidiaGpuClockEventReasonAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -3160,7 +3217,7 @@ func (m *metricNvidiaGpuDramActive) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuDramActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricNvidiaGpuDramActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -3179,6 +3236,9 @@ func (m *metricNvidiaGpuDramActive) recordDataPoint(start pcommon.Timestamp, ts 
 	}
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuDramActiveMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -3258,7 +3318,7 @@ func (m *metricNvidiaGpuGraphicsEngineActive) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuGraphicsEngineActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricNvidiaGpuGraphicsEngineActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -3277,6 +3337,9 @@ func (m *metricNvidiaGpuGraphicsEngineActive) recordDataPoint(start pcommon.Time
 	}
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuGraphicsEngineActiveMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -3356,7 +3419,7 @@ func (m *metricNvidiaGpuPcieThroughput) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuPcieThroughput) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string) {
+func (m *metricNvidiaGpuPcieThroughput) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -3378,6 +3441,9 @@ func (m *metricNvidiaGpuPcieThroughput) recordDataPoint(start pcommon.Timestamp,
 	}
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuPcieThroughputMetricAttributeKeyNetworkIoDirection) {
 		dp.Attributes().PutStr("network.io.direction", networkIoDirectionAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -3457,7 +3523,7 @@ func (m *metricNvidiaGpuPipeActive) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuPipeActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuPipeAttributeValue string) {
+func (m *metricNvidiaGpuPipeActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuPipeAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -3479,6 +3545,9 @@ func (m *metricNvidiaGpuPipeActive) recordDataPoint(start pcommon.Timestamp, ts 
 	}
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuPipeActiveMetricAttributeKeyNvidiaGpuPipe) {
 		dp.Attributes().PutStr("nvidia.gpu.pipe", nvidiaGpuPipeAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -3772,7 +3841,7 @@ func (m *metricNvidiaGpuSmActive) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuSmActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricNvidiaGpuSmActive) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -3791,6 +3860,9 @@ func (m *metricNvidiaGpuSmActive) recordDataPoint(start pcommon.Timestamp, ts pc
 	}
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmActiveMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -3870,7 +3942,7 @@ func (m *metricNvidiaGpuSmOccupancy) init() {
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricNvidiaGpuSmOccupancy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
+func (m *metricNvidiaGpuSmOccupancy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
 	if !m.config.Enabled {
 		return
 	}
@@ -3889,6 +3961,9 @@ func (m *metricNvidiaGpuSmOccupancy) recordDataPoint(start pcommon.Timestamp, ts
 	}
 	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuSmOccupancyMetricAttributeKeyNvidiaGpuIndex) {
 		dp.Attributes().PutStr("nvidia.gpu.index", nvidiaGpuIndexAttributeValue)
+	}
+	for _, op := range options {
+		op.apply(dp)
 	}
 
 	var s string
@@ -4071,6 +4146,12 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		resourceAttributeIncludeFilter:       make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:       make(map[string]filter.Filter),
 	}
+	if mbc.ResourceAttributes.ContainerID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["container.id"] = filter.CreateFilter(mbc.ResourceAttributes.ContainerID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.ContainerID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["container.id"] = filter.CreateFilter(mbc.ResourceAttributes.ContainerID.MetricsExclude)
+	}
 	if mbc.ResourceAttributes.InferenceServerFlavor.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["inference.server.flavor"] = filter.CreateFilter(mbc.ResourceAttributes.InferenceServerFlavor.MetricsInclude)
 	}
@@ -4088,6 +4169,30 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	}
 	if mbc.ResourceAttributes.InferenceServerVersion.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["inference.server.version"] = filter.CreateFilter(mbc.ResourceAttributes.InferenceServerVersion.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.K8sContainerName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.container.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sContainerName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sContainerName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.container.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sContainerName.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.K8sNamespaceName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.namespace.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sNamespaceName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sNamespaceName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.namespace.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sNamespaceName.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.K8sPodName.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.pod.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sPodName.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sPodName.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.pod.name"] = filter.CreateFilter(mbc.ResourceAttributes.K8sPodName.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.K8sPodUID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["k8s.pod.uid"] = filter.CreateFilter(mbc.ResourceAttributes.K8sPodUID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.K8sPodUID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["k8s.pod.uid"] = filter.CreateFilter(mbc.ResourceAttributes.K8sPodUID.MetricsExclude)
 	}
 	if mbc.ResourceAttributes.ServerAddress.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["server.address"] = filter.CreateFilter(mbc.ResourceAttributes.ServerAddress.MetricsInclude)
@@ -4270,8 +4375,8 @@ func (mb *MetricsBuilder) RecordGenAiServerTimeToFirstTokenDataPoint(ts pcommon.
 }
 
 // RecordHwEnergyDataPoint adds a data point to hw.energy metric.
-func (mb *MetricsBuilder) RecordHwEnergyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricHwEnergy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordHwEnergyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwEnergy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordHwErrorsDataPoint adds a data point to hw.errors metric.
@@ -4280,18 +4385,18 @@ func (mb *MetricsBuilder) RecordHwErrorsDataPoint(ts pcommon.Timestamp, val floa
 }
 
 // RecordHwGpuClockFrequencyDataPoint adds a data point to hw.gpu.clock.frequency metric.
-func (mb *MetricsBuilder) RecordHwGpuClockFrequencyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuClockTypeAttributeValue string) {
-	mb.metricHwGpuClockFrequency.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwGpuClockTypeAttributeValue)
+func (mb *MetricsBuilder) RecordHwGpuClockFrequencyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuClockTypeAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwGpuClockFrequency.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwGpuClockTypeAttributeValue, options...)
 }
 
 // RecordHwGpuIoDataPoint adds a data point to hw.gpu.io metric.
-func (mb *MetricsBuilder) RecordHwGpuIoDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string, nvidiaGpuLinkAttributeValue string) {
-	mb.metricHwGpuIo.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, networkIoDirectionAttributeValue, nvidiaGpuLinkAttributeValue)
+func (mb *MetricsBuilder) RecordHwGpuIoDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string, nvidiaGpuLinkAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwGpuIo.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, networkIoDirectionAttributeValue, nvidiaGpuLinkAttributeValue, options...)
 }
 
 // RecordHwGpuMemoryBusyDataPoint adds a data point to hw.gpu.memory.busy metric.
-func (mb *MetricsBuilder) RecordHwGpuMemoryBusyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricHwGpuMemoryBusy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordHwGpuMemoryBusyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwGpuMemoryBusy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordHwGpuMemoryLimitDataPoint adds a data point to hw.gpu.memory.limit metric.
@@ -4310,23 +4415,23 @@ func (mb *MetricsBuilder) RecordHwGpuMemoryUtilizationDataPoint(ts pcommon.Times
 }
 
 // RecordHwGpuUtilizationDataPoint adds a data point to hw.gpu.utilization metric.
-func (mb *MetricsBuilder) RecordHwGpuUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuTaskAttributeValue string) {
-	mb.metricHwGpuUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwGpuTaskAttributeValue)
+func (mb *MetricsBuilder) RecordHwGpuUtilizationDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwGpuTaskAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwGpuUtilization.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwGpuTaskAttributeValue, options...)
 }
 
 // RecordHwPowerDataPoint adds a data point to hw.power metric.
-func (mb *MetricsBuilder) RecordHwPowerDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricHwPower.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordHwPowerDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwPower.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordHwStatusDataPoint adds a data point to hw.status metric.
-func (mb *MetricsBuilder) RecordHwStatusDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwStateAttributeValue AttributeHwState) {
-	mb.metricHwStatus.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwStateAttributeValue.String())
+func (mb *MetricsBuilder) RecordHwStatusDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwStateAttributeValue AttributeHwState, options ...MetricAttributeOption) {
+	mb.metricHwStatus.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwStateAttributeValue.String(), options...)
 }
 
 // RecordHwTemperatureDataPoint adds a data point to hw.temperature metric.
-func (mb *MetricsBuilder) RecordHwTemperatureDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwSensorLocationAttributeValue string) {
-	mb.metricHwTemperature.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwSensorLocationAttributeValue)
+func (mb *MetricsBuilder) RecordHwTemperatureDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, hwTypeAttributeValue string, nvidiaGpuIndexAttributeValue string, hwSensorLocationAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricHwTemperature.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, hwTypeAttributeValue, nvidiaGpuIndexAttributeValue, hwSensorLocationAttributeValue, options...)
 }
 
 // RecordInferenceInterTokenDurationDataPoint adds a data point to inference.inter_token.duration metric.
@@ -4415,28 +4520,28 @@ func (mb *MetricsBuilder) RecordInferenceTokensDataPoint(ts pcommon.Timestamp, v
 }
 
 // RecordNvidiaGpuClockEventActiveDataPoint adds a data point to nvidia.gpu.clock_event.active metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuClockEventActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuClockEventReasonAttributeValue string) {
-	mb.metricNvidiaGpuClockEventActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuClockEventReasonAttributeValue)
+func (mb *MetricsBuilder) RecordNvidiaGpuClockEventActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuClockEventReasonAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuClockEventActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuClockEventReasonAttributeValue, options...)
 }
 
 // RecordNvidiaGpuDramActiveDataPoint adds a data point to nvidia.gpu.dram.active metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuDramActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricNvidiaGpuDramActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordNvidiaGpuDramActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuDramActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordNvidiaGpuGraphicsEngineActiveDataPoint adds a data point to nvidia.gpu.graphics_engine.active metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricNvidiaGpuGraphicsEngineActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuGraphicsEngineActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordNvidiaGpuPcieThroughputDataPoint adds a data point to nvidia.gpu.pcie.throughput metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuPcieThroughputDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string) {
-	mb.metricNvidiaGpuPcieThroughput.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, networkIoDirectionAttributeValue)
+func (mb *MetricsBuilder) RecordNvidiaGpuPcieThroughputDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, networkIoDirectionAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuPcieThroughput.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, networkIoDirectionAttributeValue, options...)
 }
 
 // RecordNvidiaGpuPipeActiveDataPoint adds a data point to nvidia.gpu.pipe.active metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuPipeActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuPipeAttributeValue AttributeNvidiaGpuPipe) {
-	mb.metricNvidiaGpuPipeActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuPipeAttributeValue.String())
+func (mb *MetricsBuilder) RecordNvidiaGpuPipeActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, nvidiaGpuPipeAttributeValue AttributeNvidiaGpuPipe, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuPipeActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, nvidiaGpuPipeAttributeValue.String(), options...)
 }
 
 // RecordNvidiaGpuProcessMemoryUsageDataPoint adds a data point to nvidia.gpu.process.memory.usage metric.
@@ -4450,13 +4555,13 @@ func (mb *MetricsBuilder) RecordNvidiaGpuProcessUtilizationDataPoint(ts pcommon.
 }
 
 // RecordNvidiaGpuSmActiveDataPoint adds a data point to nvidia.gpu.sm.active metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuSmActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricNvidiaGpuSmActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordNvidiaGpuSmActiveDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuSmActive.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // RecordNvidiaGpuSmOccupancyDataPoint adds a data point to nvidia.gpu.sm.occupancy metric.
-func (mb *MetricsBuilder) RecordNvidiaGpuSmOccupancyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string) {
-	mb.metricNvidiaGpuSmOccupancy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue)
+func (mb *MetricsBuilder) RecordNvidiaGpuSmOccupancyDataPoint(ts pcommon.Timestamp, val float64, hwIDAttributeValue string, hwNameAttributeValue string, hwVendorAttributeValue string, nvidiaGpuIndexAttributeValue string, options ...MetricAttributeOption) {
+	mb.metricNvidiaGpuSmOccupancy.recordDataPoint(mb.startTime, ts, val, hwIDAttributeValue, hwNameAttributeValue, hwVendorAttributeValue, nvidiaGpuIndexAttributeValue, options...)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

@@ -123,75 +123,75 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwEnergyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val")
+			mb.RecordHwEnergyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwEnergyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordHwEnergyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwErrorsDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "error.type-val", WithNvidiaGpuXidMetricAttribute("nvidia.gpu.xid-val"))
+			mb.RecordHwErrorsDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "error.type-val", WithNvidiaGpuXidMetricAttribute("nvidia.gpu.xid-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwErrorsDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "error.type-val-2", WithNvidiaGpuXidMetricAttribute("nvidia.gpu.xid-val"))
+				mb.RecordHwErrorsDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "error.type-val-2", WithNvidiaGpuXidMetricAttribute("nvidia.gpu.xid-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuClockFrequencyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.gpu.clock.type-val")
+			mb.RecordHwGpuClockFrequencyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.gpu.clock.type-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuClockFrequencyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.gpu.clock.type-val-2")
+				mb.RecordHwGpuClockFrequencyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.gpu.clock.type-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuIoDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "network.io.direction-val", "nvidia.gpu.link-val")
+			mb.RecordHwGpuIoDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "network.io.direction-val", "nvidia.gpu.link-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuIoDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "network.io.direction-val-2", "nvidia.gpu.link-val-2")
+				mb.RecordHwGpuIoDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "network.io.direction-val-2", "nvidia.gpu.link-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuMemoryBusyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val")
+			mb.RecordHwGpuMemoryBusyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuMemoryBusyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordHwGpuMemoryBusyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuMemoryLimitDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"))
+			mb.RecordHwGpuMemoryLimitDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuMemoryLimitDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"))
+				mb.RecordHwGpuMemoryLimitDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"))
+			mb.RecordHwGpuMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"))
+				mb.RecordHwGpuMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuMemoryUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"))
+			mb.RecordHwGpuMemoryUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithHwParentMetricAttribute("hw.parent-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuMemoryUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"))
+				mb.RecordHwGpuMemoryUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithHwParentMetricAttribute("hw.parent-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwGpuUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.gpu.task-val")
+			mb.RecordHwGpuUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.gpu.task-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwGpuUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.gpu.task-val-2")
+				mb.RecordHwGpuUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.gpu.task-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwPowerDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val")
+			mb.RecordHwPowerDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwPowerDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordHwPowerDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwStatusDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", AttributeHwStateOk)
+			mb.RecordHwStatusDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", AttributeHwStateOk, WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwStatusDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", AttributeHwStateDegraded)
+				mb.RecordHwStatusDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", AttributeHwStateDegraded, WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordHwTemperatureDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.sensor_location-val")
+			mb.RecordHwTemperatureDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "hw.type-val", "nvidia.gpu.index-val", "hw.sensor_location-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordHwTemperatureDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.sensor_location-val-2")
+				mb.RecordHwTemperatureDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "hw.type-val-2", "nvidia.gpu.index-val-2", "hw.sensor_location-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -258,63 +258,68 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuClockEventActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "nvidia.gpu.clock_event.reason-val")
+			mb.RecordNvidiaGpuClockEventActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "nvidia.gpu.clock_event.reason-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuClockEventActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "nvidia.gpu.clock_event.reason-val-2")
+				mb.RecordNvidiaGpuClockEventActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "nvidia.gpu.clock_event.reason-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuDramActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			mb.RecordNvidiaGpuDramActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuDramActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordNvidiaGpuDramActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			mb.RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordNvidiaGpuGraphicsEngineActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuPcieThroughputDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "network.io.direction-val")
+			mb.RecordNvidiaGpuPcieThroughputDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "network.io.direction-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuPcieThroughputDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "network.io.direction-val-2")
+				mb.RecordNvidiaGpuPcieThroughputDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "network.io.direction-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuPipeActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", AttributeNvidiaGpuPipeTensor)
+			mb.RecordNvidiaGpuPipeActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", AttributeNvidiaGpuPipeTensor, WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuPipeActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", AttributeNvidiaGpuPipeFp64)
+				mb.RecordNvidiaGpuPipeActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", AttributeNvidiaGpuPipeFp64, WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
+			mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", WithInferenceServerNameMetricAttribute("inference.server.name-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"), WithK8sPodUIDMetricAttribute("k8s.pod.uid-val"), WithContainerIDMetricAttribute("container.id-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
+				mb.RecordNvidiaGpuProcessMemoryUsageDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", WithInferenceServerNameMetricAttribute("inference.server.name-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"), WithK8sPodUIDMetricAttribute("k8s.pod.uid-val"), WithContainerIDMetricAttribute("container.id-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
+			mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", "process.pid-val", "process.executable.name-val", WithInferenceServerNameMetricAttribute("inference.server.name-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"), WithK8sPodUIDMetricAttribute("k8s.pod.uid-val"), WithContainerIDMetricAttribute("container.id-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", WithInferenceServerNameMetricAttribute("inference.server.name-val"))
+				mb.RecordNvidiaGpuProcessUtilizationDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", "process.pid-val-2", "process.executable.name-val-2", WithInferenceServerNameMetricAttribute("inference.server.name-val"), WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"), WithK8sPodUIDMetricAttribute("k8s.pod.uid-val"), WithContainerIDMetricAttribute("container.id-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuSmActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			mb.RecordNvidiaGpuSmActiveDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuSmActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordNvidiaGpuSmActiveDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordNvidiaGpuSmOccupancyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val")
+			mb.RecordNvidiaGpuSmOccupancyDataPoint(ts, 1, "hw.id-val", "hw.name-val", "hw.vendor-val", "nvidia.gpu.index-val", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			if tt.name == "reaggregate_set" {
-				mb.RecordNvidiaGpuSmOccupancyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2")
+				mb.RecordNvidiaGpuSmOccupancyDataPoint(ts, 3, "hw.id-val-2", "hw.name-val-2", "hw.vendor-val-2", "nvidia.gpu.index-val-2", WithK8sNamespaceNameMetricAttribute("k8s.namespace.name-val"), WithK8sPodNameMetricAttribute("k8s.pod.name-val"), WithK8sContainerNameMetricAttribute("k8s.container.name-val"))
 			}
 
 			rb := mb.NewResourceBuilder()
+			rb.SetContainerID("container.id-val")
 			rb.SetInferenceServerFlavor("inference.server.flavor-val")
 			rb.SetInferenceServerName("inference.server.name-val")
 			rb.SetInferenceServerVersion("inference.server.version-val")
+			rb.SetK8sContainerName("k8s.container.name-val")
+			rb.SetK8sNamespaceName("k8s.namespace.name-val")
+			rb.SetK8sPodName("k8s.pod.name-val")
+			rb.SetK8sPodUID("k8s.pod.uid-val")
 			rb.SetServerAddress("server.address-val")
 			rb.SetServerPort(11)
 			rb.SetServiceInstanceID("service.instance.id-val")
@@ -545,6 +550,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.energy"], "Found a duplicate in the metrics slice: hw.energy")
 						validatedMetrics["hw.energy"] = true
@@ -615,6 +629,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuXidAttrVal, ok := dp.Attributes().Get("nvidia.gpu.xid")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.xid-val", nvidiaGpuXidAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.errors"], "Found a duplicate in the metrics slice: hw.errors")
 						validatedMetrics["hw.errors"] = true
@@ -682,6 +705,15 @@ func TestMetricsBuilder(t *testing.T) {
 						hwGpuClockTypeAttrVal, ok := dp.Attributes().Get("hw.gpu.clock.type")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.gpu.clock.type-val", hwGpuClockTypeAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.clock.frequency"], "Found a duplicate in the metrics slice: hw.gpu.clock.frequency")
 						validatedMetrics["hw.gpu.clock.frequency"] = true
@@ -752,6 +784,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuLinkAttrVal, ok := dp.Attributes().Get("nvidia.gpu.link")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.link-val", nvidiaGpuLinkAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.io"], "Found a duplicate in the metrics slice: hw.gpu.io")
 						validatedMetrics["hw.gpu.io"] = true
@@ -818,6 +859,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.memory.busy"], "Found a duplicate in the metrics slice: hw.gpu.memory.busy")
 						validatedMetrics["hw.gpu.memory.busy"] = true
@@ -883,6 +933,15 @@ func TestMetricsBuilder(t *testing.T) {
 						hwParentAttrVal, ok := dp.Attributes().Get("hw.parent")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.parent-val", hwParentAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.memory.limit"], "Found a duplicate in the metrics slice: hw.gpu.memory.limit")
 						validatedMetrics["hw.gpu.memory.limit"] = true
@@ -950,6 +1009,15 @@ func TestMetricsBuilder(t *testing.T) {
 						hwParentAttrVal, ok := dp.Attributes().Get("hw.parent")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.parent-val", hwParentAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.memory.usage"], "Found a duplicate in the metrics slice: hw.gpu.memory.usage")
 						validatedMetrics["hw.gpu.memory.usage"] = true
@@ -1015,6 +1083,15 @@ func TestMetricsBuilder(t *testing.T) {
 						hwParentAttrVal, ok := dp.Attributes().Get("hw.parent")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.parent-val", hwParentAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.memory.utilization"], "Found a duplicate in the metrics slice: hw.gpu.memory.utilization")
 						validatedMetrics["hw.gpu.memory.utilization"] = true
@@ -1078,6 +1155,15 @@ func TestMetricsBuilder(t *testing.T) {
 						hwGpuTaskAttrVal, ok := dp.Attributes().Get("hw.gpu.task")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.gpu.task-val", hwGpuTaskAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.gpu.utilization"], "Found a duplicate in the metrics slice: hw.gpu.utilization")
 						validatedMetrics["hw.gpu.utilization"] = true
@@ -1140,6 +1226,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.power"], "Found a duplicate in the metrics slice: hw.power")
 						validatedMetrics["hw.power"] = true
@@ -1205,6 +1300,15 @@ func TestMetricsBuilder(t *testing.T) {
 						hwStateAttrVal, ok := dp.Attributes().Get("hw.state")
 						assert.True(t, ok)
 						assert.Equal(t, "ok", hwStateAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.status"], "Found a duplicate in the metrics slice: hw.status")
 						validatedMetrics["hw.status"] = true
@@ -1272,6 +1376,15 @@ func TestMetricsBuilder(t *testing.T) {
 						hwSensorLocationAttrVal, ok := dp.Attributes().Get("hw.sensor_location")
 						assert.True(t, ok)
 						assert.Equal(t, "hw.sensor_location-val", hwSensorLocationAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["hw.temperature"], "Found a duplicate in the metrics slice: hw.temperature")
 						validatedMetrics["hw.temperature"] = true
@@ -1724,6 +1837,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuClockEventReasonAttrVal, ok := dp.Attributes().Get("nvidia.gpu.clock_event.reason")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.clock_event.reason-val", nvidiaGpuClockEventReasonAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.clock_event.active"], "Found a duplicate in the metrics slice: nvidia.gpu.clock_event.active")
 						validatedMetrics["nvidia.gpu.clock_event.active"] = true
@@ -1781,6 +1903,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.dram.active"], "Found a duplicate in the metrics slice: nvidia.gpu.dram.active")
 						validatedMetrics["nvidia.gpu.dram.active"] = true
@@ -1836,6 +1967,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.graphics_engine.active"], "Found a duplicate in the metrics slice: nvidia.gpu.graphics_engine.active")
 						validatedMetrics["nvidia.gpu.graphics_engine.active"] = true
@@ -1894,6 +2034,15 @@ func TestMetricsBuilder(t *testing.T) {
 						networkIoDirectionAttrVal, ok := dp.Attributes().Get("network.io.direction")
 						assert.True(t, ok)
 						assert.Equal(t, "network.io.direction-val", networkIoDirectionAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.pcie.throughput"], "Found a duplicate in the metrics slice: nvidia.gpu.pcie.throughput")
 						validatedMetrics["nvidia.gpu.pcie.throughput"] = true
@@ -1954,6 +2103,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuPipeAttrVal, ok := dp.Attributes().Get("nvidia.gpu.pipe")
 						assert.True(t, ok)
 						assert.Equal(t, "tensor", nvidiaGpuPipeAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.pipe.active"], "Found a duplicate in the metrics slice: nvidia.gpu.pipe.active")
 						validatedMetrics["nvidia.gpu.pipe.active"] = true
@@ -2020,6 +2178,21 @@ func TestMetricsBuilder(t *testing.T) {
 						inferenceServerNameAttrVal, ok := dp.Attributes().Get("inference.server.name")
 						assert.True(t, ok)
 						assert.Equal(t, "inference.server.name-val", inferenceServerNameAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
+						k8sPodUIDAttrVal, ok := dp.Attributes().Get("k8s.pod.uid")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.uid-val", k8sPodUIDAttrVal.Str())
+						containerIDAttrVal, ok := dp.Attributes().Get("container.id")
+						assert.True(t, ok)
+						assert.Equal(t, "container.id-val", containerIDAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.process.memory.usage"], "Found a duplicate in the metrics slice: nvidia.gpu.process.memory.usage")
 						validatedMetrics["nvidia.gpu.process.memory.usage"] = true
@@ -2088,6 +2261,21 @@ func TestMetricsBuilder(t *testing.T) {
 						inferenceServerNameAttrVal, ok := dp.Attributes().Get("inference.server.name")
 						assert.True(t, ok)
 						assert.Equal(t, "inference.server.name-val", inferenceServerNameAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
+						k8sPodUIDAttrVal, ok := dp.Attributes().Get("k8s.pod.uid")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.uid-val", k8sPodUIDAttrVal.Str())
+						containerIDAttrVal, ok := dp.Attributes().Get("container.id")
+						assert.True(t, ok)
+						assert.Equal(t, "container.id-val", containerIDAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.process.utilization"], "Found a duplicate in the metrics slice: nvidia.gpu.process.utilization")
 						validatedMetrics["nvidia.gpu.process.utilization"] = true
@@ -2147,6 +2335,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.sm.active"], "Found a duplicate in the metrics slice: nvidia.gpu.sm.active")
 						validatedMetrics["nvidia.gpu.sm.active"] = true
@@ -2202,6 +2399,15 @@ func TestMetricsBuilder(t *testing.T) {
 						nvidiaGpuIndexAttrVal, ok := dp.Attributes().Get("nvidia.gpu.index")
 						assert.True(t, ok)
 						assert.Equal(t, "nvidia.gpu.index-val", nvidiaGpuIndexAttrVal.Str())
+						k8sNamespaceNameAttrVal, ok := dp.Attributes().Get("k8s.namespace.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
+						k8sPodNameAttrVal, ok := dp.Attributes().Get("k8s.pod.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.pod.name-val", k8sPodNameAttrVal.Str())
+						k8sContainerNameAttrVal, ok := dp.Attributes().Get("k8s.container.name")
+						assert.True(t, ok)
+						assert.Equal(t, "k8s.container.name-val", k8sContainerNameAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["nvidia.gpu.sm.occupancy"], "Found a duplicate in the metrics slice: nvidia.gpu.sm.occupancy")
 						validatedMetrics["nvidia.gpu.sm.occupancy"] = true
