@@ -13,9 +13,13 @@ PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometh
 # that it never shadows Debian's prometheus on PATH.
 PROMETHEUS3_VERSION := v0.316.0
 PROMETHEUS3 ?= $(shell $(GO) env GOPATH)/bin/prometheus-$(PROMETHEUS3_VERSION)/prometheus
+# helm for the chart's lint and render tests, pinned, in a folder of its own under GOPATH/bin.
+HELM_VERSION := v3.22.0
+HELM ?= $(shell $(GO) env GOPATH)/bin/helm-$(HELM_VERSION)/helm
+CHART := deploy/helm/otelcol-inference
 GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist internal/names deploy/grafana
 
-.PHONY: prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
+.PHONY: helm chart-lint manifests prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
 all: build
 
@@ -69,7 +73,7 @@ check-generated:
 
 ## test: generated-file check, unit tests, the distribution build, the end-to-end tests and a short
 ## run of the benchmark harness (it proves the harness works; its figures mean nothing)
-test: lint unit build prometheus rules-test bench-smoke e2e
+test: lint unit build prometheus rules-test chart-lint bench-smoke e2e
 
 ## rules-test: the shipped Prometheus rules parse, and each alert fires when it should and not else
 rules-test: prometheus
@@ -79,8 +83,8 @@ rules-test: prometheus
 unit:
 	$(GO) test -count=1 ./...
 
-e2e: build prometheus prometheus3
-	E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) PROMETHEUS3_BIN=$(PROMETHEUS3) \
+e2e: build prometheus prometheus3 helm
+	E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) PROMETHEUS3_BIN=$(PROMETHEUS3) HELM_BIN=$(HELM) \
 		$(GO) test -count=1 -v -timeout 15m ./test/e2e/...
 
 ## bench: Go benchmarks, then the whole-process comparison with contrib's prometheusreceiver and the
@@ -120,6 +124,21 @@ prometheus:
 	@prometheus-alertmanager --version 2>&1 | head -1
 
 ## prometheus3: Prometheus 3 from the module proxy (the OTLP backend of the end-to-end tests; ~4 min once)
+helm:
+	@test -x $(HELM) || { echo "Building helm $(HELM_VERSION) (once, about a minute)"; \
+		GOBIN=$(dir $(HELM)) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
+
+## chart-lint: helm lint --strict of the chart (its rendering, strict decoding into Kubernetes types
+## and `validate` of the embedded collector configs are end-to-end tests: test/e2e/helm_test.go)
+chart-lint: helm
+	$(HELM) lint --strict $(CHART)
+
+## manifests: the chart rendered with its defaults, for users without helm (a test keeps it current)
+manifests: helm
+	{ echo "# Rendered from $(CHART) with its default values by \`make manifests\` (helm template"; \
+	  echo "# otelcol-inference --namespace observability). Edit the chart, not this file."; \
+	  $(HELM) template otelcol-inference $(CHART) --namespace observability; } > deploy/kubernetes/otelcol-inference.yaml
+
 prometheus3:
 	@test -x $(PROMETHEUS3) || { echo "Building Prometheus 3 $(PROMETHEUS3_VERSION) (once, a few minutes)"; \
 		GOBIN=$(dir $(PROMETHEUS3)) $(GO) install github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS3_VERSION); }

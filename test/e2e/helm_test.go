@@ -1,0 +1,330 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+)
+
+const chartDir = "../../deploy/helm/otelcol-inference"
+
+// helmBin is helm v3.22.0 (`make helm` builds it), from HELM_BIN.
+func helmBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("HELM_BIN")
+	if bin == "" {
+		if os.Getenv("E2E_REQUIRED") != "" {
+			t.Fatal("HELM_BIN is not set: `make e2e` builds helm (make helm)")
+		}
+		t.Skip("HELM_BIN is not set; run `make test` for the chart tests")
+	}
+	path, err := exec.LookPath(bin)
+	require.NoError(t, err, "helm not found: `make helm` builds it")
+	return path
+}
+
+// rendered is what `helm template` made, each object strictly decoded into its Kubernetes type.
+type rendered struct {
+	text        string
+	configMaps  map[string]*corev1.ConfigMap
+	secrets     map[string]*corev1.Secret
+	services    map[string]*corev1.Service
+	daemonSets  []*appsv1.DaemonSet
+	deployments []*appsv1.Deployment
+	pdbs        []*policyv1.PodDisruptionBudget
+	hpas        []*autoscalingv2.HorizontalPodAutoscaler
+	netpols     []*networkingv1.NetworkPolicy
+	kinds       []string
+}
+
+func helmTemplate(t *testing.T, release string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, helmBin(t), append([]string{"template", release, chartDir, "--namespace", "observability"}, args...)...)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return out.String(), nil
+}
+
+// render runs helm template and decodes every object strictly: a field the Kubernetes type does not
+// have (a typo, a wrong indentation) fails, as the API server would refuse it.
+func render(t *testing.T, args ...string) rendered {
+	t.Helper()
+	text, err := helmTemplate(t, "otelcol-inference", args...)
+	require.NoError(t, err)
+	r := rendered{text: text, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, services: map[string]*corev1.Service{}}
+	for _, doc := range strings.Split(text, "\n---") {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
+		}
+		var meta struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		require.NoError(t, yaml.Unmarshal([]byte(doc), &meta))
+		r.kinds = append(r.kinds, meta.Kind)
+		strict := func(into any) {
+			t.Helper()
+			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), into), "%s %s:\n%s", meta.APIVersion, meta.Kind, doc)
+		}
+		switch meta.APIVersion + " " + meta.Kind {
+		case "v1 ConfigMap":
+			o := &corev1.ConfigMap{}
+			strict(o)
+			r.configMaps[o.Name] = o
+		case "v1 Secret":
+			o := &corev1.Secret{}
+			strict(o)
+			r.secrets[o.Name] = o
+		case "v1 Service":
+			o := &corev1.Service{}
+			strict(o)
+			r.services[o.Name] = o
+		case "apps/v1 DaemonSet":
+			o := &appsv1.DaemonSet{}
+			strict(o)
+			r.daemonSets = append(r.daemonSets, o)
+		case "apps/v1 Deployment":
+			o := &appsv1.Deployment{}
+			strict(o)
+			r.deployments = append(r.deployments, o)
+		case "policy/v1 PodDisruptionBudget":
+			o := &policyv1.PodDisruptionBudget{}
+			strict(o)
+			r.pdbs = append(r.pdbs, o)
+		case "autoscaling/v2 HorizontalPodAutoscaler":
+			o := &autoscalingv2.HorizontalPodAutoscaler{}
+			strict(o)
+			r.hpas = append(r.hpas, o)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			o := &networkingv1.NetworkPolicy{}
+			strict(o)
+			r.netpols = append(r.netpols, o)
+		default:
+			t.Fatalf("the chart renders %s %s, which this test does not know", meta.APIVersion, meta.Kind)
+		}
+	}
+	slices.Sort(r.kinds)
+	return r
+}
+
+func stripComments(doc string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// validate runs `otelcol-inference validate` on a collector config, with the environment the pod
+// spec gives it. It returns the command's output and error.
+func validate(t *testing.T, collector, config string) (string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(config), 0o600))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, collector, "validate", "--config="+path)
+	cmd.Env = append(os.Environ(), "MY_POD_IP=10.0.0.7", "K8S_NODE_IP=10.0.0.1", "K8S_NODE_NAME=gpu-node-1", "REMOTE_WRITE_TOKEN=secret")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func podLabelsMatch(t *testing.T, selector, podLabels map[string]string, what string) {
+	t.Helper()
+	require.NotEmpty(t, selector, what)
+	for k, v := range selector {
+		assert.Equal(t, v, podLabels[k], "%s: selector %s=%s does not match the pods", what, k, v)
+	}
+}
+
+func envVar(c corev1.Container, name string) (corev1.EnvVar, bool) {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return corev1.EnvVar{}, false
+}
+
+// TestHelmChartDefaults renders the chart as `helm install` would with its defaults: every object
+// decodes strictly, the pieces point at each other (config maps, selectors, the agents' DNS resolver
+// and the headless Service), the agent has what attribution and NVML need, and both embedded
+// collector configurations pass the distribution's own `validate`.
+func TestHelmChartDefaults(t *testing.T) {
+	collector, _ := binaries(t)
+	r := render(t)
+	assert.Equal(t, []string{"ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "PodDisruptionBudget", "Service", "Service"}, r.kinds)
+
+	require.Len(t, r.daemonSets, 1)
+	ds := r.daemonSets[0]
+	pod := ds.Spec.Template.Spec
+	podLabelsMatch(t, ds.Spec.Selector.MatchLabels, ds.Spec.Template.Labels, "agent DaemonSet")
+	assert.True(t, pod.HostPID, "the agent reads GPU processes' /proc entries")
+	require.Len(t, pod.Containers, 1)
+	agent := pod.Containers[0]
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range agent.VolumeMounts {
+		mounts[m.Name] = m
+	}
+	vols := map[string]corev1.Volume{}
+	for _, v := range pod.Volumes {
+		vols[v.Name] = v
+	}
+	require.Contains(t, mounts, "pod-resources")
+	assert.True(t, mounts["pod-resources"].ReadOnly)
+	assert.Equal(t, "/var/lib/kubelet/pod-resources", mounts["pod-resources"].MountPath)
+	require.NotNil(t, vols["pod-resources"].HostPath)
+	assert.Equal(t, "/var/lib/kubelet/pod-resources", vols["pod-resources"].HostPath.Path)
+	require.NotNil(t, vols["queue"].HostPath, "the agent's queue outlives the pod on the node")
+	nv, ok := envVar(agent, "NVIDIA_VISIBLE_DEVICES")
+	require.True(t, ok)
+	assert.Equal(t, "all", nv.Value)
+	_, ok = envVar(agent, "GOMEMLIMIT")
+	assert.True(t, ok)
+	assert.NotNil(t, agent.Resources.Limits.Memory(), "agent memory limit")
+	require.NotNil(t, agent.LivenessProbe)
+	require.NotNil(t, agent.ReadinessProbe)
+	assert.Equal(t, "health", agent.LivenessProbe.HTTPGet.Port.String())
+	assert.Contains(t, agent.SecurityContext.Capabilities.Drop, corev1.Capability("ALL"))
+	assert.NotContains(t, agent.Resources.Limits, corev1.ResourceName("nvidia.com/gpu"), "the agent must not take a GPU from the servers")
+	agentCM := r.configMaps[vols["config"].ConfigMap.Name]
+	require.NotNil(t, agentCM, "the agent's config map %s is rendered", vols["config"].ConfigMap.Name)
+
+	require.Len(t, r.deployments, 1)
+	dep := r.deployments[0]
+	gpod := dep.Spec.Template.Spec
+	podLabelsMatch(t, dep.Spec.Selector.MatchLabels, dep.Spec.Template.Labels, "gateway Deployment")
+	require.NotNil(t, dep.Spec.Replicas)
+	assert.EqualValues(t, 2, *dep.Spec.Replicas)
+	require.NotNil(t, gpod.SecurityContext.RunAsNonRoot)
+	assert.True(t, *gpod.SecurityContext.RunAsNonRoot)
+	gatewayCM := r.configMaps[gpod.Volumes[0].ConfigMap.Name]
+	require.NotNil(t, gatewayCM)
+	_, ok = envVar(gpod.Containers[0], "REMOTE_WRITE_TOKEN")
+	assert.False(t, ok, "no token configured: no secret referenced")
+
+	headless := r.services["otelcol-inference-gateway-headless"]
+	require.NotNil(t, headless)
+	assert.Equal(t, corev1.ClusterIPNone, headless.Spec.ClusterIP)
+	podLabelsMatch(t, headless.Spec.Selector, dep.Spec.Template.Labels, "headless Service")
+	podLabelsMatch(t, r.services["otelcol-inference-gateway"].Spec.Selector, dep.Spec.Template.Labels, "gateway Service")
+	require.Len(t, r.pdbs, 1)
+	podLabelsMatch(t, r.pdbs[0].Spec.Selector.MatchLabels, dep.Spec.Template.Labels, "PodDisruptionBudget")
+
+	// The agents resolve the gateways through the headless Service, and route by resource.
+	agentCfg := agentCM.Data["config.yaml"]
+	assert.Contains(t, agentCfg, "hostname: otelcol-inference-gateway-headless.observability.svc.cluster.local")
+	assert.Contains(t, agentCfg, "routing_key: resource")
+	assert.Contains(t, agentCfg, "pod_resources_socket: /var/lib/kubelet/pod-resources/kubelet.sock")
+
+	for name, cm := range map[string]*corev1.ConfigMap{"agent": agentCM, "gateway": gatewayCM} {
+		out, err := validate(t, collector, cm.Data["config.yaml"])
+		require.NoError(t, err, "%s config does not validate:\n%s\n%s", name, out, cm.Data["config.yaml"])
+	}
+	// validate is a real check: a broken routing key fails it.
+	out, err := validate(t, collector, strings.Replace(agentCfg, "routing_key: resource", "routing_key: nonsense", 1))
+	require.Error(t, err, "validate accepted a bad routing key")
+	assert.Contains(t, out, "routing_key")
+
+	// The rendered manifests for users without helm are this render.
+	shipped, err := os.ReadFile("../../deploy/kubernetes/otelcol-inference.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, r.text, stripHeader(string(shipped)), "deploy/kubernetes/otelcol-inference.yaml is stale: run `make manifests`")
+}
+
+func stripHeader(s string) string {
+	for strings.HasPrefix(s, "# ") {
+		_, s, _ = strings.Cut(s, "\n")
+	}
+	return s
+}
+
+// TestHelmChartEverythingOn: autoscaling, a NetworkPolicy, a bearer token (a Secret the chart makes
+// or one that exists), an ephemeral queue volume, the NVIDIA runtime class, no pod attribution.
+func TestHelmChartEverythingOn(t *testing.T) {
+	collector, _ := binaries(t)
+	r := render(t,
+		"--set", "gateway.autoscaling.enabled=true",
+		"--set", "gateway.networkPolicy.enabled=true",
+		"--set", "gateway.remoteWrite.bearerToken=s3cret",
+		"--set", "gateway.queue.ephemeralVolume.enabled=true",
+		"--set", "agent.gpu.runtimeClassName=nvidia",
+		"--set", "agent.gpu.podResources=false")
+	assert.Equal(t, []string{"ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service"}, r.kinds)
+	dep := r.deployments[0]
+	assert.Nil(t, dep.Spec.Replicas, "the autoscaler owns the replica count")
+	assert.Equal(t, dep.Name, r.hpas[0].Spec.ScaleTargetRef.Name)
+	assert.EqualValues(t, 6, r.hpas[0].Spec.MaxReplicas)
+	tok, ok := envVar(dep.Spec.Template.Spec.Containers[0], "REMOTE_WRITE_TOKEN")
+	require.True(t, ok)
+	ref := tok.ValueFrom.SecretKeyRef
+	secret := r.secrets[ref.Name]
+	require.NotNil(t, secret, "the token's Secret %s is rendered", ref.Name)
+	assert.Equal(t, "s3cret", secret.StringData[ref.Key])
+	require.NotNil(t, dep.Spec.Template.Spec.Volumes[1].Ephemeral)
+	ds := r.daemonSets[0].Spec.Template.Spec
+	require.NotNil(t, ds.RuntimeClassName)
+	assert.Equal(t, "nvidia", *ds.RuntimeClassName)
+	for _, v := range ds.Volumes {
+		assert.NotEqual(t, "pod-resources", v.Name)
+	}
+	podLabelsMatch(t, r.netpols[0].Spec.PodSelector.MatchLabels, dep.Spec.Template.Labels, "NetworkPolicy")
+	podLabelsMatch(t, r.netpols[0].Spec.Ingress[0].From[0].PodSelector.MatchLabels, r.daemonSets[0].Spec.Template.Labels, "NetworkPolicy's agents")
+	gatewayCfg := r.configMaps[dep.Spec.Template.Spec.Volumes[0].ConfigMap.Name].Data["config.yaml"]
+	assert.Contains(t, gatewayCfg, "authenticator: bearertokenauth/remote_write")
+	agentCfg := r.configMaps[ds.Volumes[0].ConfigMap.Name].Data["config.yaml"]
+	assert.Contains(t, agentCfg, `pod_resources_socket: ""`)
+	for _, cfg := range []string{gatewayCfg, agentCfg} {
+		out, err := validate(t, collector, cfg)
+		require.NoError(t, err, "%s\n%s", out, cfg)
+	}
+
+	// An existing Secret: referenced, not made.
+	r = render(t, "--set", "gateway.remoteWrite.existingSecret=rw-token", "--set", "gateway.remoteWrite.existingSecretKey=password")
+	assert.Empty(t, r.secrets)
+	tok, ok = envVar(r.deployments[0].Spec.Template.Spec.Containers[0], "REMOTE_WRITE_TOKEN")
+	require.True(t, ok)
+	assert.Equal(t, "rw-token", tok.ValueFrom.SecretKeyRef.Name)
+	assert.Equal(t, "password", tok.ValueFrom.SecretKeyRef.Key)
+}
+
+// TestHelmChartRefusesBadValues: the values schema names the mistake before anything is installed.
+func TestHelmChartRefusesBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		set, want string
+	}{
+		{"gateway.replica=3", "replica"},                             // a typo of replicas
+		{"agent.servers[0].flavor=vlm", "flavor"},                    // not a flavor
+		{"gateway.remoteWrite.endpoint=prometheus:9090", "endpoint"}, // no scheme
+		{"agent.collectionInterval=10", "collectionInterval"},        // no unit
+		{"gateway.autoscaling.enabled=true,gateway.autoscaling.minReplicas=9", "minReplicas"},
+		{"gateway.enabled=false", "gateway.enabled"}, // agents with nowhere to send
+	} {
+		_, err := helmTemplate(t, "otelcol-inference", "--set", tc.set)
+		require.Error(t, err, tc.set)
+		assert.Contains(t, err.Error(), tc.want, tc.set)
+	}
+}
