@@ -23,10 +23,10 @@ import (
 )
 
 const (
-	uidVLLM   = "9e3c2f71-4b8a-4d6e-a1f0-2c7d9b5e8a34"
-	uidSmall  = "7c8d9e0f-1a2b-4c3d-8e5f-6a7b8c9d0e1f"
-	cidVLLM   = "f2a9c4e1b7d3086e5a1c9b2f4d7e0a3c6b9f2e5d8a1c4b7e0f3a6d9c2b5e8f1a"
-	cidSmall  = "4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
+	uidVLLM  = "9e3c2f71-4b8a-4d6e-a1f0-2c7d9b5e8a34"
+	uidSmall = "7c8d9e0f-1a2b-4c3d-8e5f-6a7b8c9d0e1f"
+	cidVLLM  = "f2a9c4e1b7d3086e5a1c9b2f4d7e0a3c6b9f2e5d8a1c4b7e0f3a6d9c2b5e8f1a"
+	cidSmall = "4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
 )
 
 // podProc adds to a fake /proc: 4242 (vLLM, listening on 8000) and 4243 (its second worker) in the
@@ -122,8 +122,10 @@ func TestPodAttribution(t *testing.T) {
 	// The server the vLLM process listens for is in that pod.
 	p, ok := ledger.Pod("vllm-a")
 	require.True(t, ok)
-	assert.Equal(t, kubepod.Pod{Ref: kubepod.Ref{PodUID: uidVLLM, ContainerID: cidVLLM},
-		Owner: kubepod.Owner{Namespace: "serving", Pod: "vllm-0", Container: "vllm"}, Named: true}, p)
+	assert.Equal(t, kubepod.Pod{
+		Ref:   kubepod.Ref{PodUID: uidVLLM, ContainerID: cidVLLM},
+		Owner: kubepod.Owner{Namespace: "serving", Pod: "vllm-0", Container: "vllm"}, Named: true,
+	}, p)
 }
 
 // Off Kubernetes: no socket, no k8s attributes, one debug line however many scrapes.
