@@ -48,6 +48,9 @@ type GPUConfig struct {
 	// PodResourcesSocket is the kubelet's pod-resources socket, which names the pod and container
 	// each GPU is allocated to (on Kubernetes; when absent nothing is added). "" turns it off.
 	PodResourcesSocket string `mapstructure:"pod_resources_socket"`
+	// LocalAddresses are more addresses of this host that server endpoints use, for the join of GPU
+	// processes to servers (loopback and the hostname always count): on Kubernetes, the node's IP.
+	LocalAddresses []string `mapstructure:"local_addresses"`
 
 	_ struct{}
 }

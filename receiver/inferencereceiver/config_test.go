@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
@@ -94,12 +95,16 @@ func TestLocalServersForTheGPUJoin(t *testing.T) {
 		serverConfig("b", "http://10.0.0.5:8000/metrics", "vllm"),
 		serverConfig("", "http://localhost:30000/metrics", "sglang"),
 		serverConfig("c", "http://myhost:9000/metrics", "tgi"),
-	}, "myhost")
-	require.Len(t, got, 3)
+		serverConfig("d", "http://10.0.0.1:8001/metrics", "vllm"), // the node's IP on Kubernetes
+	}, []string{"myhost", "10.0.0.1"})
+	require.Len(t, got, 4)
 	assert.Equal(t, "a", got[0].Name)
 	assert.Equal(t, 8000, got[0].Port)
 	assert.Equal(t, "http://localhost:30000/metrics", got[1].Name)
 	assert.Equal(t, "c", got[2].Name)
+	assert.Equal(t, gpu.Server{Name: "d", Port: 8001}, got[3])
+	// Without local addresses, only loopback and the hostname.
+	assert.Len(t, localServers([]ServerConfig{serverConfig("d", "http://10.0.0.1:8001/metrics", "vllm")}, []string{"myhost"}), 0)
 }
 
 func TestHostPort(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
@@ -199,4 +200,32 @@ func TestServerEnergyOnItsResource(t *testing.T) {
 	assert.Equal(t, "J", e.Unit())
 	assert.InDelta(t, 123.5, e.Sum().DataPoints().At(0).DoubleValue(), 0)
 	assert.Contains(t, metrics, "inference.tokens")
+}
+
+// A server whose process the GPU join found in a pod carries the pod on its resource; before that,
+// nothing of Kubernetes.
+func TestServerPodOnItsResource(t *testing.T) {
+	srv := serveRoutes(t, metricsRoute("testdata/payloads/vllm-v1-text.txt"))
+	g := startGroup(t, testConfig(serverConfig("vllm-a", srv.URL+"/metrics", "vllm")), receivertest.NewNopSettings(metadata.Type))
+	g.energy = gpu.NewServerLedger()
+	md, err := scrapeAll(g)
+	require.NoError(t, err)
+	attrs := md.ResourceMetrics().At(0).Resource().Attributes().AsRaw()
+	for _, k := range []string{"k8s.pod.name", "k8s.namespace.name", "k8s.container.name", "k8s.pod.uid", "container.id"} {
+		assert.NotContains(t, attrs, k)
+	}
+	g.energy.SetPod("vllm-a", kubepod.Pod{
+		Ref:   kubepod.Ref{PodUID: "9e3c2f71-4b8a-4d6e-a1f0-2c7d9b5e8a34", ContainerID: "f2a9c4e1b7d3"},
+		Owner: kubepod.Owner{Namespace: "serving", Pod: "vllm-0", Container: "vllm"}, Named: true,
+	})
+	g.energy.SetPod("other", kubepod.Pod{Ref: kubepod.Ref{PodUID: "x"}})
+	md, err = scrapeAll(g)
+	require.NoError(t, err)
+	attrs = md.ResourceMetrics().At(0).Resource().Attributes().AsRaw()
+	assert.Equal(t, "serving", attrs["k8s.namespace.name"])
+	assert.Equal(t, "vllm-0", attrs["k8s.pod.name"])
+	assert.Equal(t, "vllm", attrs["k8s.container.name"])
+	assert.Equal(t, "9e3c2f71-4b8a-4d6e-a1f0-2c7d9b5e8a34", attrs["k8s.pod.uid"])
+	assert.Equal(t, "f2a9c4e1b7d3", attrs["container.id"])
+	assert.Equal(t, "vllm-a", attrs["inference.server.name"])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -37,14 +38,14 @@ func newGPUScraper(cfg *Config, set receiver.Settings, energy *gpu.ServerLedger)
 			SysfsRoot:    cfg.GPU.SysfsRoot,
 			Energy:       energy,
 			PodResources: podLister(cfg.GPU.PodResourcesSocket),
-			Servers:      localServers(cfg.Servers, host),
+			Servers:      localServers(cfg.Servers, append([]string{host}, cfg.GPU.LocalAddresses...)),
 		}, set.Logger),
 	}
 }
 
-// localServers are the configured servers on this host, by port: the GPU processes listening on them
-// are joined to their names.
-func localServers(servers []ServerConfig, hostname string) []gpu.Server {
+// localServers are the configured servers on this host (loopback, or one of its names and
+// addresses), by port: the GPU processes listening on them are joined to their names.
+func localServers(servers []ServerConfig, local []string) []gpu.Server {
 	var out []gpu.Server
 	for i := range servers {
 		s := &servers[i]
@@ -52,10 +53,12 @@ func localServers(servers []ServerConfig, hostname string) []gpu.Server {
 		if err != nil {
 			continue
 		}
-		switch u.Hostname() {
-		case "127.0.0.1", "localhost", "::1", "0.0.0.0", hostname:
+		switch h := u.Hostname(); h {
+		case "127.0.0.1", "localhost", "::1", "0.0.0.0":
 		default:
-			continue
+			if h == "" || !slices.Contains(local, h) {
+				continue
+			}
 		}
 		_, port := hostPort(s.Endpoint)
 		name := s.Name

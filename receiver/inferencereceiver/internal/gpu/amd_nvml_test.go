@@ -62,15 +62,17 @@ func TestXidEventsToCallback(t *testing.T) {
 	}
 }
 
-// fakeProcTwoServers is a /proc where process 4242 listens on port 8000 (server vllm-a) and 5151 on
-// port 8001 (server tgi-b).
+// fakeProcTwoServers is a /proc where process 4242 listens on port 8000 (server vllm-a) in the host's
+// network namespace and 5151 on port 8001 (server tgi-b) in a pod's: each namespace's table lists
+// only its own sockets, as the kernel shows them through /proc/PID/net.
 func fakeProcTwoServers(t *testing.T) string {
 	t.Helper()
 	root := fakeProc(t)
-	require.NoError(t, os.WriteFile(filepath.Join(root, "net", "tcp"), []byte(
-		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"+
-			"   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0\n"+
-			"   1: 0100007F:1F41 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 778 1 0000000000000000 100 0 0 10 0\n"), 0o644))
+	const header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	require.NoError(t, os.WriteFile(filepath.Join(root, "5151", "net", "tcp"), []byte(header+
+		"   0: 00000000:1F41 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 778 1 0000000000000000 100 0 0 10 0\n"), 0o644))
+	require.NoError(t, os.Remove(filepath.Join(root, "5151", "ns", "net")))
+	require.NoError(t, os.Symlink("net:[4026532777]", filepath.Join(root, "5151", "ns", "net")))
 	return root
 }
 

@@ -107,10 +107,10 @@ func (r *reader) xidEvent(uuid string, data nvml.EventData) XidEvent {
 	if ret != nvml.SUCCESS || len(procs) == 0 {
 		return ev
 	}
-	sockets := listeningServers(r.opts.ProcRoot, r.opts.Servers)
+	sockets := newSockets(r.opts.ProcRoot, r.opts.Servers)
 	for _, p := range procs {
 		pid := strconv.FormatUint(uint64(p.Pid), 10)
-		ev.Processes = append(ev.Processes, XidProcess{PID: pid, Executable: processName(r.opts.ProcRoot, pid), Server: serverOf(r.opts.ProcRoot, pid, sockets)})
+		ev.Processes = append(ev.Processes, XidProcess{PID: pid, Executable: processName(r.opts.ProcRoot, pid), Server: sockets.serverOf(pid)})
 	}
 	return ev
 }

@@ -167,7 +167,7 @@ func (r *reader) Scrape(ctx context.Context, now time.Time, ms pmetric.MetricSli
 	out := newMetricSet(ms, pcommon.NewTimestampFromTime(now), pcommon.NewTimestampFromTime(r.start))
 	r.devs = podDevices(ctx, r.opts.PodResources, now, r.logger)
 	defer r.names.Sweep(now)
-	var ports map[uint64]string // socket inode → server name, read once per scrape when needed
+	var ports *sockets // the processes' listening sockets, read once per scrape when needed
 	for i := 0; i < count; i++ {
 		dev, ret := r.lib.DeviceGetHandleByIndex(i)
 		if ret != nvml.SUCCESS {
@@ -196,7 +196,7 @@ func (r *reader) Scrape(ctx context.Context, now time.Time, ms pmetric.MetricSli
 		r.readGPM(dev, attrs, now, out)
 		if r.opts.Processes {
 			if ports == nil {
-				ports = listeningServers(r.opts.ProcRoot, r.opts.Servers)
+				ports = newSockets(r.opts.ProcRoot, r.opts.Servers)
 			}
 			use := r.readProcesses(dev, attrs, now, ports, out)
 			if j, ok := r.energyDelta(attrs.id, h.energyMJ, h.hasEnergy); ok {
@@ -386,7 +386,7 @@ var clockEventReasons = []struct {
 
 // readProcesses reads per-process GPU memory and SM utilization, naming each process and joining it
 // to the configured server that listens from it.
-func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, ports map[uint64]string, out *metricSet) gpuUse {
+func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, ports *sockets, out *metricSet) gpuUse {
 	use := gpuUse{util: map[string]float64{}, procs: map[string]float64{}}
 	procs, ret := dev.GetComputeRunningProcesses()
 	if ret != nvml.SUCCESS {
@@ -417,7 +417,7 @@ func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, po
 			extra = append(extra, "process.executable.name", exe)
 		}
 		extra = append(extra, pods[i].Attributes()...)
-		server := serverOf(r.opts.ProcRoot, pid, ports)
+		server := ports.serverOf(pid)
 		if server != "" && pods[i].PodUID != "" {
 			r.opts.Energy.SetPod(server, pods[i])
 		}

@@ -142,14 +142,17 @@ func fakeProc(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	must := func(err error) { require.NoError(t, err) }
-	must(os.MkdirAll(filepath.Join(root, "net"), 0o755))
-	must(os.WriteFile(filepath.Join(root, "net", "tcp"), []byte(
-		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"+
-			"   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0\n"+
-			"   1: 0100007F:1F41 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 778 1 0000000000000000 100 0 0 10 0\n"), 0o644))
+	tcp := []byte("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0\n" +
+		"   1: 0100007F:1F41 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 778 1 0000000000000000 100 0 0 10 0\n")
+	// Both in one network namespace, each showing it in /proc/PID/net.
 	for pid, comm := range map[string]string{"4242": "python3", "5151": "other"} {
 		must(os.MkdirAll(filepath.Join(root, pid, "fd"), 0o755))
+		must(os.MkdirAll(filepath.Join(root, pid, "net"), 0o755))
+		must(os.MkdirAll(filepath.Join(root, pid, "ns"), 0o755))
 		must(os.WriteFile(filepath.Join(root, pid, "comm"), []byte(comm+"\n"), 0o644))
+		must(os.WriteFile(filepath.Join(root, pid, "net", "tcp"), tcp, 0o644))
+		must(os.Symlink("net:[4026531992]", filepath.Join(root, pid, "ns", "net")))
 	}
 	must(os.Symlink("socket:[777]", filepath.Join(root, "4242", "fd", "3")))
 	must(os.Symlink("/dev/null", filepath.Join(root, "4242", "fd", "0")))

@@ -17,21 +17,40 @@ func processName(procRoot, pid string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// listeningServers maps the inodes of the sockets listening on a configured server's port (from
-// /proc/net/tcp and tcp6) to that server's name.
-func listeningServers(procRoot string, servers []Server) map[uint64]string {
+// sockets joins GPU processes to the configured servers they listen for: a process's listening
+// socket on a server's port, read in the process's own network namespace (/proc/PID/net/tcp{,6}:
+// a server in a pod or on the host network is seen from an agent in another namespace, with the
+// host's PIDs), once per namespace and scrape.
+type sockets struct {
+	procRoot string
+	byPort   map[int]string
+	netns    map[string]map[uint64]string // namespace → listening socket inode → server name
+}
+
+func newSockets(procRoot string, servers []Server) *sockets {
 	byPort := map[int]string{}
 	for _, s := range servers {
 		if s.Port > 0 {
 			byPort[s.Port] = s.Name
 		}
 	}
-	out := map[uint64]string{}
-	if len(byPort) == 0 {
-		return out
+	return &sockets{procRoot: procRoot, byPort: byPort, netns: map[string]map[uint64]string{}}
+}
+
+// listening maps the inodes of the sockets listening on a configured server's port in pid's network
+// namespace to that server's name.
+func (x *sockets) listening(pid string) map[uint64]string {
+	ns, err := os.Readlink(filepath.Join(x.procRoot, pid, "ns", "net"))
+	if err != nil {
+		ns = "pid:" + pid // unreadable: this process's own view, not shared
 	}
-	for _, f := range []string{"net/tcp", "net/tcp6"} {
-		file, err := os.Open(filepath.Join(procRoot, f)) //nolint:gosec // G304: /proc/net/tcp{,6}, fixed names
+	if m, ok := x.netns[ns]; ok {
+		return m
+	}
+	out := map[uint64]string{}
+	x.netns[ns] = out
+	for _, f := range []string{"tcp", "tcp6"} {
+		file, err := os.Open(filepath.Join(x.procRoot, pid, "net", f)) //nolint:gosec // G304: /proc/<pid>/net/tcp{,6}, fixed names
 		if err != nil {
 			continue
 		}
@@ -51,7 +70,7 @@ func listeningServers(procRoot string, servers []Server) map[uint64]string {
 			if err != nil {
 				continue
 			}
-			name, ok := byPort[int(port)]
+			name, ok := x.byPort[int(port)]
 			if !ok {
 				continue
 			}
@@ -65,12 +84,16 @@ func listeningServers(procRoot string, servers []Server) map[uint64]string {
 }
 
 // serverOf is the configured server a process listens for: one of its file descriptors is one of
-// the listening sockets.
-func serverOf(procRoot, pid string, sockets map[uint64]string) string {
-	if len(sockets) == 0 {
+// the listening sockets of its namespace.
+func (x *sockets) serverOf(pid string) string {
+	if x == nil || len(x.byPort) == 0 {
 		return ""
 	}
-	dir := filepath.Join(procRoot, pid, "fd")
+	listening := x.listening(pid)
+	if len(listening) == 0 {
+		return ""
+	}
+	dir := filepath.Join(x.procRoot, pid, "fd")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return ""
@@ -88,7 +111,7 @@ func serverOf(procRoot, pid string, sockets map[uint64]string) string {
 		if err != nil {
 			continue
 		}
-		if name, ok := sockets[inode]; ok {
+		if name, ok := listening[inode]; ok {
 			return name
 		}
 	}
