@@ -104,7 +104,7 @@ func TestLocalServersForTheGPUJoin(t *testing.T) {
 	assert.Equal(t, "c", got[2].Name)
 	assert.Equal(t, gpu.Server{Name: "d", Port: 8001}, got[3])
 	// Without local addresses, only loopback and the hostname.
-	assert.Len(t, localServers([]ServerConfig{serverConfig("d", "http://10.0.0.1:8001/metrics", "vllm")}, []string{"myhost"}), 0)
+	assert.Empty(t, localServers([]ServerConfig{serverConfig("d", "http://10.0.0.1:8001/metrics", "vllm")}, []string{"myhost"}))
 }
 
 func TestHostPort(t *testing.T) {
