@@ -17,7 +17,7 @@ PROMETHEUS3 ?= $(shell $(GO) env GOPATH)/bin/prometheus-$(PROMETHEUS3_VERSION)/p
 HELM_VERSION := v3.22.0
 HELM ?= $(shell $(GO) env GOPATH)/bin/helm-$(HELM_VERSION)/helm
 CHART := deploy/helm/otelcol-inference
-GENERATED  := receiver/inferencereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist internal/names deploy/grafana
+GENERATED  := receiver/inferencereceiver receiver/inferenceprobereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist internal/names deploy/grafana
 
 .PHONY: helm chart-lint manifests prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
@@ -48,6 +48,11 @@ build:
 generate:
 	cd receiver/inferencereceiver && $(GO) run ../../cmd/schemagen -metadata metadata.yaml -out ../../internal/names/generated_metrics.go -codegen metadata.codegen.yaml
 	cd receiver/inferencereceiver && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.codegen.yaml && \
+		tmp=$$(mktemp -d) && cp internal/metadata/generated_metrics.go internal/metadata/generated_metrics_test.go $$tmp/ && \
+		$(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml && \
+		cp $$tmp/generated_metrics.go $$tmp/generated_metrics_test.go internal/metadata/ && rm -rf $$tmp metadata.codegen.yaml
+	cd receiver/inferenceprobereceiver && $(GO) run ../../cmd/schemagen -metadata metadata.yaml -out ../../internal/names/generated_probe_metrics.go -all Probe -codegen metadata.codegen.yaml
+	cd receiver/inferenceprobereceiver && $(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.codegen.yaml && \
 		tmp=$$(mktemp -d) && cp internal/metadata/generated_metrics.go internal/metadata/generated_metrics_test.go $$tmp/ && \
 		$(GO) tool -modfile=../../$(TOOLS_MOD) mdatagen metadata.yaml && \
 		cp $$tmp/generated_metrics.go $$tmp/generated_metrics_test.go internal/metadata/ && rm -rf $$tmp metadata.codegen.yaml

@@ -20,6 +20,7 @@ import (
 	prometheusreceiver "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
 	remotewriteexporter "github.com/otel-inference/collector/exporter/remotewriteexporter"
 	ratioprocessor "github.com/otel-inference/collector/processor/ratioprocessor"
+	inferenceprobereceiver "github.com/otel-inference/collector/receiver/inferenceprobereceiver"
 	inferencereceiver "github.com/otel-inference/collector/receiver/inferencereceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
@@ -80,6 +81,7 @@ func components() (otelcol.Factories, error) {
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		inferencereceiver.NewFactory(),
+		inferenceprobereceiver.NewFactory(),
 		otlpreceiver.NewFactory(),
 		prometheusreceiver.NewFactory(),
 	)
@@ -87,9 +89,10 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ReceiverModules = makeModulesMap(factories.Receivers, map[component.Type]string{
-		inferencereceiver.NewFactory().Type():  "github.com/otel-inference/collector v0.0.0",
-		otlpreceiver.NewFactory().Type():       "go.opentelemetry.io/collector/receiver/otlpreceiver v0.158.0",
-		prometheusreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver v0.158.0",
+		inferencereceiver.NewFactory().Type():      "github.com/otel-inference/collector v0.0.0",
+		inferenceprobereceiver.NewFactory().Type(): "github.com/otel-inference/collector v0.0.0",
+		otlpreceiver.NewFactory().Type():           "go.opentelemetry.io/collector/receiver/otlpreceiver v0.158.0",
+		prometheusreceiver.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver v0.158.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

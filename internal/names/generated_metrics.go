@@ -88,7 +88,7 @@ var (
 	NvidiaGPUSMOccupancy = Metric{Name: "nvidia.gpu.sm.occupancy", Unit: "1", Description: "Warps resident on the SMs over the most they can hold, averaged over the interval and all SMs, 0..1 (NVML GPM; DCGM_FI_PROF_SM_OCCUPANCY).", Type: Gauge, Monotonic: false}
 )
 
-// All lists every declared metric, by name.
+// All lists every metric of the inference receiver, by name.
 var All = []Metric{
 	GenAIServerRequestDuration,
 	GenAIServerTimePerOutputToken,

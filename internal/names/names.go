@@ -21,6 +21,9 @@ type Metric struct {
 	Type        Type
 	// Monotonic is true for a counter, false for an up-down sum (hw.gpu.memory.usage).
 	Monotonic bool
+	// Bounds are a histogram's bucket boundaries, where the component makes its own histogram (a
+	// probe's client-side measurements); nil where a server's own buckets are copied.
+	Bounds []float64
 }
 
 // ByName finds a declared metric.

@@ -71,11 +71,14 @@ const (
 	SLORatio       = "inference.requests.slo_ratio"
 	// TokensEnergy is the energy per output token of a model server (J/{token}).
 	TokensEnergy = "inference.tokens.energy"
+	// ProbePassRatio is the fraction of an inference_probe's checks that passed.
+	ProbePassRatio = "inference.probe.pass_ratio"
 )
 
 // DefaultRules are used when no rules are configured, on the inference receiver's schema: the error
 // ratio of inference.requests (aborted requests count in the denominator only), the fraction of
-// inference.score above 0.8, and the fraction of requests finished within 10 s.
+// inference.score above 0.8, the fraction of requests finished within 10 s, the energy per output
+// token, and the pass ratio of each inference_probe (passes over all checks, errors included).
 func DefaultRules() []RuleConfig {
 	model := []string{names.AttrGenAIRequestModel}
 	highScore, slo := 0.8, 10.0
@@ -102,6 +105,12 @@ func DefaultRules() []RuleConfig {
 			Numerator:   &Selector{Metric: names.InferenceServerEnergy.Name},
 			Denominator: &Selector{Metric: names.InferenceTokens.Name, Match: map[string]string{names.AttrGenAITokenType: "output"}},
 			Unit:        "J/{token}",
+		},
+		{
+			Name:        ProbePassRatio,
+			Numerator:   &Selector{Metric: names.InferenceProbeChecks.Name, Match: map[string]string{"inference.probe.result": "pass"}},
+			Denominator: &Selector{Metric: names.InferenceProbeChecks.Name},
+			GroupBy:     []string{"inference.probe.name"},
 		},
 	}
 }
