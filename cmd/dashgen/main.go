@@ -62,6 +62,8 @@ var overview = []panel{
 	}},
 	{"Servers up", "short", "inference.server.up", [][2]string{{"{{job}}", `inference_server_up{job=~"$server", inference_server_flavor=~"$flavor"}`}}},
 	{"High-score ratio (scores above 0.8)", "percentunit", "ratio processor: inference.score.high_ratio", [][2]string{{"{{job}} {{gen_ai_request_model}}", `max by (job, gen_ai_request_model) (inference_score_high_ratio{` + sel + `})`}}},
+	{"Probe pass ratio (90 % alert line)", "percentunit", "inference_probe checks, ratio processor: inference.probe.pass_ratio", [][2]string{{"{{inference_probe_name}}", `min by (inference_probe_name) (inference_probe_pass_ratio)`}, {"alert threshold", `vector(0.9)`}}},
+	{"Probe latency P95 (as a client waits)", "s", "inference_probe: gen_ai.client.operation.duration", [][2]string{{"{{inference_probe_name}}", `histogram_quantile(0.95, sum by (inference_probe_name, le) (rate(gen_ai_client_operation_duration_seconds_bucket[$__rate_interval])))`}}},
 }
 
 const gpuSel = `hw_id=~"$gpu"`

@@ -144,7 +144,20 @@ scrape_configs:
   - job_name: otelcol
     static_configs: [{targets: ["127.0.0.1:%d"]}]
 `, telemetryPort))
-	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - {name: vllm, endpoint: %s/metrics, flavor: vllm}
+	// Probes of an OpenAI-compatible server, for the probe panels (one always right, one flaky).
+	api := openAIServer(t)
+	probes := fmt.Sprintf(`  inference_probe:
+    collection_interval: 1s
+    initial_delay: 0s
+    probes:
+      - {name: right, endpoint: %[1]s/v1, kind: chat, model: right, input: "2+2?", max_tokens: 4, timeout: 900ms, expect: {equals: "4"}}
+      - {name: flaky, endpoint: %[1]s/v1, kind: chat, model: flaky, input: "2+2?", max_tokens: 4, timeout: 900ms, expect: {equals: "4"}}
+`, api.URL)
+	withProbes := func(cfg string) string {
+		cfg = strings.Replace(cfg, "receivers:\n", "receivers:\n"+probes, 1)
+		return strings.Replace(cfg, "receivers: [inference]", "receivers: [inference, inference_probe]", 1)
+	}
+	collector := startCollector(t, collectorBin, withProbes(inferenceServers()+fmt.Sprintf(`      - {name: vllm, endpoint: %s/metrics, flavor: vllm}
       - {name: tgi, endpoint: %s/metrics, flavor: tgi}
       - {name: triton, endpoint: %s/metrics, flavor: triton}
       - name: reranker
@@ -163,7 +176,7 @@ scrape_configs:
         - pull:
             exporter:
               prometheus: {host: 127.0.0.1, port: %d}
-`, telemetryPort)))
+`, telemetryPort))))
 
 	// Panels that cannot have data on this machine, and why.
 	noData := map[string]string{
