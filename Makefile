@@ -7,6 +7,8 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 GO         ?= go
 BUILD_DIR  := build
 BIN        := $(BUILD_DIR)/otelcol-inference
+# The lean agent build (builder-config-agent.yaml): the agent role's components only.
+AGENT_BIN  := $(BUILD_DIR)/otelcol-inference-agent
 TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
 # Prometheus 3 (OTLP receiver) for the OTLP-backend test, in a folder of its own under GOPATH/bin so
@@ -17,7 +19,7 @@ PROMETHEUS3 ?= $(shell $(GO) env GOPATH)/bin/prometheus-$(PROMETHEUS3_VERSION)/p
 HELM_VERSION := v3.22.0
 HELM ?= $(shell $(GO) env GOPATH)/bin/helm-$(HELM_VERSION)/helm
 CHART := deploy/helm/otelcol-inference
-GENERATED  := receiver/inferencereceiver receiver/inferenceprobereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist internal/names deploy/grafana
+GENERATED  := receiver/inferencereceiver receiver/inferenceprobereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist otelcol-dist-agent internal/names deploy/grafana
 
 .PHONY: helm chart-lint manifests prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
@@ -40,6 +42,7 @@ demo: build
 ## build: the distribution binary (from the committed ocb sources in otelcol-dist/)
 build:
 	cd otelcol-dist && CGO_ENABLED=1 $(GO) build -trimpath -ldflags="-s -w" -o ../$(BIN) .
+	cd otelcol-dist-agent && CGO_ENABLED=1 $(GO) build -trimpath -ldflags="-s -w" -o ../$(AGENT_BIN) .
 
 ## generate: metric descriptors (cmd/schemagen), mdatagen for our components, ocb sources for the distribution
 ## The receiver's metadata.yaml declares histograms, which mdatagen v0.159 documents but cannot build:
@@ -63,7 +66,8 @@ generate:
 
 generate-dist:
 	$(GO) tool -modfile=$(TOOLS_MOD) builder --config builder-config.yaml --skip-compilation
-	gofmt -w otelcol-dist/*.go
+	$(GO) tool -modfile=$(TOOLS_MOD) builder --config builder-config-agent.yaml --skip-compilation
+	gofmt -w otelcol-dist/*.go otelcol-dist-agent/*.go
 
 ## check-generated: fails when generating changes any file (committed or not) under the generated paths
 check-generated:
@@ -89,7 +93,7 @@ unit:
 	$(GO) test -count=1 ./...
 
 e2e: build prometheus prometheus3 helm
-	E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) PROMETHEUS_BIN=$(PROMETHEUS) PROMETHEUS3_BIN=$(PROMETHEUS3) HELM_BIN=$(HELM) \
+	E2E_REQUIRED=1 OTELCOL_INFERENCE_BIN=$(CURDIR)/$(BIN) OTELCOL_INFERENCE_AGENT_BIN=$(CURDIR)/$(AGENT_BIN) PROMETHEUS_BIN=$(PROMETHEUS) PROMETHEUS3_BIN=$(PROMETHEUS3) HELM_BIN=$(HELM) \
 		$(GO) test -count=1 -v -timeout 15m ./test/e2e/...
 
 ## bench: Go benchmarks, then the whole-process comparison with contrib's prometheusreceiver and the

@@ -46,6 +46,8 @@ func main() {
 	huge := flag.Bool("huge", false, "also measure peak RSS with a 1,000,000-series target beside one vLLM (default max_series)")
 	hugeBins := flag.String("huge-bins", "", "binaries to compare in the huge-target run (comma-separated; default -bin)")
 	hugePairs := flag.Int("huge-pairs", 3, "pairs per binary in the huge-target run")
+	leanBins := flag.String("lean-bins", "", "compare builds in the agent role (comma-separated: full,lean), on -lean-payload")
+	leanPayload := flag.String("lean-payload", "vllm", "payload of the -lean-bins run")
 	flag.Parse()
 
 	var report bytes.Buffer
@@ -91,6 +93,16 @@ func main() {
 		fmt.Fprintln(w)
 		if err := runHuge(w, bins, vllm.body, *hugePairs, 5*time.Second, 12*time.Second, 20*time.Second); err != nil {
 			log.Fatalf("benchharness: huge-target run: %v", err)
+		}
+	}
+	if *leanBins != "" {
+		p, err := loadPayload(*leanPayload)
+		if err != nil {
+			log.Fatalf("benchharness: %v", err)
+		}
+		fmt.Fprintln(w)
+		if err := leanCompare(w, strings.Split(*leanBins, ","), p, *pairs, *targets, *interval, *warmup, *measure); err != nil {
+			log.Fatalf("benchharness: lean run: %v", err)
 		}
 	}
 	if *scale {

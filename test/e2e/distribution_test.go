@@ -99,7 +99,27 @@ func TestDefaultConfigRunsWithoutServer(t *testing.T) {
 // TestAgentToGateway runs the shipped agent.yaml and gateway.yaml unchanged (endpoints through their
 // environment variables): vLLM → agent → OTLP with a bearer token → gateway (ratio) → Prometheus.
 func TestAgentToGateway(t *testing.T) {
-	collectorBin, prometheusBin := binaries(t)
+	collectorBin, _ := binaries(t)
+	t.Run("full build", func(t *testing.T) { agentToGateway(t, collectorBin, "agent.yaml") })
+	// The lean build runs both roles: agent-lean.yaml (host.name from the environment) and the gateway.
+	t.Run("lean build", func(t *testing.T) { agentToGateway(t, agentBinary(t), "agent-lean.yaml") })
+}
+
+// agentBinary is the lean agent build (make build), from OTELCOL_INFERENCE_AGENT_BIN.
+func agentBinary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("OTELCOL_INFERENCE_AGENT_BIN")
+	if bin == "" {
+		if os.Getenv("E2E_REQUIRED") != "" {
+			t.Fatal("OTELCOL_INFERENCE_AGENT_BIN is not set: `make build` builds the lean agent")
+		}
+		t.Skip("OTELCOL_INFERENCE_AGENT_BIN is not set; run `make test`")
+	}
+	return bin
+}
+
+func agentToGateway(t *testing.T, collectorBin, agentConfig string) {
+	_, prometheusBin := binaries(t)
 	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
 	require.NoError(t, err)
 	var payloads [][]byte
@@ -119,13 +139,15 @@ func TestAgentToGateway(t *testing.T) {
 		"PROMETHEUS_REMOTE_WRITE_URL="+prom+"/api/v1/write",
 		"OTELCOL_STORAGE_DIR="+t.TempDir(),
 	), collectorBin, "--config=../../otelcol-dist/gateway.yaml")
+	host, _ := os.Hostname()
 	agent := startProcessEnv(t, "agent", append(common,
+		"OTELCOL_HOST_NAME="+host,
 		fmt.Sprintf("OTELCOL_GATEWAY_ENDPOINT=http://127.0.0.1:%d", otlpPort),
 		fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
 		fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)),
 		"VLLM_ENDPOINT="+srv.URL+"/metrics",
 		"OTELCOL_STORAGE_DIR="+t.TempDir(),
-	), collectorBin, "--config=../../otelcol-dist/agent.yaml",
+	), collectorBin, "--config=../../otelcol-dist/"+agentConfig,
 		"--set=receivers::inference::collection_interval=1s")
 
 	var ratios []sample
@@ -135,11 +157,10 @@ func TestAgentToGateway(t *testing.T) {
 		ratios = queryRange(t, prom, `inference_requests_error_ratio`, 10*time.Minute)
 		return len(ratios) >= 3
 	})
-	host, _ := os.Hostname()
 	for _, r := range ratios {
 		assert.Equal(t, model, r.labels["gen_ai_request_model"])
 		assert.Equal(t, "vllm", r.labels["inference_server_name"])
-		assert.NotEmpty(t, r.labels["host_name"], "resource_detection's host.name is kept")
+		assert.NotEmpty(t, r.labels["host_name"], "the agent's host.name is kept")
 		assert.True(t, r.v >= 0 && r.v <= 1, "ratio %v out of 0..1", r.v)
 	}
 	assert.Equal(t, host, ratios[0].labels["host_name"])
