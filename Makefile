@@ -21,7 +21,7 @@ HELM ?= $(shell $(GO) env GOPATH)/bin/helm-$(HELM_VERSION)/helm
 CHART := deploy/helm/otelcol-inference
 GENERATED  := receiver/inferencereceiver receiver/inferenceprobereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist otelcol-dist-agent internal/names deploy/grafana
 
-.PHONY: helm chart-lint manifests prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
+.PHONY: vmagent bench-vmagent helm chart-lint manifests prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
 all: build
 
@@ -147,6 +147,16 @@ manifests: helm
 	{ echo "# Rendered from $(CHART) with its default values by \`make manifests\` (helm template"; \
 	  echo "# otelcol-inference --namespace observability). Edit the chart, not this file."; \
 	  $(HELM) template otelcol-inference $(CHART) --namespace observability; } > deploy/kubernetes/otelcol-inference.yaml
+
+## vmagent (VictoriaMetrics v1.151.0) for the benchmark harness's comparison (make bench-vmagent)
+VMAGENT ?= $(shell $(GO) env GOPATH)/bin/vmagent-v1.151.0/vmagent
+vmagent:
+	@test -x $(VMAGENT) || GOBIN=$(dir $(VMAGENT)) $(GO) install github.com/VictoriaMetrics/VictoriaMetrics/app/vmagent@v1.151.0
+
+## bench-vmagent: our two builds and vmagent, scrape → remote write into one Prometheus (about 8 minutes)
+bench-vmagent: build prometheus vmagent
+	$(GO) build -o $(BUILD_DIR)/benchharness ./cmd/benchharness
+	./$(BUILD_DIR)/benchharness -payloads "" -vmagent $(VMAGENT) -prometheus $(PROMETHEUS) -pairs 3 -out $(BUILD_DIR)/bench-vmagent.md
 
 prometheus3:
 	@test -x $(PROMETHEUS3) || { echo "Building Prometheus 3 $(PROMETHEUS3_VERSION) (once, a few minutes)"; \

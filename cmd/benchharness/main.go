@@ -48,6 +48,9 @@ func main() {
 	hugePairs := flag.Int("huge-pairs", 3, "pairs per binary in the huge-target run")
 	leanBins := flag.String("lean-bins", "", "compare builds in the agent role (comma-separated: full,lean), on -lean-payload")
 	leanPayload := flag.String("lean-payload", "vllm", "payload of the -lean-bins run")
+	vmagent := flag.String("vmagent", "", "vmagent binary (make vmagent): compare -vm-bins with it end to end into -prometheus, on -vm-payloads")
+	vmBins := flag.String("vm-bins", "build/otelcol-inference,build/otelcol-inference-agent", "our builds in the vmagent comparison")
+	vmPayloads := flag.String("vm-payloads", "tgi,vllm", "payloads of the vmagent comparison")
 	flag.Parse()
 
 	var report bytes.Buffer
@@ -93,6 +96,20 @@ func main() {
 		fmt.Fprintln(w)
 		if err := runHuge(w, bins, vllm.body, *hugePairs, 5*time.Second, 12*time.Second, 20*time.Second); err != nil {
 			log.Fatalf("benchharness: huge-target run: %v", err)
+		}
+	}
+	if *vmagent != "" {
+		var vps []payload
+		for _, n := range strings.Split(*vmPayloads, ",") {
+			p, err := loadPayload(strings.TrimSpace(n))
+			if err != nil {
+				log.Fatalf("benchharness: %v", err)
+			}
+			vps = append(vps, p)
+		}
+		fmt.Fprintln(w)
+		if err := vmagentCompare(w, strings.Split(*vmBins, ","), *vmagent, *prometheus, vps, *pairs, *targets, *interval, *warmup, *measure); err != nil {
+			log.Fatalf("benchharness: vmagent run: %v", err)
 		}
 	}
 	if *leanBins != "" {

@@ -208,7 +208,12 @@ func runOnceHooks(bin, config string, warmup, measure time.Duration, atStart, at
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		return measurement{}, err
 	}
-	cmd := exec.Command(bin, "--config="+path)
+	return runProcessHooks([]string{bin, "--config=" + path}, warmup, measure, atStart, atEnd)
+}
+
+// runProcessHooks is runOnceHooks for any command line (vmagent's flags).
+func runProcessHooks(argv []string, warmup, measure time.Duration, atStart, atEnd func()) (measurement, error) {
+	cmd := exec.Command(argv[0], argv[1:]...) //nolint:gosec // G204: the binaries named on the harness's command line
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// vmagentCompare runs each of our builds (inference → remote_write, memory queue, every exposed
+// series passed through) and vmagent (scrape → remote write) on the same replayed targets into one
+// real Prometheus, alternated, and reports CPU per scrape and peak RSS, medians and ratios to vmagent.
+func vmagentCompare(w io.Writer, ours []string, vmagent, prometheusBin string, ps []payload, pairs, targets int, interval, warmup, measure time.Duration) error {
+	dir, err := os.MkdirTemp("", "benchvm")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	promPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600); err != nil {
+		return err
+	}
+	prom := exec.Command(prometheusBin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), //nolint:gosec // G204: the Prometheus named on the command line
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--web.enable-remote-write-receiver", "--log.level=warn")
+	prom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := prom.Start(); err != nil {
+		return fmt.Errorf("starting Prometheus (%s): %w", prometheusBin, err)
+	}
+	defer func() { _ = prom.Process.Kill(); _ = prom.Wait() }()
+	promURL := fmt.Sprintf("http://127.0.0.1:%d", promPort)
+	if err := waitReady(promURL, 30*time.Second); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(ours)+1)
+	for _, b := range ours {
+		names = append(names, filepath.Base(b))
+	}
+	names = append(names, "vmagent")
+	fmt.Fprintf(w, "Scrape → remote write into one local Prometheus (Debian 2.42), %d replayed targets every %s; %s warm-up, %s measured; %d rounds, the order rotated each round; medians (ratio to vmagent).\n\n",
+		targets, interval, warmup, measure, pairs)
+	fmt.Fprintf(w, "| payload | %s |\n|---|%s\n", strings.Join(names, " | "), strings.Repeat("---:|", len(names)))
+	for _, p := range ps {
+		rep, err := newReplay(p.body, targets)
+		if err != nil {
+			return err
+		}
+		runs := make([][]measurement, len(names))
+		for i := 0; i < pairs; i++ {
+			for j := range names {
+				k := (i + j) % len(names) // rotate who goes first
+				var m measurement
+				if k < len(ours) {
+					m, err = runOnce(ours[k], remoteWriteConfig(p, rep.addrs, interval, promURL), &rep.hits, warmup, measure)
+				} else {
+					m, err = runVMAgent(vmagent, rep, interval, promURL, warmup, measure)
+				}
+				if err != nil {
+					rep.close()
+					return fmt.Errorf("%s on %s: %w", names[k], p.name, err)
+				}
+				log.Printf("%s round %d %s: %.3f ms/scrape, peak RSS %.0f MiB", p.name, i+1, names[k], m.cpuPerScrape*1e3, mib(m.rssBytes))
+				runs[k] = append(runs[k], m)
+			}
+		}
+		rep.close()
+		vmCPU, vmRSS := median(cpuOf(runs[len(ours)])), median(rssOf(runs[len(ours)], false))
+		cells := make([]string, len(names))
+		for k := range names {
+			c, r := median(cpuOf(runs[k])), median(rssOf(runs[k], false))
+			cells[k] = fmt.Sprintf("%.2f ms, %.0f MiB (%.2f, %.2f)", c*1e3, r/(1<<20), c/vmCPU, r/vmRSS)
+		}
+		fmt.Fprintf(w, "| %s (%d bytes) | %s |\n", p.name, len(p.body), strings.Join(cells, " | "))
+	}
+	return nil
+}
+
+func remoteWriteConfig(p payload, addrs []string, interval time.Duration, promURL string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "receivers:\n  inference:\n    collection_interval: %s\n    gpu: {enabled: false}\n    servers:\n", interval)
+	for _, a := range addrs {
+		fmt.Fprintf(&b, "      - {endpoint: \"http://%s/metrics\", flavor: %s, passthrough: all}\n", a, p.flavor)
+	}
+	fmt.Fprintf(&b, `exporters:
+  remote_write:
+    endpoint: %s/api/v1/write
+service:
+  pipelines:
+    metrics: {receivers: [inference], exporters: [remote_write]}
+  telemetry:
+    logs: {level: warn}
+    metrics: {level: none}
+`, promURL)
+	return b.String()
+}
+
+// runVMAgent measures vmagent scraping the replayed targets and remote-writing to promURL.
+func runVMAgent(bin string, rep *replay, interval time.Duration, promURL string, warmup, measure time.Duration) (measurement, error) {
+	dir, err := os.MkdirTemp("", "benchvmagent")
+	if err != nil {
+		return measurement{}, err
+	}
+	defer os.RemoveAll(dir)
+	var b strings.Builder
+	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\nscrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets: [", interval)
+	for i, a := range rep.addrs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", a)
+	}
+	b.WriteString("]\n")
+	cfg := filepath.Join(dir, "scrape.yml")
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		return measurement{}, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return measurement{}, err
+	}
+	var h0, h1 int64
+	m, err := runProcessHooks([]string{bin, "-promscrape.config=" + cfg, "-remoteWrite.url=" + promURL + "/api/v1/write",
+		"-remoteWrite.tmpDataPath=" + filepath.Join(dir, "queue"), fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port), "-loggerLevel=WARN"},
+		warmup, measure, func() { h0 = rep.hits.Load() }, func() { h1 = rep.hits.Load() })
+	if err != nil {
+		return m, err
+	}
+	m.scrapes = h1 - h0
+	if m.scrapes <= 0 {
+		return m, fmt.Errorf("vmagent scraped nothing")
+	}
+	m.cpuPerScrape = m.cpu / float64(m.scrapes)
+	return m, nil
+}
