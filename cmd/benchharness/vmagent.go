@@ -127,8 +127,10 @@ func runVMAgent(bin string, rep *replay, interval time.Duration, promURL string,
 		return measurement{}, err
 	}
 	var h0, h1 int64
-	m, err := runProcessHooks([]string{bin, "-promscrape.config=" + cfg, "-remoteWrite.url=" + promURL + "/api/v1/write",
-		"-remoteWrite.tmpDataPath=" + filepath.Join(dir, "queue"), fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port), "-loggerLevel=WARN"},
+	m, err := runProcessHooks([]string{
+		bin, "-promscrape.config=" + cfg, "-remoteWrite.url=" + promURL + "/api/v1/write",
+		"-remoteWrite.tmpDataPath=" + filepath.Join(dir, "queue"), fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port), "-loggerLevel=WARN",
+	},
 		warmup, measure, func() { h0 = rep.hits.Load() }, func() { h1 = rep.hits.Load() })
 	if err != nil {
 		return m, err
