@@ -284,11 +284,16 @@ func runOnce(bin, config string, hits *atomic.Int64, warmup, measure time.Durati
 	if err != nil {
 		return m, err
 	}
-	m.scrapes = h1 - h0
-	if m.scrapes <= 0 {
+	return perScrape(m, h1-h0)
+}
+
+// perScrape divides a run's CPU by the scrapes the replayed servers answered.
+func perScrape(m measurement, scrapes int64) (measurement, error) {
+	m.scrapes = scrapes
+	if scrapes <= 0 {
 		return m, errors.New("no scrape reached the replayed servers")
 	}
-	m.cpuPerScrape = m.cpu / float64(m.scrapes)
+	m.cpuPerScrape = m.cpu / float64(scrapes)
 	return m, nil
 }
 

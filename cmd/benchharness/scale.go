@@ -71,28 +71,11 @@ func scaleRun(w io.Writer, bin, prometheusBin string, n int, measure time.Durati
 	fmt.Fprintf(w, "| inference → batch → debug | %.3f | %.0f MiB (%.0f MiB) | %d | – | – |\n", m.cores, mib(m.rssBytes), mib(m.anonBytes), missed)
 
 	// 2. With ratio and remote write to a real Prometheus.
-	dir, err := os.MkdirTemp("", "benchscale")
+	promURL, stop, err := startPrometheus(prometheusBin)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	promPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	_ = os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600)
-	prom := exec.Command(prometheusBin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--web.enable-remote-write-receiver", "--log.level=warn")
-	prom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := prom.Start(); err != nil {
-		return fmt.Errorf("starting Prometheus (%s): %w", prometheusBin, err)
-	}
-	defer func() { _ = prom.Process.Kill(); _ = prom.Wait() }()
-	promURL := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	if err := waitReady(promURL, 30*time.Second); err != nil {
-		return err
-	}
+	defer stop()
 	full := fmt.Sprintf(`receivers:
   inference:
     collection_interval: %s
@@ -355,4 +338,37 @@ func promCounter(base, name string) (float64, error) {
 		return 0, fmt.Errorf("%s not found", name)
 	}
 	return total, nil
+}
+
+// startPrometheus starts a Prometheus (remote-write receiver on) on a free loopback port with its
+// data in a temporary folder; stop kills it and removes the folder.
+func startPrometheus(bin string) (url string, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "benchprom")
+	if err != nil {
+		return "", nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	prom := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), //nolint:gosec // G204: the Prometheus named on the command line
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--web.enable-remote-write-receiver", "--log.level=warn")
+	prom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := prom.Start(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("starting Prometheus (%s): %w", bin, err)
+	}
+	stop = func() { _ = prom.Process.Kill(); _ = prom.Wait(); os.RemoveAll(dir) }
+	url = fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := waitReady(url, 30*time.Second); err != nil {
+		stop()
+		return "", nil, err
+	}
+	return url, stop, nil
 }

@@ -5,10 +5,8 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -16,30 +14,11 @@ import (
 // series passed through) and vmagent (scrape → remote write) on the same replayed targets into one
 // real Prometheus, alternated, and reports CPU per scrape and peak RSS, medians and ratios to vmagent.
 func vmagentCompare(w io.Writer, ours []string, vmagent, prometheusBin string, ps []payload, pairs, targets int, interval, warmup, measure time.Duration) error {
-	dir, err := os.MkdirTemp("", "benchvm")
+	promURL, stop, err := startPrometheus(prometheusBin)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	promPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600); err != nil {
-		return err
-	}
-	prom := exec.Command(prometheusBin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), //nolint:gosec // G204: the Prometheus named on the command line
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort), "--web.enable-remote-write-receiver", "--log.level=warn")
-	prom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := prom.Start(); err != nil {
-		return fmt.Errorf("starting Prometheus (%s): %w", prometheusBin, err)
-	}
-	defer func() { _ = prom.Process.Kill(); _ = prom.Wait() }()
-	promURL := fmt.Sprintf("http://127.0.0.1:%d", promPort)
-	if err := waitReady(promURL, 30*time.Second); err != nil {
-		return err
-	}
+	defer stop()
 	names := make([]string, 0, len(ours)+1)
 	for _, b := range ours {
 		names = append(names, filepath.Base(b))
@@ -135,10 +114,5 @@ func runVMAgent(bin string, rep *replay, interval time.Duration, promURL string,
 	if err != nil {
 		return m, err
 	}
-	m.scrapes = h1 - h0
-	if m.scrapes <= 0 {
-		return m, fmt.Errorf("vmagent scraped nothing")
-	}
-	m.cpuPerScrape = m.cpu / float64(m.scrapes)
-	return m, nil
+	return perScrape(m, h1-h0)
 }

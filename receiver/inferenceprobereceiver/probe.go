@@ -22,6 +22,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -243,83 +244,85 @@ func (o *outcome) usage(in, out int64, valid bool) {
 // reasoning model's reasoning), the gaps between output chunks, the usage of the last chunk. A
 // stream that ends before a chunk with a finish reason is incomplete.
 func (p *prober) stream(ctx context.Context, model string, start time.Time, o *outcome) error {
-	var (
-		text     strings.Builder
-		finished bool
-		last     time.Time
-	)
-	output := func(now time.Time) {
-		if last.IsZero() {
-			o.firstChunk = now.Sub(start).Seconds()
-		} else {
-			o.chunkGaps = append(o.chunkGaps, now.Sub(last).Seconds())
-		}
-		last = now
-	}
+	r := streamReader{o: o, start: start}
+	var err error
 	if p.cfg.Kind == KindChat {
 		svc := openai.NewChatCompletionService(p.opts...)
-		s := svc.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		err = readStream(svc.NewStreaming(ctx, openai.ChatCompletionNewParams{
 			Model:         model,
 			Messages:      []openai.ChatCompletionMessageParamUnion{openai.UserMessage(p.cfg.Input)},
 			MaxTokens:     openai.Int(p.cfg.MaxTokens),
 			StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
-		})
-		defer s.Close()
-		for s.Next() {
-			now := time.Now()
-			c := s.Current()
-			if c.Model != "" {
-				o.responseModel = c.Model
-			}
-			o.usage(c.Usage.PromptTokens, c.Usage.CompletionTokens, c.JSON.Usage.Valid())
+		}), func(c openai.ChatCompletionChunk, now time.Time) {
+			r.meta(c.Model, c.Usage, c.JSON.Usage.Valid())
 			for _, ch := range c.Choices {
-				if ch.Delta.Content != "" || hasReasoning(ch.Delta.JSON.ExtraFields) {
-					output(now)
-				}
-				text.WriteString(ch.Delta.Content)
-				if ch.FinishReason != "" {
-					finished = true
-				}
+				r.part(now, ch.Delta.Content, hasReasoning(ch.Delta.JSON.ExtraFields), ch.FinishReason != "")
 			}
-		}
-		if err := s.Err(); err != nil {
-			return err
-		}
+		})
 	} else {
 		svc := openai.NewCompletionService(p.opts...)
-		s := svc.NewStreaming(ctx, openai.CompletionNewParams{
+		err = readStream(svc.NewStreaming(ctx, openai.CompletionNewParams{
 			Model:         openai.CompletionNewParamsModel(model),
 			Prompt:        openai.CompletionNewParamsPromptUnion{OfString: openai.String(p.cfg.Input)},
 			MaxTokens:     openai.Int(p.cfg.MaxTokens),
 			StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
-		})
-		defer s.Close()
-		for s.Next() {
-			now := time.Now()
-			c := s.Current()
-			if c.Model != "" {
-				o.responseModel = c.Model
-			}
-			o.usage(c.Usage.PromptTokens, c.Usage.CompletionTokens, c.JSON.Usage.Valid())
+		}), func(c openai.Completion, now time.Time) {
+			r.meta(c.Model, c.Usage, c.JSON.Usage.Valid())
 			for _, ch := range c.Choices {
-				if ch.Text != "" {
-					output(now)
-				}
-				text.WriteString(ch.Text)
-				if ch.FinishReason != "" {
-					finished = true
-				}
+				r.part(now, ch.Text, false, ch.FinishReason != "")
 			}
-		}
-		if err := s.Err(); err != nil {
-			return err
-		}
+		})
 	}
-	if !finished {
+	if err != nil {
+		return err
+	}
+	if !r.finished {
 		return errIncomplete
 	}
-	o.answer = text.String()
+	o.answer = r.text.String()
 	return nil
+}
+
+// readStream hands each chunk of a stream, with the time it came, to each.
+func readStream[T any](s *ssestream.Stream[T], each func(T, time.Time)) error {
+	defer s.Close()
+	for s.Next() {
+		each(s.Current(), time.Now())
+	}
+	return s.Err()
+}
+
+// streamReader gathers what the chunks of a stream say, whatever the API.
+type streamReader struct {
+	o        *outcome
+	start    time.Time
+	last     time.Time
+	text     strings.Builder
+	finished bool
+}
+
+func (r *streamReader) meta(model string, u openai.CompletionUsage, valid bool) {
+	if model != "" {
+		r.o.responseModel = model
+	}
+	r.o.usage(u.PromptTokens, u.CompletionTokens, valid)
+}
+
+// part is one choice's piece of a chunk: its text, whether it carried other output (reasoning), and
+// whether it finished the answer.
+func (r *streamReader) part(now time.Time, text string, otherOutput, finish bool) {
+	if text != "" || otherOutput {
+		if r.last.IsZero() {
+			r.o.firstChunk = now.Sub(r.start).Seconds()
+		} else {
+			r.o.chunkGaps = append(r.o.chunkGaps, now.Sub(r.last).Seconds())
+		}
+		r.last = now
+	}
+	r.text.WriteString(text)
+	if finish {
+		r.finished = true
+	}
 }
 
 var errIncomplete = errors.New("the stream ended before a chunk with a finish reason")

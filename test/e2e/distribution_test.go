@@ -108,14 +108,7 @@ func TestAgentToGateway(t *testing.T) {
 // agentBinary is the lean agent build (make build), from OTELCOL_INFERENCE_AGENT_BIN.
 func agentBinary(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("OTELCOL_INFERENCE_AGENT_BIN")
-	if bin == "" {
-		if os.Getenv("E2E_REQUIRED") != "" {
-			t.Fatal("OTELCOL_INFERENCE_AGENT_BIN is not set: `make build` builds the lean agent")
-		}
-		t.Skip("OTELCOL_INFERENCE_AGENT_BIN is not set; run `make test`")
-	}
-	return bin
+	return toolFromEnv(t, "OTELCOL_INFERENCE_AGENT_BIN", "the lean agent", "make build")
 }
 
 func agentToGateway(t *testing.T, collectorBin, agentConfig string) {

@@ -27,16 +27,7 @@ const chartDir = "../../deploy/helm/otelcol-inference"
 // helmBin is helm v3.22.0 (`make helm` builds it), from HELM_BIN.
 func helmBin(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("HELM_BIN")
-	if bin == "" {
-		if os.Getenv("E2E_REQUIRED") != "" {
-			t.Fatal("HELM_BIN is not set: `make e2e` builds helm (make helm)")
-		}
-		t.Skip("HELM_BIN is not set; run `make test` for the chart tests")
-	}
-	path, err := exec.LookPath(bin)
-	require.NoError(t, err, "helm not found: `make helm` builds it")
-	return path
+	return toolFromEnv(t, "HELM_BIN", "helm", "make helm")
 }
 
 // rendered is what `helm template` made, each object strictly decoded into its Kubernetes type.

@@ -16,15 +16,22 @@ import (
 // prometheus3Bin is Prometheus 3 (v0.316.0, `make prometheus3` installs it), from PROMETHEUS3_BIN.
 func prometheus3Bin(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("PROMETHEUS3_BIN")
+	return toolFromEnv(t, "PROMETHEUS3_BIN", "Prometheus 3", "make prometheus3")
+}
+
+// toolFromEnv is the path of a tool the Makefile builds and names in env: missing, the test fails
+// under `make e2e` (E2E_REQUIRED) and is skipped under a plain `go test`.
+func toolFromEnv(t *testing.T, env, what, target string) string {
+	t.Helper()
+	bin := os.Getenv(env)
 	if bin == "" {
 		if os.Getenv("E2E_REQUIRED") != "" {
-			t.Fatal("PROMETHEUS3_BIN is not set: `make e2e` builds Prometheus 3 (make prometheus3)")
+			t.Fatalf("%s is not set: `make e2e` builds %s (%s)", env, what, target)
 		}
-		t.Skip("PROMETHEUS3_BIN is not set; run `make test` for the OTLP-backend test")
+		t.Skipf("%s is not set; run `make test`", env)
 	}
 	path, err := exec.LookPath(bin)
-	require.NoError(t, err, "Prometheus 3 not found: `make prometheus3` builds it")
+	require.NoError(t, err, "%s not found: `%s` builds it", what, target)
 	return path
 }
 
