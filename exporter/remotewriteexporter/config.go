@@ -26,6 +26,10 @@ type Config struct {
 	// max_elapsed_time 0 (the default) retries until the backend takes the data.
 	BackOffConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 
+	// Protocol is the remote-write protocol: v1 (1.0, the default) or v2 (2.0: interned symbols;
+	// type, unit and help per series; falls back to 1.0 when the receiver does not take it).
+	Protocol string `mapstructure:"protocol"`
+
 	// MaxSamplesPerRequest splits what one push carries into requests of at most this many samples.
 	MaxSamplesPerRequest int `mapstructure:"max_samples_per_request"`
 	// MaxRetryAfter caps how long a backend's Retry-After makes the sender wait (0: no cap).
@@ -72,6 +76,11 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, errors.New(`"endpoint" must be specified, e.g. http://127.0.0.1:9090/api/v1/write`))
 	} else if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf(`"endpoint" %q must be an http:// or https:// URL`, cfg.Endpoint))
+	}
+	switch cfg.Protocol {
+	case protocolV1, protocolV2:
+	default:
+		errs = append(errs, fmt.Errorf(`"protocol" must be v1 (remote write 1.0) or v2 (2.0), got %q`, cfg.Protocol))
 	}
 	if cfg.MaxSamplesPerRequest <= 0 {
 		errs = append(errs, fmt.Errorf(`"max_samples_per_request" must be positive, got %d`, cfg.MaxSamplesPerRequest))

@@ -1,6 +1,7 @@
 //go:generate go tool -modfile=../../internal/tools/go.mod mdatagen metadata.yaml
 
-// Package remotewriteexporter writes metrics with Prometheus remote write 1.0, durably and in order:
+// Package remotewriteexporter writes metrics with Prometheus remote write 1.0 (or 2.0, `protocol: v2`,
+// falling back to 1.0 for receivers without it), durably and in order:
 // its own strict FIFO queue (internal/fifo; on a storage extension such as file_storage, or in memory)
 // feeds one sender, so the samples of every series reach the backend in the order they were received,
 // across retries and restarts. It does not use exporterhelper's sending queue, whose persistent form

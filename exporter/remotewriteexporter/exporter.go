@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang/snappy"
@@ -55,6 +56,10 @@ type rwExporter struct {
 	cancel      context.CancelFunc
 	done        chan struct{}
 
+	// v2Worked: a 2.0 request was taken (a later 400 is a refusal, not a receiver without 2.0);
+	// fellBack: the receiver does not take 2.0, and 1.0 is sent instead.
+	v2Worked, fellBack atomic.Bool
+
 	// failingSince is when delivery (or the queue's storage) started failing; zero while it works.
 	failingSince time.Time
 	failingWarn  bool
@@ -95,6 +100,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*rwExporter, error) {
 			ExternalLabels:    cfg.ExternalLabels,
 			DisableTargetInfo: !cfg.TargetInfo.Enabled,
 			AddMetricSuffixes: cfg.AddMetricSuffixes,
+			SendMetadata:      cfg.Protocol == protocolV2, // 2.0 carries type, unit and help per series
 		},
 		userAgent: fmt.Sprintf("%s/%s", set.BuildInfo.Command, set.BuildInfo.Version),
 		logged:    map[string]bool{},
@@ -327,6 +333,16 @@ func (e *rwExporter) replaceDamagedQueue(ctx context.Context, cause error) {
 // samples. It retries each request until the backend takes it, refuses it for good, or the retries
 // run out (max_elapsed_time); it returns false when shutdown interrupted it.
 func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) bool {
+	if e.cfg.Protocol == protocolV2 && !e.fellBack.Load() {
+		ok, err := e.deliverV2(ctx, items, resumed)
+		var unsupported unsupportedV2
+		if !errors.As(err, &unsupported) {
+			return ok
+		}
+		e.fellBack.Store(true)
+		e.logger.Warn("The remote-write backend does not accept remote write 2.0; sending 1.0 from now on (restart the collector to try 2.0 again)",
+			zap.String("endpoint", e.cfg.Endpoint), zap.String("status", unsupported.status), zap.String("backend_message", unsupported.msg))
+	}
 	var merged map[string]*prompb.TimeSeries
 	for i, b := range items {
 		md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
@@ -357,7 +373,12 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) 
 		}
 	}
 	for _, req := range split(merged, e.cfg.MaxSamplesPerRequest) {
-		if !e.sendWithRetry(ctx, req, resumed) {
+		raw, err := req.Marshal()
+		if err != nil {
+			e.logOnce("encoding", "A remote-write request cannot be encoded; its samples are dropped", zap.Error(err))
+			continue
+		}
+		if ok, _ := e.sendWithRetry(ctx, request{raw: raw, samples: samplesIn(req)}, resumed); !ok {
 			return false
 		}
 	}
@@ -379,7 +400,7 @@ func signature(ls []prompb.Label) string {
 // backend's Retry-After, capped by max_retry_after). It returns false only when shutdown interrupted
 // it. Delivery failing for longer than failingWarnAfter is said once at warn, with the endpoint and
 // the error, and its recovery at info.
-func (e *rwExporter) sendWithRetry(ctx context.Context, req *prompb.WriteRequest, resumed bool) bool {
+func (e *rwExporter) sendWithRetry(ctx context.Context, req request, resumed bool) (bool, error) {
 	bo := e.cfg.BackOffConfig
 	wait := bo.InitialInterval
 	began := time.Now()
@@ -387,10 +408,14 @@ func (e *rwExporter) sendWithRetry(ctx context.Context, req *prompb.WriteRequest
 		err := e.send(ctx, req, resumed)
 		if err == nil {
 			e.delivered()
-			return true
+			return true, nil
+		}
+		var unsupported unsupportedV2
+		if errors.As(err, &unsupported) {
+			return true, err
 		}
 		if ctx.Err() != nil {
-			return false
+			return false, nil
 		}
 		e.failing(ctx, err)
 		var throttle interface{ Delay() time.Duration }
@@ -406,15 +431,14 @@ func (e *rwExporter) sendWithRetry(ctx context.Context, req *prompb.WriteRequest
 			}
 		}
 		if !bo.Enabled || (bo.MaxElapsedTime > 0 && time.Since(began)+delay > bo.MaxElapsedTime) {
-			samples := int64(samplesIn(req))
-			e.telemetry.ExporterRemoteWriteSamplesDropped.Add(ctx, samples, metric.WithAttributes(attribute.String("reason", "retries_exhausted")))
+			e.telemetry.ExporterRemoteWriteSamplesDropped.Add(ctx, int64(req.samples), metric.WithAttributes(attribute.String("reason", "retries_exhausted")))
 			e.logOnce("retries_exhausted", "Giving up on samples after retry_on_failure.max_elapsed_time; they are dropped", zap.Error(err))
-			return true
+			return true, nil
 		}
 		e.logger.Debug("remote_write: retrying", zap.Error(err), zap.Duration("in", delay))
 		select {
 		case <-ctx.Done():
-			return false
+			return false, nil
 		case <-time.After(delay):
 		}
 		wait = time.Duration(float64(wait) * max(bo.Multiplier, 1))
@@ -531,19 +555,20 @@ func samplesIn(req *prompb.WriteRequest) int {
 // send posts one request. 2xx: sent. 429 and 5xx: retryable (Retry-After honored). Any other 4xx: the
 // backend will never take these samples (out of order, duplicate, too old, malformed): they are
 // dropped and counted by reason, and the rest of the batch goes on.
-func (e *rwExporter) send(ctx context.Context, req *prompb.WriteRequest, resumed bool) error {
-	raw, err := req.Marshal()
-	if err != nil {
-		return fmt.Errorf("remote_write: cannot encode the request: %w", err)
-	}
-	body := snappy.Encode(nil, raw)
+func (e *rwExporter) send(ctx context.Context, req request, resumed bool) error {
+	body := snappy.Encode(nil, req.raw)
 	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, e.cfg.Endpoint, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	httpReq.Header.Set("Content-Encoding", "snappy")
-	httpReq.Header.Set("Content-Type", "application/x-protobuf")
-	httpReq.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	if req.v2 {
+		httpReq.Header.Set("Content-Type", contentTypeV2)
+		httpReq.Header.Set("X-Prometheus-Remote-Write-Version", "2.0.0")
+	} else {
+		httpReq.Header.Set("Content-Type", "application/x-protobuf")
+		httpReq.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	}
 	httpReq.Header.Set("User-Agent", e.userAgent)
 	resp, err := e.client.Do(httpReq)
 	if err != nil {
@@ -552,11 +577,24 @@ func (e *rwExporter) send(ctx context.Context, req *prompb.WriteRequest, resumed
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	samples := int64(samplesIn(req))
+	samples := int64(req.samples)
 	switch {
 	case resp.StatusCode/100 == 2:
+		if req.v2 {
+			if !hasWrittenHeaders(resp.Header) && !e.v2Worked.Load() {
+				// A 2.0 receiver says what it wrote; one that does not is older than 2.0 (Prometheus
+				// 2.x answers 204 to a 2.0 request it read as 1.0, and stored nothing of it).
+				return unsupportedV2{status: resp.Status, msg: "no X-Prometheus-Remote-Write-Samples-Written header: a receiver older than remote write 2.0"}
+			}
+			e.v2Worked.Store(true)
+			samples = e.writtenV2(ctx, resp.Header, samples)
+		}
 		e.telemetry.ExporterRemoteWriteSamplesSent.Add(ctx, samples)
 		return nil
+	case req.v2 && (resp.StatusCode == http.StatusUnsupportedMediaType || (resp.StatusCode == http.StatusBadRequest && !e.v2Worked.Load())):
+		// 415: the receiver does not take 2.0 (Prometheus 3 without it in its accepted messages). A
+		// 400 before any 2.0 request worked: a receiver older than 2.0 read it as a 1.0 request.
+		return unsupportedV2{status: resp.Status, msg: strings.TrimSpace(string(msg))}
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
 		err := statusError{code: resp.StatusCode, err: fmt.Errorf("remote_write: POST %s: %s: %s", e.cfg.Endpoint, resp.Status, strings.TrimSpace(string(msg)))}
 		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {

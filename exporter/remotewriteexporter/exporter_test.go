@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -78,7 +79,13 @@ func gauge(t int64, v float64, series int) pmetric.Metrics {
 	return md
 }
 
-func newTestExporter(t *testing.T, b *backend, mutate func(*Config)) (func(pmetric.Metrics), func()) {
+func newTestExporter(t *testing.T, b http.Handler, mutate func(*Config)) (func(pmetric.Metrics), func()) {
+	t.Helper()
+	return newTestExporterSet(t, b, exportertest.NewNopSettings(metadata.Type), mutate)
+}
+
+// newTestExporterSet is newTestExporter with the exporter's settings (telemetry, logger).
+func newTestExporterSet(t *testing.T, b http.Handler, set exporter.Settings, mutate func(*Config)) (func(pmetric.Metrics), func()) {
 	t.Helper()
 	srv := httptest.NewServer(b)
 	f := NewFactory()
@@ -90,7 +97,7 @@ func newTestExporter(t *testing.T, b *backend, mutate func(*Config)) (func(pmetr
 		mutate(cfg)
 	}
 	require.NoError(t, cfg.Validate())
-	exp, err := f.CreateMetrics(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	exp, err := f.CreateMetrics(context.Background(), set, cfg)
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
 	send := func(md pmetric.Metrics) { require.NoError(t, exp.ConsumeMetrics(context.Background(), md)) }

@@ -33,6 +33,7 @@ func createDefaultConfig() component.Config {
 		QueueConfig:          QueueConfig{QueueSize: 10_000},
 		BackOffConfig:        retry,
 		MaxSamplesPerRequest: 2_000,
+		Protocol:             protocolV1,
 		MaxRetryAfter:        5 * time.Minute,
 		AddMetricSuffixes:    true,
 		TargetInfo:           TargetInfo{Enabled: true},
