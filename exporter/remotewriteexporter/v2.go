@@ -3,9 +3,12 @@ package remotewriteexporter // import "github.com/otel-inference/collector/expor
 import (
 	"context"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/prometheusremotewrite"
+	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/attribute"
@@ -55,6 +58,9 @@ func (e *rwExporter) deliverV2(ctx context.Context, items [][]byte, resumed bool
 	tsMap, symbols, err := prometheusremotewrite.FromMetricsV2(md, e.settings)
 	if err != nil {
 		e.logOnce("translation", "Some metrics could not be translated to Prometheus series and were dropped", zap.Error(err))
+	}
+	if hasHistogramExemplars(md) {
+		e.addBucketExemplars(md, tsMap, &symbols)
 	}
 	for _, req := range splitV2(tsMap, symbols.Symbols(), e.cfg.MaxSamplesPerRequest) {
 		raw, err := req.Marshal()
@@ -137,4 +143,76 @@ func headerInt(h http.Header, key string) (int64, bool) {
 // hasWrittenHeaders: the response carries a 2.0 receiver's written counts.
 func hasWrittenHeaders(h http.Header) bool {
 	return h.Get("X-Prometheus-Remote-Write-Samples-Written") != "" || h.Get("X-Prometheus-Remote-Write-Histograms-Written") != ""
+}
+
+// hasHistogramExemplars: some explicit-bucket histogram point carries exemplars.
+func hasHistogramExemplars(md pmetric.Metrics) bool {
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				if ms.At(k).Type() != pmetric.MetricTypeHistogram {
+					continue
+				}
+				dps := ms.At(k).Histogram().DataPoints()
+				for d := 0; d < dps.Len(); d++ {
+					if dps.At(d).Exemplars().Len() > 0 {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// addBucketExemplars gives the 2.0 bucket series the exemplars that contrib's 2.0 translator leaves
+// out of explicit-bucket histograms (its 1.0 translator attaches each to its bucket): the batch is
+// translated as 1.0 too, and every 1.0 series with exemplars lends them to the 2.0 series with the same
+// labels. Only batches that carry histogram exemplars pay for it; our own encoder (issue 15) will
+// make it unnecessary.
+func (e *rwExporter) addBucketExemplars(md pmetric.Metrics, tsMap map[string]*writev2.TimeSeries, symbols *writev2.SymbolsTable) {
+	v1, _ := prometheusremotewrite.FromMetrics(md, e.settings)
+	withExemplars := map[string]*prompb.TimeSeries{}
+	for _, ts := range v1 {
+		if len(ts.Exemplars) > 0 {
+			withExemplars[labelKey(ts.Labels)] = ts
+		}
+	}
+	if len(withExemplars) == 0 {
+		return
+	}
+	table := symbols.Symbols()
+	for _, ts := range tsMap {
+		if len(ts.Exemplars) > 0 {
+			continue
+		}
+		ls := make([]prompb.Label, 0, len(ts.LabelsRefs)/2)
+		for i := 0; i+1 < len(ts.LabelsRefs); i += 2 {
+			ls = append(ls, prompb.Label{Name: table[ts.LabelsRefs[i]], Value: table[ts.LabelsRefs[i+1]]})
+		}
+		src, ok := withExemplars[labelKey(ls)]
+		if !ok {
+			continue
+		}
+		for _, ex := range src.Exemplars {
+			refs := make([]uint32, 0, 2*len(ex.Labels))
+			for _, l := range ex.Labels {
+				refs = append(refs, symbols.Symbolize(l.Name), symbols.Symbolize(l.Value))
+			}
+			ts.Exemplars = append(ts.Exemplars, writev2.Exemplar{LabelsRefs: refs, Value: ex.Value, Timestamp: ex.Timestamp})
+		}
+	}
+}
+
+// labelKey is a label set's identity whatever the order of its labels.
+func labelKey(ls []prompb.Label) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = l.Name + "\xff" + l.Value
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "\xfe")
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otel-inference/collector/exporter/remotewriteexporter/internal/metadata"
@@ -34,7 +36,8 @@ type backendV2 struct {
 	values     map[int64]float64 // step{s="0"} by timestamp, from either protocol
 	meta       []writev2.Metadata
 	rejected   int
-	maxPer     int // most samples in one 2.0 request
+	maxPer     int                            // most samples in one 2.0 request
+	exemplars  map[string][]map[string]string // series name{le} → its exemplars' labels (and "value")
 }
 
 func (b *backendV2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -74,6 +77,17 @@ func (b *backendV2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			labels := map[string]string{}
 			for i := 0; i+1 < len(ts.LabelsRefs); i += 2 {
 				labels[req.Symbols[ts.LabelsRefs[i]]] = req.Symbols[ts.LabelsRefs[i+1]]
+			}
+			for _, ex := range ts.Exemplars {
+				if b.exemplars == nil {
+					b.exemplars = map[string][]map[string]string{}
+				}
+				el := map[string]string{"value": strconv.FormatFloat(ex.Value, 'g', -1, 64)}
+				for i := 0; i+1 < len(ex.LabelsRefs); i += 2 {
+					el[req.Symbols[ex.LabelsRefs[i]]] = req.Symbols[ex.LabelsRefs[i+1]]
+				}
+				key := labels["__name__"] + "{" + labels["le"] + "}"
+				b.exemplars[key] = append(b.exemplars[key], el)
 			}
 			if labels["__name__"] == "step" && labels["s"] == "0" {
 				for _, s := range ts.Samples {
@@ -197,4 +211,39 @@ func TestRemoteWriteV2RefusalAndNotWritten(t *testing.T) {
 		dropped[reason.AsString()] = dp.Value
 	}
 	assert.Equal(t, map[string]int64{"not_written": 1, "bad_request": 3}, dropped)
+}
+
+// Under 2.0, a classic histogram's exemplar reaches its bucket series as under 1.0 (contrib's 2.0
+// translator alone drops it).
+func TestRemoteWriteV2HistogramExemplars(t *testing.T) {
+	b := &backendV2{}
+	send, stop := newTestExporter(t, b, func(c *Config) { c.Protocol = protocolV2 })
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "vllm")
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("latency")
+	m.SetUnit("s")
+	h := m.SetEmptyHistogram()
+	h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dp := h.DataPoints().AppendEmpty()
+	dp.SetTimestamp(pcommon.Timestamp(10 * time.Second))
+	dp.ExplicitBounds().FromRaw([]float64{0.1, 0.5})
+	dp.BucketCounts().FromRaw([]uint64{100, 150, 750})
+	dp.SetCount(1000)
+	dp.SetSum(450.5)
+	ex := dp.Exemplars().AppendEmpty()
+	ex.SetDoubleValue(0.05)
+	ex.SetTimestamp(pcommon.Timestamp(9 * time.Second))
+	ex.SetTraceID(pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	send(md)
+	require.Eventually(t, func() bool { v2, _, _ := b.got(); return v2 >= 1 }, 5*time.Second, 10*time.Millisecond)
+	stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	got := b.exemplars["latency_seconds_bucket{0.1}"]
+	require.Len(t, got, 1, "exemplars by series: %v", b.exemplars)
+	assert.Equal(t, "0.05", got[0]["value"])
+	assert.Equal(t, "0102030405060708090a0b0c0d0e0f10", got[0]["trace_id"])
+	assert.Len(t, b.exemplars, 1, "on its bucket only")
 }
