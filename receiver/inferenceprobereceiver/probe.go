@@ -24,6 +24,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/otel-inference/collector/internal/errkind"
 )
 
 // Results of a check.
@@ -35,9 +37,6 @@ const (
 
 // error.type values of a probe that got no usable answer (HTTP statuses are their code: "500").
 const (
-	errTimeout          = "timeout"
-	errConnRefused      = "connection_refused"
-	errConnection       = "connection_error"
 	errInvalidResponse  = "invalid_response"
 	errStreamIncomplete = "stream_incomplete"
 	errEmptyResponse    = "empty_response"
@@ -525,11 +524,11 @@ func (e statusError) Error() string {
 	return fmt.Sprintf("HTTP %d %s", e.code, http.StatusText(e.code))
 }
 
-// classify names why a probe got no usable answer (error.type).
+// classify names why a probe got no usable answer (error.type): the HTTP status, what the answer
+// lacked, or the transport failure as the inference receiver's scrapes name it (errkind).
 func classify(err error, stream bool) string {
 	var apiErr *openai.Error
 	var se statusError
-	var netErr net.Error
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
@@ -537,10 +536,12 @@ func classify(err error, stream bool) string {
 		return strconv.Itoa(apiErr.StatusCode)
 	case errors.As(err, &se):
 		return strconv.Itoa(se.code)
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return errTimeout
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return errConnRefused
+	}
+	if k := errkind.Transport(err); k != errkind.Connection {
+		return k // timeout, refused, DNS, TLS
+	}
+	var netErr net.Error
+	switch {
 	case errors.Is(err, errIncomplete), stream && errors.Is(err, io.ErrUnexpectedEOF):
 		// A stream cut mid-way; a plain body cut short is an invalid response.
 		return errStreamIncomplete
@@ -549,7 +550,7 @@ func classify(err error, stream bool) string {
 	case errors.Is(err, errInvalid), errors.As(err, &syntax), errors.As(err, &typeErr):
 		return errInvalidResponse
 	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
-		return errConnection
+		return errkind.Connection
 	default:
 		return errInvalidResponse
 	}
