@@ -345,10 +345,8 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) 
 	}
 	var merged map[string]*prompb.TimeSeries
 	for i, b := range items {
-		md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
-		if err != nil {
-			e.telemetry.ExporterRemoteWriteBatchesSkipped.Add(ctx, 1)
-			e.logOnce("corrupt", "A queued batch cannot be read (damaged); it is skipped (counted in otelcol_exporter_remote_write_batches_skipped)", zap.Error(err))
+		md, ok := e.readBatch(ctx, b)
+		if !ok {
 			continue
 		}
 		tsMap, err := prometheusremotewrite.FromMetrics(md, e.settings)
@@ -385,6 +383,18 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) 
 	return true
 }
 
+// readBatch decodes one queued batch; a damaged one is skipped, counted and logged once.
+func (e *rwExporter) readBatch(ctx context.Context, b []byte) (pmetric.Metrics, bool) {
+	md, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
+	if err != nil {
+		e.telemetry.ExporterRemoteWriteBatchesSkipped.Add(ctx, 1)
+		e.logOnce("corrupt", "A queued batch cannot be read (damaged); it is skipped (counted in otelcol_exporter_remote_write_batches_skipped)", zap.Error(err))
+		return md, false
+	}
+	return md, true
+}
+
+// signature is a label set's identity (the translators sort labels).
 func signature(ls []prompb.Label) string {
 	var b strings.Builder
 	for _, l := range ls {

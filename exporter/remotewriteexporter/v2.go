@@ -3,9 +3,7 @@ package remotewriteexporter // import "github.com/otel-inference/collector/expor
 import (
 	"context"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/prometheusremotewrite"
 	"github.com/prometheus/prometheus/prompb"
@@ -47,20 +45,16 @@ func (u unsupportedV2) Error() string {
 func (e *rwExporter) deliverV2(ctx context.Context, items [][]byte, resumed bool) (bool, error) {
 	md := pmetric.NewMetrics()
 	for _, b := range items {
-		one, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(b)
-		if err != nil {
-			e.telemetry.ExporterRemoteWriteBatchesSkipped.Add(ctx, 1)
-			e.logOnce("corrupt", "A queued batch cannot be read (damaged); it is skipped (counted in otelcol_exporter_remote_write_batches_skipped)", zap.Error(err))
-			continue
+		if one, ok := e.readBatch(ctx, b); ok {
+			one.ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
 		}
-		one.ResourceMetrics().MoveAndAppendTo(md.ResourceMetrics())
 	}
 	tsMap, symbols, err := prometheusremotewrite.FromMetricsV2(md, e.settings)
 	if err != nil {
 		e.logOnce("translation", "Some metrics could not be translated to Prometheus series and were dropped", zap.Error(err))
 	}
-	if hasHistogramExemplars(md) {
-		e.addBucketExemplars(md, tsMap, &symbols)
+	if withExemplars, ok := histogramsWithExemplars(md); ok {
+		e.addBucketExemplars(withExemplars, tsMap, &symbols)
 	}
 	for _, req := range splitV2(tsMap, symbols.Symbols(), e.cfg.MaxSamplesPerRequest) {
 		raw, err := req.Marshal()
@@ -145,40 +139,58 @@ func hasWrittenHeaders(h http.Header) bool {
 	return h.Get("X-Prometheus-Remote-Write-Samples-Written") != "" || h.Get("X-Prometheus-Remote-Write-Histograms-Written") != ""
 }
 
-// hasHistogramExemplars: some explicit-bucket histogram point carries exemplars.
-func hasHistogramExemplars(md pmetric.Metrics) bool {
+// histogramsWithExemplars copies out the explicit-bucket histograms whose points carry exemplars,
+// with their resources and scopes (so that they translate to the same series); ok is false when
+// there are none.
+func histogramsWithExemplars(md pmetric.Metrics) (pmetric.Metrics, bool) {
+	out := pmetric.NewMetrics()
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
+		var outRM pmetric.ResourceMetrics
 		sms := rms.At(i).ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
+			var outSM pmetric.ScopeMetrics
 			ms := sms.At(j).Metrics()
 			for k := 0; k < ms.Len(); k++ {
-				if ms.At(k).Type() != pmetric.MetricTypeHistogram {
+				m := ms.At(k)
+				if m.Type() != pmetric.MetricTypeHistogram || !anyExemplar(m.Histogram().DataPoints()) {
 					continue
 				}
-				dps := ms.At(k).Histogram().DataPoints()
-				for d := 0; d < dps.Len(); d++ {
-					if dps.At(d).Exemplars().Len() > 0 {
-						return true
-					}
+				if outRM == (pmetric.ResourceMetrics{}) {
+					outRM = out.ResourceMetrics().AppendEmpty()
+					rms.At(i).Resource().CopyTo(outRM.Resource())
 				}
+				if outSM == (pmetric.ScopeMetrics{}) {
+					outSM = outRM.ScopeMetrics().AppendEmpty()
+					sms.At(j).Scope().CopyTo(outSM.Scope())
+				}
+				m.CopyTo(outSM.Metrics().AppendEmpty())
 			}
+		}
+	}
+	return out, out.ResourceMetrics().Len() > 0
+}
+
+func anyExemplar(dps pmetric.HistogramDataPointSlice) bool {
+	for i := 0; i < dps.Len(); i++ {
+		if dps.At(i).Exemplars().Len() > 0 {
+			return true
 		}
 	}
 	return false
 }
 
 // addBucketExemplars gives the 2.0 bucket series the exemplars that contrib's 2.0 translator leaves
-// out of explicit-bucket histograms (its 1.0 translator attaches each to its bucket): the batch is
-// translated as 1.0 too, and every 1.0 series with exemplars lends them to the 2.0 series with the same
-// labels. Only batches that carry histogram exemplars pay for it; our own encoder (issue 15) will
-// make it unnecessary.
+// out of explicit-bucket histograms (its 1.0 translator attaches each to its bucket): the histograms
+// that carry exemplars (only those) are translated as 1.0 too, and every 1.0 series with exemplars
+// lends them to the 2.0 series with the same labels. Our own encoder (issue 15) will make it
+// unnecessary.
 func (e *rwExporter) addBucketExemplars(md pmetric.Metrics, tsMap map[string]*writev2.TimeSeries, symbols *writev2.SymbolsTable) {
 	v1, _ := prometheusremotewrite.FromMetrics(md, e.settings)
 	withExemplars := map[string]*prompb.TimeSeries{}
 	for _, ts := range v1 {
 		if len(ts.Exemplars) > 0 {
-			withExemplars[labelKey(ts.Labels)] = ts
+			withExemplars[signature(ts.Labels)] = ts
 		}
 	}
 	if len(withExemplars) == 0 {
@@ -193,7 +205,7 @@ func (e *rwExporter) addBucketExemplars(md pmetric.Metrics, tsMap map[string]*wr
 		for i := 0; i+1 < len(ts.LabelsRefs); i += 2 {
 			ls = append(ls, prompb.Label{Name: table[ts.LabelsRefs[i]], Value: table[ts.LabelsRefs[i+1]]})
 		}
-		src, ok := withExemplars[labelKey(ls)]
+		src, ok := withExemplars[signature(ls)]
 		if !ok {
 			continue
 		}
@@ -205,14 +217,4 @@ func (e *rwExporter) addBucketExemplars(md pmetric.Metrics, tsMap map[string]*wr
 			ts.Exemplars = append(ts.Exemplars, writev2.Exemplar{LabelsRefs: refs, Value: ex.Value, Timestamp: ex.Timestamp})
 		}
 	}
-}
-
-// labelKey is a label set's identity whatever the order of its labels.
-func labelKey(ls []prompb.Label) string {
-	parts := make([]string, len(ls))
-	for i, l := range ls {
-		parts[i] = l.Name + "\xff" + l.Value
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, "\xfe")
 }
