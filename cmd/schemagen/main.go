@@ -31,9 +31,8 @@ type metric struct {
 	Unit        string         `yaml:"unit"`
 	Sum         map[string]any `yaml:"sum"`
 	Gauge       map[string]any `yaml:"gauge"`
-	Histogram   struct {
+	Histogram   *struct {
 		Bounds []float64 `yaml:"bucket_boundaries"`
-		Set    bool      `yaml:"-"`
 	} `yaml:"histogram"`
 	Attributes []string `yaml:"attributes"`
 }
@@ -55,16 +54,6 @@ func main() {
 	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		log.Fatalf("%s: %v", *in, err)
-	}
-	var kinds struct {
-		Metrics map[string]map[string]any `yaml:"metrics"`
-	}
-	if err := yaml.Unmarshal(raw, &kinds); err != nil {
-		log.Fatalf("%s: %v", *in, err)
-	}
-	for n, m := range doc.Metrics {
-		_, m.Histogram.Set = kinds.Metrics[n]["histogram"]
-		doc.Metrics[n] = m
 	}
 	from := *in
 	if wd, err := os.Getwd(); err == nil && !strings.Contains(from, "/") {
@@ -102,7 +91,7 @@ func descriptors(metrics map[string]metric, from, component, all string) ([]byte
 		m := metrics[n]
 		typ, mono := "", false
 		switch {
-		case m.Histogram.Set:
+		case m.Histogram != nil:
 			typ = "Histogram"
 		case m.Sum != nil:
 			typ = "Sum"
@@ -114,7 +103,7 @@ func descriptors(metrics map[string]metric, from, component, all string) ([]byte
 		}
 		fmt.Fprintf(&b, "\t// %s: %s\n", goName(n), strings.TrimSpace(m.Description))
 		bounds := ""
-		if len(m.Histogram.Bounds) > 0 {
+		if m.Histogram != nil && len(m.Histogram.Bounds) > 0 {
 			bounds = fmt.Sprintf(", Bounds: %#v", m.Histogram.Bounds)
 		}
 		fmt.Fprintf(&b, "\t%s = Metric{Name: %q, Unit: %q, Description: %q, Type: %s, Monotonic: %v%s}\n",

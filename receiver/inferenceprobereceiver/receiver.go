@@ -38,6 +38,8 @@ type probeReceiver struct {
 	stopFunc context.CancelFunc
 
 	probes []*probeState
+	// histograms are the histogram metrics turned on under `metrics:`, by name.
+	histograms map[string]bool
 }
 
 // probeState is a probe and what it has measured since the collector started (cumulative).
@@ -60,7 +62,16 @@ func newProbeReceiver(cfg *Config, set receiver.Settings) *probeReceiver {
 	if n <= 0 {
 		n = defaultMaxConcurrent
 	}
-	return &probeReceiver{cfg: cfg, set: set, logger: set.Logger, slots: make(chan struct{}, n), stop: stop, stopFunc: cancel}
+	m := cfg.Metrics
+	return &probeReceiver{
+		cfg: cfg, set: set, logger: set.Logger, slots: make(chan struct{}, n), stop: stop, stopFunc: cancel,
+		histograms: map[string]bool{
+			names.GenAIClientOperationDuration.Name:           m.GenAiClientOperationDuration.Enabled,
+			names.GenAIClientOperationTimeToFirstChunk.Name:   m.GenAiClientOperationTimeToFirstChunk.Enabled,
+			names.GenAIClientOperationTimePerOutputChunk.Name: m.GenAiClientOperationTimePerOutputChunk.Enabled,
+			names.GenAIClientTokenUsage.Name:                  m.GenAiClientTokenUsage.Enabled,
+		},
+	}
 }
 
 func (r *probeReceiver) start(ctx context.Context, host component.Host) error {
@@ -132,7 +143,7 @@ func (r *probeReceiver) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	var errs []error
 	failed := 0
 	for _, ps := range r.probes {
-		if err := ps.emit(md, r.cfg, start, now); err != nil {
+		if err := ps.emit(md, r.cfg, r.histograms, start, now); err != nil {
 			errs = append(errs, err)
 			failed++
 		}
@@ -251,7 +262,7 @@ func (h *histSeries) add(v float64) {
 }
 
 // emit appends the probe's resource and its cumulative metrics; it returns the last run's error.
-func (ps *probeState) emit(md pmetric.Metrics, cfg *Config, start, now pcommon.Timestamp) error {
+func (ps *probeState) emit(md pmetric.Metrics, cfg *Config, enabled map[string]bool, start, now pcommon.Timestamp) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if len(ps.checks) == 0 {
@@ -305,12 +316,6 @@ func (ps *probeState) emit(md pmetric.Metrics, cfg *Config, start, now pcommon.T
 	}
 	clear(ps.born)
 	ps.lastEmit = now
-	enabled := map[string]bool{
-		names.GenAIClientOperationDuration.Name:           cfg.Metrics.GenAiClientOperationDuration.Enabled,
-		names.GenAIClientOperationTimeToFirstChunk.Name:   cfg.Metrics.GenAiClientOperationTimeToFirstChunk.Enabled,
-		names.GenAIClientOperationTimePerOutputChunk.Name: cfg.Metrics.GenAiClientOperationTimePerOutputChunk.Enabled,
-		names.GenAIClientTokenUsage.Name:                  cfg.Metrics.GenAiClientTokenUsage.Enabled,
-	}
 	keys := make([]string, 0, len(ps.hists))
 	for k := range ps.hists {
 		keys = append(keys, k)

@@ -50,8 +50,8 @@ func (d Devices) Of(ids ...string) (Owner, bool) {
 	return found[0], true
 }
 
-func contains(os []Owner, o Owner) bool {
-	for _, x := range os {
+func contains(owners []Owner, o Owner) bool {
+	for _, x := range owners {
 		if x == o {
 			return true
 		}
