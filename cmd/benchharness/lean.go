@@ -1,15 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -116,59 +115,36 @@ func leanOnce(bin string, p payload, rep *replay, sink string, interval, warmup,
 	if err := os.WriteFile(path, []byte(leanConfig(p, rep.addrs, sink, health, interval)), 0o600); err != nil {
 		return r, err
 	}
-	cmd := exec.Command(bin, "--config="+path) //nolint:gosec // G204: the binaries named on the command line
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		return r, err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
-	url := fmt.Sprintf("http://127.0.0.1:%d/", health)
-	for {
-		resp, err := http.Get(url) //nolint:gosec,noctx // G107: loopback health check of the process started here
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+	// Start-up: exec to health_check answering; the RSS then, before the scrapes' work.
+	ready := func(pid int) error {
+		url := fmt.Sprintf("http://127.0.0.1:%d/", health)
+		for {
+			resp, err := http.Get(url) //nolint:gosec,noctx // G107: loopback health check of the process started here
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
 			}
+			if time.Since(t0) > 30*time.Second {
+				return errors.New("not ready in 30 s")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		if time.Since(t0) > 30*time.Second {
-			return r, fmt.Errorf("not ready in 30 s: %s", tail(stderr.String()))
-		}
-		time.Sleep(5 * time.Millisecond)
+		r.startup = time.Since(t0)
+		r.readyRSS, err = statusField(pid, "VmRSS:")
+		return err
 	}
-	r.startup = time.Since(t0)
-	if r.readyRSS, err = statusField(cmd.Process.Pid, "VmRSS:"); err != nil {
-		return r, err
-	}
-	time.Sleep(warmup)
-	cpu0, err := cpuSeconds(cmd.Process.Pid)
+	var h0, h1 int64
+	m, err := runProcessHooks([]string{bin, "--config=" + path}, ready, warmup, measure,
+		func() { h0 = rep.hits.Load() }, func() { h1 = rep.hits.Load() })
 	if err != nil {
 		return r, err
 	}
-	h0 := rep.hits.Load()
-	time.Sleep(measure)
-	cpu1, err := cpuSeconds(cmd.Process.Pid)
-	if err != nil {
+	if m, err = perScrape(m, h1-h0); err != nil {
 		return r, err
 	}
-	scrapes := rep.hits.Load() - h0
-	if scrapes <= 0 {
-		return r, fmt.Errorf("no scrape reached the replayed servers: %s", tail(stderr.String()))
-	}
-	r.cpuPerScrape = (cpu1 - cpu0) / float64(scrapes)
-	r.peakRSS, err = statusField(cmd.Process.Pid, "VmHWM:")
-	return r, err
+	r.cpuPerScrape, r.peakRSS = m.cpuPerScrape, m.rssBytes
+	return r, nil
 }

@@ -191,11 +191,12 @@ func runOnceHooks(bin, config string, warmup, measure time.Duration, atStart, at
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		return measurement{}, err
 	}
-	return runProcessHooks([]string{bin, "--config=" + path}, warmup, measure, atStart, atEnd)
+	return runProcessHooks([]string{bin, "--config=" + path}, nil, warmup, measure, atStart, atEnd)
 }
 
-// runProcessHooks is runOnceHooks for any command line (vmagent's flags).
-func runProcessHooks(argv []string, warmup, measure time.Duration, atStart, atEnd func()) (measurement, error) {
+// runProcessHooks is runOnceHooks for any command line (vmagent's flags); started, when set, is
+// called with the process's PID right after it starts (before the warm-up), and may fail the run.
+func runProcessHooks(argv []string, started func(pid int) error, warmup, measure time.Duration, atStart, atEnd func()) (measurement, error) {
 	cmd := exec.Command(argv[0], argv[1:]...) //nolint:gosec // G204: the binaries named on the harness's command line
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
@@ -221,6 +222,11 @@ func runProcessHooks(argv []string, warmup, measure time.Duration, atStart, atEn
 			return fmt.Errorf("collector exited: %w: %s", err, tail(stderr.String()))
 		case <-time.After(d):
 			return nil
+		}
+	}
+	if started != nil {
+		if err := started(cmd.Process.Pid); err != nil {
+			return measurement{}, fmt.Errorf("%w: %s", err, tail(stderr.String()))
 		}
 	}
 	if err := wait(warmup); err != nil {

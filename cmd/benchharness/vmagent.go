@@ -109,7 +109,7 @@ func runVMAgent(bin string, rep *replay, interval time.Duration, promURL string,
 	m, err := runProcessHooks([]string{
 		bin, "-promscrape.config=" + cfg, "-remoteWrite.url=" + promURL + "/api/v1/write",
 		"-remoteWrite.tmpDataPath=" + filepath.Join(dir, "queue"), fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port), "-loggerLevel=WARN",
-	},
+	}, nil,
 		warmup, measure, func() { h0 = rep.hits.Load() }, func() { h1 = rep.hits.Load() })
 	if err != nil {
 		return m, err
