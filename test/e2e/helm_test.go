@@ -74,49 +74,42 @@ func render(t *testing.T, args ...string) rendered {
 		}
 		require.NoError(t, yaml.Unmarshal([]byte(doc), &meta))
 		r.kinds = append(r.kinds, meta.Kind)
-		strict := func(into any) {
-			t.Helper()
-			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), into), "%s %s:\n%s", meta.APIVersion, meta.Kind, doc)
-		}
-		switch meta.APIVersion + " " + meta.Kind {
+		what := meta.APIVersion + " " + meta.Kind
+		switch what {
 		case "v1 ConfigMap":
-			o := &corev1.ConfigMap{}
-			strict(o)
+			o := decodeStrict[corev1.ConfigMap](t, doc, what)
 			r.configMaps[o.Name] = o
 		case "v1 Secret":
-			o := &corev1.Secret{}
-			strict(o)
+			o := decodeStrict[corev1.Secret](t, doc, what)
 			r.secrets[o.Name] = o
 		case "v1 Service":
-			o := &corev1.Service{}
-			strict(o)
+			o := decodeStrict[corev1.Service](t, doc, what)
 			r.services[o.Name] = o
 		case "apps/v1 DaemonSet":
-			o := &appsv1.DaemonSet{}
-			strict(o)
-			r.daemonSets = append(r.daemonSets, o)
+			r.daemonSets = append(r.daemonSets, decodeStrict[appsv1.DaemonSet](t, doc, what))
 		case "apps/v1 Deployment":
-			o := &appsv1.Deployment{}
-			strict(o)
-			r.deployments = append(r.deployments, o)
+			r.deployments = append(r.deployments, decodeStrict[appsv1.Deployment](t, doc, what))
 		case "policy/v1 PodDisruptionBudget":
-			o := &policyv1.PodDisruptionBudget{}
-			strict(o)
-			r.pdbs = append(r.pdbs, o)
+			r.pdbs = append(r.pdbs, decodeStrict[policyv1.PodDisruptionBudget](t, doc, what))
 		case "autoscaling/v2 HorizontalPodAutoscaler":
-			o := &autoscalingv2.HorizontalPodAutoscaler{}
-			strict(o)
-			r.hpas = append(r.hpas, o)
+			r.hpas = append(r.hpas, decodeStrict[autoscalingv2.HorizontalPodAutoscaler](t, doc, what))
 		case "networking.k8s.io/v1 NetworkPolicy":
-			o := &networkingv1.NetworkPolicy{}
-			strict(o)
-			r.netpols = append(r.netpols, o)
+			r.netpols = append(r.netpols, decodeStrict[networkingv1.NetworkPolicy](t, doc, what))
 		default:
 			t.Fatalf("the chart renders %s %s, which this test does not know", meta.APIVersion, meta.Kind)
 		}
 	}
 	slices.Sort(r.kinds)
 	return r
+}
+
+// decodeStrict decodes one rendered object into its Kubernetes type; a field the type does not have
+// fails the test.
+func decodeStrict[T any](t *testing.T, doc, what string) *T {
+	t.Helper()
+	o := new(T)
+	require.NoError(t, yaml.UnmarshalStrict([]byte(doc), o), "%s:\n%s", what, doc)
+	return o
 }
 
 func stripComments(doc string) string {
