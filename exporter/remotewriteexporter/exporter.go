@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +16,6 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
-	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/prometheusremotewrite"
-	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
@@ -30,6 +27,7 @@ import (
 
 	"github.com/otel-inference/collector/exporter/remotewriteexporter/internal/fifo"
 	"github.com/otel-inference/collector/exporter/remotewriteexporter/internal/metadata"
+	"github.com/otel-inference/collector/exporter/remotewriteexporter/internal/prw"
 )
 
 type rwExporter struct {
@@ -38,7 +36,8 @@ type rwExporter struct {
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	client    *http.Client
-	settings  prometheusremotewrite.Settings
+	// encoder translates to remote write 1.0, keeping each stream's encoded labels; the sender owns it.
+	encoder   *prw.Encoder
 	userAgent string
 
 	// logged remembers the drop reasons already logged: each is logged once, then only counted.
@@ -95,13 +94,12 @@ func newExporter(cfg *Config, set exporter.Settings) (*rwExporter, error) {
 		set:       set,
 		logger:    set.Logger,
 		telemetry: tb,
-		settings: prometheusremotewrite.Settings{
+		encoder: prw.New(prw.Settings{
 			Namespace:         cfg.Namespace,
 			ExternalLabels:    cfg.ExternalLabels,
 			DisableTargetInfo: !cfg.TargetInfo.Enabled,
 			AddMetricSuffixes: cfg.AddMetricSuffixes,
-			SendMetadata:      cfg.Protocol == protocolV2, // 2.0 carries type, unit and help per series
-		},
+		}),
 		userAgent: fmt.Sprintf("%s/%s", set.BuildInfo.Command, set.BuildInfo.Version),
 		logged:    map[string]bool{},
 		warnAfter: failingWarnAfter,
@@ -343,44 +341,25 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) 
 		e.logger.Warn("The remote-write backend does not accept remote write 2.0; sending 1.0 from now on (restart the collector to try 2.0 again)",
 			zap.String("endpoint", e.cfg.Endpoint), zap.String("status", unsupported.status), zap.String("backend_message", unsupported.msg))
 	}
-	var merged map[string]*prompb.TimeSeries
-	for i, b := range items {
+	e.addItems(ctx, items)
+	return e.encoder.Flush(prw.V1, e.cfg.MaxSamplesPerRequest, func(raw []byte, samples int) bool {
+		ok, _ := e.sendWithRetry(ctx, request{raw: raw, samples: samples}, resumed)
+		return ok
+	})
+}
+
+// addItems decodes queued batches into the encoder; a damaged one is skipped, and what cannot be
+// translated is logged once.
+func (e *rwExporter) addItems(ctx context.Context, items [][]byte) {
+	for _, b := range items {
 		md, ok := e.readBatch(ctx, b)
 		if !ok {
 			continue
 		}
-		tsMap, err := prometheusremotewrite.FromMetrics(md, e.settings)
-		if err != nil {
+		if err := e.encoder.Add(md); err != nil {
 			e.logOnce("translation", "Some metrics could not be translated to Prometheus series and were dropped", zap.Error(err))
 		}
-		if i == 0 && len(items) == 1 {
-			merged = tsMap // one batch: nothing to merge
-			break
-		}
-		if merged == nil {
-			merged = make(map[string]*prompb.TimeSeries, len(tsMap))
-		}
-		for _, ts := range tsMap {
-			key := signature(ts.Labels)
-			if m, ok := merged[key]; ok {
-				m.Samples = append(m.Samples, ts.Samples...)
-				m.Histograms = append(m.Histograms, ts.Histograms...)
-			} else {
-				merged[key] = ts
-			}
-		}
 	}
-	for _, req := range split(merged, e.cfg.MaxSamplesPerRequest) {
-		raw, err := req.Marshal()
-		if err != nil {
-			e.logOnce("encoding", "A remote-write request cannot be encoded; its samples are dropped", zap.Error(err))
-			continue
-		}
-		if ok, _ := e.sendWithRetry(ctx, request{raw: raw, samples: samplesIn(req)}, resumed); !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // readBatch decodes one queued batch; a damaged one is skipped, counted and logged once.
@@ -392,18 +371,6 @@ func (e *rwExporter) readBatch(ctx context.Context, b []byte) (pmetric.Metrics, 
 		return md, false
 	}
 	return md, true
-}
-
-// signature is a label set's identity (the translators sort labels).
-func signature(ls []prompb.Label) string {
-	var b strings.Builder
-	for _, l := range ls {
-		b.WriteString(l.Name)
-		b.WriteByte(0xff)
-		b.WriteString(l.Value)
-		b.WriteByte(0xfe)
-	}
-	return b.String()
 }
 
 // sendWithRetry sends one request, retrying retryable failures with exponential backoff (or the
@@ -509,58 +476,6 @@ type statusError struct {
 
 func (s statusError) Error() string { return s.err.Error() }
 func (s statusError) Unwrap() error { return s.err }
-
-// split orders each series' samples by time and packs the series into requests of at most max
-// samples; a series with more samples than that is cut into consecutive pieces, in time order. (The
-// order of different series does not matter to the backend.)
-func split(tsMap map[string]*prompb.TimeSeries, maxSamples int) []*prompb.WriteRequest {
-	var out []*prompb.WriteRequest
-	newRequest := func() *prompb.WriteRequest {
-		return &prompb.WriteRequest{Timeseries: make([]prompb.TimeSeries, 0, min(len(tsMap), maxSamples))}
-	}
-	cur := newRequest()
-	n := 0
-	flush := func() {
-		if len(cur.Timeseries) > 0 {
-			out = append(out, cur)
-			cur, n = newRequest(), 0
-		}
-	}
-	for _, ts := range tsMap {
-		if !sort.SliceIsSorted(ts.Samples, func(i, j int) bool { return ts.Samples[i].Timestamp < ts.Samples[j].Timestamp }) {
-			sort.SliceStable(ts.Samples, func(i, j int) bool { return ts.Samples[i].Timestamp < ts.Samples[j].Timestamp })
-		}
-		samples := ts.Samples
-		histograms := ts.Histograms
-		for len(samples) > 0 || len(histograms) > 0 {
-			room := maxSamples - n
-			if room <= 0 {
-				flush()
-				room = maxSamples
-			}
-			piece := prompb.TimeSeries{Labels: ts.Labels}
-			take := min(room, len(samples))
-			piece.Samples, samples = samples[:take], samples[take:]
-			if take < room {
-				h := min(room-take, len(histograms))
-				piece.Histograms, histograms = histograms[:h], histograms[h:]
-				take += h
-			}
-			cur.Timeseries = append(cur.Timeseries, piece)
-			n += take
-		}
-	}
-	flush()
-	return out
-}
-
-func samplesIn(req *prompb.WriteRequest) int {
-	n := 0
-	for _, ts := range req.Timeseries {
-		n += len(ts.Samples) + len(ts.Histograms)
-	}
-	return n
-}
 
 // send posts one request. 2xx: sent. 429 and 5xx: retryable (Retry-After honored). Any other 4xx: the
 // backend will never take these samples (out of order, duplicate, too old, malformed): they are

@@ -1,0 +1,741 @@
+// Package prw turns pdata metrics into Prometheus remote-write 1.0 requests, naming series as
+// contrib's prometheus remote-write translator does, at a fraction of its cost: the label set of
+// each stream is built, sorted and encoded once, kept while the stream lives, and each push only
+// appends timestamps and values to it.
+package prw // import "github.com/otel-inference/collector/exporter/remotewriteexporter/internal/prw"
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// Settings are the translator's naming options.
+type Settings struct {
+	Namespace         string
+	ExternalLabels    map[string]string
+	DisableTargetInfo bool
+	DisableScopeInfo  bool
+	AddMetricSuffixes bool
+	// StaleAfter: a stream not seen for this long is forgotten (default 5 minutes, Prometheus's
+	// look-back); if it comes back its labels are built again.
+	StaleAfter time.Duration
+}
+
+// staleNaN is Prometheus's staleness marker.
+const staleNaN uint64 = 0x7ff0000000000002
+
+type sample struct {
+	t int64
+	v float64
+}
+
+// series is one output time series: its labels (encoded for 1.0; as pairs, and as references into
+// the 2.0 symbol table once used), its metadata, and what the current requests hold for it.
+type series struct {
+	labels    []byte // the 1.0 TimeSeries' label fields, encoded
+	ls        []label
+	meta      meta
+	refs      []uint32 // 2.0: symbol references of ls's names and values, then help and unit
+	samples   []sample
+	exemplars []exemplar
+	hists     [][]byte // encoded Histogram messages (the same in 1.0 and 2.0)
+	pending   bool
+}
+
+// meta is a series' 2.0 metadata: its type, help and unit.
+type meta struct {
+	typ        byte
+	help, unit string
+}
+
+type exemplar struct {
+	ls []label
+	v  float64
+	t  int64
+}
+
+// entry is what one point stream (resource identity, scope, metric, point attributes) maps to.
+type entry struct {
+	seen    int64
+	err     error
+	one     *series // gauge, counter, exponential histogram, target_info
+	base    []label // histogram and summary: labels before __name__, le and quantile
+	sum     *series
+	count   *series
+	bounds  []float64 // histogram bounds or summary quantiles that buckets was built for
+	buckets []*series // histogram: one per bound, then +Inf; summary: one per quantile
+}
+
+type nameKey struct {
+	name, unit string
+	typ        otlptranslator.MetricType
+}
+
+type nameResult struct {
+	name, unit string
+	err        error
+}
+
+// Encoder is not safe for concurrent use: the exporter's one sender owns it.
+type Encoder struct {
+	set        Settings
+	metricName otlptranslator.MetricNamer
+	lb         labelBuilder
+	infoLB     labelBuilder
+
+	unitName otlptranslator.UnitNamer
+	names    map[nameKey]nameResult
+	sym      symbols
+	entries  map[string]*entry
+	byLabels map[string]*series
+	pending  []*series
+
+	meta           meta // of the metric being added
+	key, lbuf, out []byte
+	body, sbuf     []byte
+	now            func() time.Time
+	clock          int64
+	lastSweep      int64
+	errs           errList
+}
+
+// New returns an encoder with the given naming.
+func New(set Settings) *Encoder {
+	if set.StaleAfter <= 0 {
+		set.StaleAfter = 5 * time.Minute
+	}
+	dropSanitization := gateEnabled(permissiveSanitizationGate)
+	e := &Encoder{
+		set:        set,
+		metricName: otlptranslator.MetricNamer{WithMetricSuffixes: set.AddMetricSuffixes, Namespace: set.Namespace},
+		names:      map[nameKey]nameResult{},
+		entries:    map[string]*entry{},
+		byLabels:   map[string]*series{},
+		now:        time.Now,
+	}
+	e.lb = labelBuilder{
+		namer:    otlptranslator.LabelNamer{UnderscoreLabelSanitization: !dropSanitization}, //nolint:staticcheck // SA1019: contrib's translator still sets it, and the names must match its
+		external: set.ExternalLabels, scopeOff: set.DisableScopeInfo, m: map[string]string{},
+	}
+	// target_info's labels are named with the translator's other namer.
+	e.infoLB = labelBuilder{
+		namer:    otlptranslator.LabelNamer{PreserveMultipleUnderscores: !dropSanitization},
+		external: set.ExternalLabels, scopeOff: true, m: map[string]string{},
+	}
+	return e
+}
+
+// Series is how many series the encoder keeps encoded labels for.
+func (e *Encoder) Series() int { return len(e.byLabels) }
+
+// Add translates md into the pending requests. What cannot be translated (delta temporality, a
+// metric without points, a name that cannot be made valid) is left out and named in the error; the
+// rest is added.
+func (e *Encoder) Add(md pmetric.Metrics) error {
+	e.clock = e.now().UnixNano()
+	e.errs.reset()
+	rms := md.ResourceMetrics()
+	for i := range rms.Len() {
+		rm := rms.At(i)
+		res := rm.Resource().Attributes()
+		e.key = appendResourceKey(e.key[:0], res)
+		resLen := len(e.key)
+		var newest pcommon.Timestamp
+		sms := rm.ScopeMetrics()
+		for j := range sms.Len() {
+			sm := sms.At(j)
+			scope := sm.Scope()
+			e.key = appendScopeKey(e.key[:resLen], scope, e.set.DisableScopeInfo)
+			scopeLen := len(e.key)
+			ms := sm.Metrics()
+			for k := range ms.Len() {
+				m := ms.At(k)
+				newest = max(newest, newestIn(m))
+				e.addMetric(m, res, &scope, scopeLen)
+			}
+		}
+		if !e.set.DisableTargetInfo && newest != 0 {
+			e.addTargetInfo(res, newest)
+		}
+	}
+	return e.errs.err()
+}
+
+func (e *Encoder) addMetric(m pmetric.Metric, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
+	if !cumulative(m) {
+		e.errs.add(fmt.Errorf("invalid temporality and type combination for metric %q", m.Name()))
+		return
+	}
+	name, err := e.promName(m)
+	if err != nil {
+		e.errs.add(err)
+		return
+	}
+	empty := func() { e.errs.add(fmt.Errorf("empty data points. %s is dropped", m.Name())) }
+	//exhaustive:enforce
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		if m.Gauge().DataPoints().Len() == 0 {
+			empty()
+			return
+		}
+		e.addNumbers(m.Gauge().DataPoints(), false, name, res, scope, scopeLen)
+	case pmetric.MetricTypeSum:
+		if m.Sum().DataPoints().Len() == 0 {
+			empty()
+			return
+		}
+		e.addNumbers(m.Sum().DataPoints(), m.Sum().IsMonotonic(), name, res, scope, scopeLen)
+	case pmetric.MetricTypeHistogram:
+		if m.Histogram().DataPoints().Len() == 0 {
+			empty()
+			return
+		}
+		e.addHistograms(m.Histogram().DataPoints(), name, res, scope, scopeLen)
+	case pmetric.MetricTypeExponentialHistogram:
+		if m.ExponentialHistogram().DataPoints().Len() == 0 {
+			empty()
+			return
+		}
+		e.addExponential(m.ExponentialHistogram().DataPoints(), name, res, scope, scopeLen)
+	case pmetric.MetricTypeSummary:
+		if m.Summary().DataPoints().Len() == 0 {
+			empty()
+			return
+		}
+		e.addSummaries(m.Summary().DataPoints(), name, res, scope, scopeLen)
+	case pmetric.MetricTypeEmpty:
+		e.errs.add(errors.New("unsupported metric type"))
+	}
+}
+
+func cumulative(m pmetric.Metric) bool {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSummary:
+		return true
+	case pmetric.MetricTypeSum:
+		return m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+	}
+	return false
+}
+
+// promName is the metric's Prometheus name, built once per name, unit and type.
+func (e *Encoder) promName(m pmetric.Metric) (string, error) {
+	k := nameKey{name: m.Name(), unit: m.Unit(), typ: otlptranslator.MetricTypeUnknown}
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		k.typ = otlptranslator.MetricTypeGauge
+	case pmetric.MetricTypeSum:
+		k.typ = otlptranslator.MetricTypeNonMonotonicCounter
+		if m.Sum().IsMonotonic() {
+			k.typ = otlptranslator.MetricTypeMonotonicCounter
+		}
+	case pmetric.MetricTypeHistogram:
+		k.typ = otlptranslator.MetricTypeHistogram
+	case pmetric.MetricTypeExponentialHistogram:
+		k.typ = otlptranslator.MetricTypeExponentialHistogram
+	case pmetric.MetricTypeSummary:
+		k.typ = otlptranslator.MetricTypeSummary
+	}
+	r, ok := e.names[k]
+	if !ok {
+		r.name, r.err = e.metricName.Build(otlptranslator.Metric{Name: k.name, Unit: k.unit, Type: k.typ})
+		r.unit = e.unitName.Build(k.unit)
+		e.names[k] = r
+	}
+	e.meta = meta{typ: metricType(m), help: m.Description(), unit: r.unit}
+	return r.name, r.err
+}
+
+// Remote write 2.0's metric types (io.prometheus.write.v2.Metadata.MetricType).
+const (
+	typeUnspecified byte = iota
+	typeCounter
+	typeGauge
+	typeHistogram
+	typeGaugeHistogram
+	typeSummary
+	typeInfo
+	typeStateset
+)
+
+// metricType is the 2.0 type of m; a gauge or sum whose "prometheus.type" metadata (set by
+// Prometheus receivers) says unknown, info or stateset keeps that.
+func metricType(m pmetric.Metric) byte {
+	promType := ""
+	if v, ok := m.Metadata().Get("prometheus.type"); ok {
+		promType = v.Str()
+	}
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		if promType == "unknown" {
+			return typeUnspecified
+		}
+		return typeGauge
+	case pmetric.MetricTypeSum:
+		switch {
+		case m.Sum().IsMonotonic():
+			return typeCounter
+		case promType == "info":
+			return typeInfo
+		case promType == "stateset":
+			return typeStateset
+		}
+		return typeGauge
+	case pmetric.MetricTypeHistogram, pmetric.MetricTypeExponentialHistogram:
+		return typeHistogram
+	case pmetric.MetricTypeSummary:
+		return typeSummary
+	case pmetric.MetricTypeEmpty:
+	}
+	return typeUnspecified
+}
+
+// Kinds of stream, part of the stream key.
+const (
+	kindNumber byte = iota + 1
+	kindHistogram
+	kindExponential
+	kindSummary
+	kindTargetInfo
+)
+
+// lookup finds the entry of the point stream whose key is e.key[:scopeLen] + kind + name + attrs;
+// fresh is true when it was just made (its series are still to be built).
+func (e *Encoder) lookup(kind byte, name string, attrs pcommon.Map, scopeLen int) (*entry, bool) {
+	e.key = append(e.key[:scopeLen], kind)
+	e.key = appendStr(e.key, name)
+	e.key = appendAttrs(e.key, attrs)
+	k := e.key
+	if ent, ok := e.entries[string(k)]; ok {
+		ent.seen = e.clock
+		return ent, false
+	}
+	ent := &entry{seen: e.clock}
+	e.entries[string(k)] = ent
+	return ent, true
+}
+
+// seriesFor returns the one series with these labels (points of different streams can map to the
+// same labels: they share it, as they do in the translator).
+func (e *Encoder) seriesFor(ls []label) *series {
+	b := e.lbuf[:0]
+	for _, l := range ls {
+		b = appendLabel(b, l.name, l.value)
+	}
+	e.lbuf = b
+	if s, ok := e.byLabels[string(b)]; ok {
+		return s
+	}
+	s := &series{labels: slices.Clone(b), ls: ls, meta: e.meta}
+	e.byLabels[string(s.labels)] = s
+	return s
+}
+
+func (e *Encoder) add(s *series, t pcommon.Timestamp, v float64, stale bool) {
+	if stale {
+		v = math.Float64frombits(staleNaN)
+	}
+	if !s.pending {
+		s.pending = true
+		e.pending = append(e.pending, s)
+	}
+	s.samples = append(s.samples, sample{t: ms(t), v: v})
+}
+
+// ms converts a point's time to Prometheus milliseconds.
+func ms(t pcommon.Timestamp) int64 { return int64(t) / int64(time.Millisecond) } //nolint:gosec // G115: nanoseconds since 1970 fit int64 until 2262
+
+func (e *Encoder) addNumbers(pts pmetric.NumberDataPointSlice, counter bool, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
+	for i := range pts.Len() {
+		pt := pts.At(i)
+		ent, fresh := e.lookup(kindNumber, name, pt.Attributes(), scopeLen)
+		if fresh {
+			ls, err := e.lb.build(res, pt.Attributes(), scope, nil, nameLabel, name)
+			if ent.err = err; err == nil {
+				ent.one = e.seriesFor(ls)
+			}
+		}
+		if ent.err != nil {
+			e.errs.add(ent.err)
+			continue
+		}
+		v := pt.DoubleValue()
+		if pt.ValueType() == pmetric.NumberDataPointValueTypeInt {
+			v = float64(pt.IntValue())
+		}
+		e.add(ent.one, pt.Timestamp(), v, pt.Flags().NoRecordedValue())
+		if counter && pt.Exemplars().Len() > 0 {
+			ent.one.exemplars = appendExemplars(ent.one.exemplars, pt.Exemplars(), -1)
+		}
+	}
+}
+
+// base returns a histogram's or summary's labels before its suffixes; the entry keeps them.
+func (e *Encoder) base(ent *entry, fresh bool, res, attrs pcommon.Map, scope *pcommon.InstrumentationScope) bool {
+	if fresh {
+		ent.base, ent.err = e.lb.build(res, attrs, scope, nil)
+	}
+	if ent.err != nil {
+		e.errs.add(ent.err)
+		return false
+	}
+	return true
+}
+
+func (e *Encoder) addHistograms(pts pmetric.HistogramDataPointSlice, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
+	for i := range pts.Len() {
+		pt := pts.At(i)
+		ent, fresh := e.lookup(kindHistogram, name, pt.Attributes(), scopeLen)
+		if !e.base(ent, fresh, res, pt.Attributes(), scope) {
+			continue
+		}
+		stale := pt.Flags().NoRecordedValue()
+		if pt.HasSum() {
+			if ent.sum == nil {
+				ent.sum = e.seriesFor(withExtra(ent.base, nameLabel, name+"_sum"))
+			}
+			e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
+		}
+		if ent.count == nil {
+			ent.count = e.seriesFor(withExtra(ent.base, nameLabel, name+"_count"))
+		}
+		e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
+
+		bounds, counts := pt.ExplicitBounds(), pt.BucketCounts()
+		n := min(bounds.Len(), counts.Len())
+		if !sameBounds(ent.bounds, bounds, n) || ent.buckets == nil {
+			ent.bounds = ent.bounds[:0]
+			for j := range n {
+				ent.bounds = append(ent.bounds, bounds.At(j))
+			}
+			ent.buckets = ent.buckets[:0]
+			for _, b := range ent.bounds {
+				ent.buckets = append(ent.buckets, e.seriesFor(withExtra(ent.base, "le", strconv.FormatFloat(b, 'f', -1, 64), nameLabel, name+"_bucket")))
+			}
+			ent.buckets = append(ent.buckets, e.seriesFor(withExtra(ent.base, "le", "+Inf", nameLabel, name+"_bucket")))
+		}
+		var cum uint64
+		for j := range n {
+			cum += counts.At(j)
+			e.add(ent.buckets[j], pt.Timestamp(), float64(cum), stale)
+		}
+		e.add(ent.buckets[n], pt.Timestamp(), float64(pt.Count()), stale)
+		if pt.Exemplars().Len() > 0 {
+			e.histogramExemplars(ent, pt.Exemplars())
+		}
+	}
+}
+
+func sameBounds(have []float64, bounds pcommon.Float64Slice, n int) bool {
+	if len(have) != n {
+		return false
+	}
+	for j, b := range have {
+		if math.Float64bits(b) != math.Float64bits(bounds.At(j)) {
+			return false
+		}
+	}
+	return true
+}
+
+// histogramExemplars puts each exemplar on the lowest bucket whose bound is at or above its value.
+func (e *Encoder) histogramExemplars(ent *entry, exs pmetric.ExemplarSlice) {
+	for i := range exs.Len() {
+		v := exemplarValue(exs.At(i))
+		best := len(ent.buckets) - 1 // +Inf
+		for j, b := range ent.bounds {
+			if v <= b && (best == len(ent.buckets)-1 || b < ent.bounds[best]) {
+				best = j
+			}
+		}
+		if math.IsNaN(v) {
+			continue // above no bound, not even +Inf
+		}
+		s := ent.buckets[best]
+		s.exemplars = appendExemplars(s.exemplars, exs, i)
+	}
+}
+
+func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
+	for i := range pts.Len() {
+		pt := pts.At(i)
+		ent, fresh := e.lookup(kindSummary, name, pt.Attributes(), scopeLen)
+		if !e.base(ent, fresh, res, pt.Attributes(), scope) {
+			continue
+		}
+		stale := pt.Flags().NoRecordedValue()
+		if ent.sum == nil {
+			ent.sum = e.seriesFor(withExtra(ent.base, nameLabel, name+"_sum"))
+			ent.count = e.seriesFor(withExtra(ent.base, nameLabel, name+"_count"))
+		}
+		e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
+		e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
+		qs := pt.QuantileValues()
+		same := len(ent.bounds) == qs.Len()
+		for j := 0; same && j < qs.Len(); j++ {
+			same = ent.bounds[j] == qs.At(j).Quantile()
+		}
+		if !same {
+			ent.bounds, ent.buckets = ent.bounds[:0], ent.buckets[:0]
+			for j := range qs.Len() {
+				q := qs.At(j).Quantile()
+				ent.bounds = append(ent.bounds, q)
+				ent.buckets = append(ent.buckets, e.seriesFor(withExtra(ent.base, "quantile", strconv.FormatFloat(q, 'f', -1, 64), nameLabel, name)))
+			}
+		}
+		for j := range qs.Len() {
+			e.add(ent.buckets[j], pt.Timestamp(), qs.At(j).Value(), stale)
+		}
+	}
+}
+
+func (e *Encoder) addExponential(pts pmetric.ExponentialHistogramDataPointSlice, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
+	for i := range pts.Len() {
+		pt := pts.At(i)
+		ent, fresh := e.lookup(kindExponential, name, pt.Attributes(), scopeLen)
+		if fresh {
+			ls, err := e.lb.build(res, pt.Attributes(), scope, nil, nameLabel, name)
+			if ent.err = err; err == nil {
+				ent.one = e.seriesFor(ls)
+			}
+		}
+		if ent.err != nil {
+			e.errs.add(ent.err)
+			continue
+		}
+		h, err := nativeHistogram(pt)
+		if err != nil {
+			e.errs.add(err)
+			continue
+		}
+		s := ent.one
+		if !s.pending {
+			s.pending = true
+			e.pending = append(e.pending, s)
+		}
+		s.hists = append(s.hists, h)
+		if pt.Exemplars().Len() > 0 {
+			s.exemplars = appendExemplars(s.exemplars, pt.Exemplars(), -1)
+		}
+	}
+}
+
+// addTargetInfo adds the resource's target_info sample (value 1, at its newest point's time) when
+// it has attributes besides service.namespace, service.name and service.instance.id.
+func (e *Encoder) addTargetInfo(res pcommon.Map, newest pcommon.Timestamp) {
+	ident := []string{attrServiceNamespace, attrServiceName, attrServiceInstance}
+	others := res.Len()
+	for _, k := range ident {
+		if _, ok := res.Get(k); ok {
+			others--
+		}
+	}
+	if others == 0 {
+		return
+	}
+	name := otlptranslator.TargetInfoMetricName
+	if e.set.Namespace != "" {
+		name = e.set.Namespace + "_" + name
+	}
+	e.meta = meta{typ: typeGauge, help: "Target metadata"}
+	ent, fresh := e.lookup(kindTargetInfo, name, res, 0)
+	if fresh {
+		ls, err := e.infoLB.build(res, res, nil, ident, nameLabel, name)
+		if ent.err = err; err == nil && slices.ContainsFunc(ls, func(l label) bool { return l.name == jobLabel || l.name == instanceLabel }) {
+			ent.one = e.seriesFor(ls)
+		}
+	}
+	if ent.err != nil {
+		e.errs.add(ent.err)
+		return
+	}
+	if ent.one != nil { // without job or instance, target_info has nothing to join on
+		e.add(ent.one, newest, 1, false)
+	}
+}
+
+// newestIn is the latest point time in m.
+func newestIn(m pmetric.Metric) pcommon.Timestamp {
+	var t pcommon.Timestamp
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		for i := range m.Gauge().DataPoints().Len() {
+			t = max(t, m.Gauge().DataPoints().At(i).Timestamp())
+		}
+	case pmetric.MetricTypeSum:
+		for i := range m.Sum().DataPoints().Len() {
+			t = max(t, m.Sum().DataPoints().At(i).Timestamp())
+		}
+	case pmetric.MetricTypeHistogram:
+		for i := range m.Histogram().DataPoints().Len() {
+			t = max(t, m.Histogram().DataPoints().At(i).Timestamp())
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		for i := range m.ExponentialHistogram().DataPoints().Len() {
+			t = max(t, m.ExponentialHistogram().DataPoints().At(i).Timestamp())
+		}
+	case pmetric.MetricTypeSummary:
+		for i := range m.Summary().DataPoints().Len() {
+			t = max(t, m.Summary().DataPoints().At(i).Timestamp())
+		}
+	case pmetric.MetricTypeEmpty:
+	}
+	return t
+}
+
+func exemplarValue(ex pmetric.Exemplar) float64 {
+	if ex.ValueType() == pmetric.ExemplarValueTypeInt {
+		return float64(ex.IntValue())
+	}
+	return ex.DoubleValue()
+}
+
+// maxExemplarRunes is OpenMetrics' limit on an exemplar's label characters: attributes that would
+// pass it are left out (the trace and span IDs are kept).
+const maxExemplarRunes = 128
+
+// appendExemplars adds exemplar only (or all of exs when only < 0): the trace and span IDs, then
+// the filtered attributes unless they would pass OpenMetrics' limit.
+func appendExemplars(out []exemplar, exs pmetric.ExemplarSlice, only int) []exemplar {
+	for i := range exs.Len() {
+		if only >= 0 && i != only {
+			continue
+		}
+		ex := exs.At(i)
+		var ls []label
+		runes := 0
+		if id := ex.TraceID(); !id.IsEmpty() {
+			v := hex.EncodeToString(id[:])
+			runes += utf8.RuneCountInString(otlptranslator.ExemplarTraceIDKey) + len(v)
+			ls = append(ls, label{otlptranslator.ExemplarTraceIDKey, v})
+		}
+		if id := ex.SpanID(); !id.IsEmpty() {
+			v := hex.EncodeToString(id[:])
+			runes += utf8.RuneCountInString(otlptranslator.ExemplarSpanIDKey) + len(v)
+			ls = append(ls, label{otlptranslator.ExemplarSpanIDKey, v})
+		}
+		mark := len(ls)
+		for k, v := range ex.FilteredAttributes().All() {
+			s := v.AsString()
+			runes += utf8.RuneCountInString(k) + utf8.RuneCountInString(s)
+			ls = append(ls, label{k, s})
+		}
+		if runes > maxExemplarRunes {
+			ls = ls[:mark]
+		}
+		out = append(out, exemplar{ls: ls, v: exemplarValue(ex), t: ms(ex.Timestamp())})
+	}
+	return out
+}
+
+// errList keeps the distinct errors of one Add (the same error for every point is said once).
+type errList struct {
+	errs []error
+	seen map[string]bool
+	more int
+}
+
+func (l *errList) reset() { l.errs, l.more = l.errs[:0], 0; clear(l.seen) }
+
+func (l *errList) add(err error) {
+	if l.seen == nil {
+		l.seen = map[string]bool{}
+	}
+	msg := err.Error()
+	if l.seen[msg] {
+		return
+	}
+	l.seen[msg] = true
+	if len(l.errs) >= 10 {
+		l.more++
+		return
+	}
+	l.errs = append(l.errs, err)
+}
+
+func (l *errList) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	err := errors.Join(l.errs...)
+	if l.more > 0 {
+		err = fmt.Errorf("%w\n(and %d more)", err, l.more)
+	}
+	return err
+}
+
+// Stream keys. A key holds what a stream's labels are made of, each part length-prefixed: the
+// resource's service name, namespace and instance ID, the scope, the kind and name, the point's
+// attributes.
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendResourceKey(b []byte, res pcommon.Map) []byte {
+	for _, k := range []string{attrServiceName, attrServiceNamespace, attrServiceInstance} {
+		if v, ok := res.Get(k); ok {
+			b = append(b, 1)
+			b = appendValue(b, v)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	return b
+}
+
+func appendScopeKey(b []byte, scope pcommon.InstrumentationScope, off bool) []byte {
+	if off {
+		return b
+	}
+	b = appendStr(b, scope.Name())
+	b = appendStr(b, scope.Version())
+	return appendAttrs(b, scope.Attributes())
+}
+
+func appendAttrs(b []byte, attrs pcommon.Map) []byte {
+	b = binary.AppendUvarint(b, uint64(attrs.Len()))
+	for k, v := range attrs.All() {
+		b = appendStr(b, k)
+		b = appendValue(b, v)
+	}
+	return b
+}
+
+func appendValue(b []byte, v pcommon.Value) []byte {
+	b = append(b, byte(v.Type()))
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return appendStr(b, v.Str())
+	case pcommon.ValueTypeInt:
+		return binary.LittleEndian.AppendUint64(b, uint64(v.Int())) //nolint:gosec // G115: the bits are the key
+	case pcommon.ValueTypeDouble:
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Double()))
+	case pcommon.ValueTypeBool:
+		if v.Bool() {
+			return append(b, 1)
+		}
+		return append(b, 0)
+	case pcommon.ValueTypeEmpty:
+		return b
+	default: // maps, slices, bytes: rare as metric attributes; keyed by their label value
+		return appendStr(b, v.AsString())
+	}
+}

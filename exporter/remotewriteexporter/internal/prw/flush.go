@@ -1,0 +1,324 @@
+package prw // import "github.com/otel-inference/collector/exporter/remotewriteexporter/internal/prw"
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Protocol is the remote-write version Flush writes.
+type Protocol int
+
+const (
+	// V1 is remote write 1.0 (prometheus.WriteRequest).
+	V1 Protocol = iota
+	// V2 is remote write 2.0 (io.prometheus.write.v2.Request): interned symbols, and each series'
+	// type, help and unit.
+	V2
+)
+
+// Pending is how many samples (and native histograms) the pending requests hold.
+func (e *Encoder) Pending() int {
+	n := 0
+	for _, s := range e.pending {
+		n += len(s.samples) + len(s.hists)
+	}
+	return n
+}
+
+// Flush writes what was added since the last Flush as requests of protocol p with at most
+// maxSamples samples each (native histograms count as samples) and hands each to emit with its
+// sample count; raw is reused after emit returns. Each series' samples go in time order; a series
+// with more than maxSamples is cut into consecutive pieces. When emit returns false Flush stops,
+// drops the rest and returns false. Streams not seen for StaleAfter are then forgotten.
+func (e *Encoder) Flush(p Protocol, maxSamples int, emit func(raw []byte, samples int) bool) bool {
+	defer e.clearPending()
+	maxSamples = max(maxSamples, 1)
+	e.body = e.body[:0]
+	if p == V2 {
+		e.sym.begin()
+	}
+	n := 0
+	send := func() bool {
+		if n == 0 {
+			return true
+		}
+		raw := e.body
+		if p == V2 {
+			raw = e.sym.appendTable(e.out[:0])
+			raw = append(raw, e.body...)
+			e.out = raw
+		}
+		ok := emit(raw, n)
+		e.body, n = e.body[:0], 0
+		if p == V2 {
+			e.sym.begin()
+		}
+		return ok
+	}
+	for _, s := range e.pending {
+		if !slices.IsSortedFunc(s.samples, bySampleTime) {
+			slices.SortStableFunc(s.samples, bySampleTime)
+		}
+		samples, hists, exemplars := s.samples, s.hists, s.exemplars
+		for len(samples) > 0 || len(hists) > 0 {
+			room := maxSamples - n
+			if room <= 0 {
+				if !send() {
+					return false
+				}
+				room = maxSamples
+			}
+			take := min(room, len(samples))
+			h := 0
+			if take < room {
+				h = min(room-take, len(hists))
+			}
+			if p == V2 {
+				e.body = e.appendSeriesV2(e.body, s, samples[:take], exemplars, hists[:h])
+			} else {
+				e.body = e.appendSeriesV1(e.body, s, samples[:take], exemplars, hists[:h])
+			}
+			samples, hists, exemplars = samples[take:], hists[h:], nil
+			n += take + h
+		}
+	}
+	ok := send()
+	e.sweep()
+	return ok
+}
+
+func bySampleTime(a, b sample) int { return cmp.Compare(a.t, b.t) }
+
+// 2.0 tags (io.prometheus.write.v2): Request.symbols 4, timeseries 5; TimeSeries.labels_refs 1,
+// samples 2, histograms 3, exemplars 4, metadata 5; Exemplar.labels_refs 1, value 2, timestamp 3;
+// Metadata.type 1, help_ref 3, unit_ref 4.
+const (
+	tagV2Symbols    = 4<<3 | wireBytes
+	tagV2Timeseries = 5<<3 | wireBytes
+	tagV2Refs       = 1<<3 | wireBytes
+	tagV2Samples    = 2<<3 | wireBytes
+	tagV2Histograms = 3<<3 | wireBytes
+	tagV2Exemplars  = 4<<3 | wireBytes
+	tagV2Metadata   = 5<<3 | wireBytes
+	tagV2MetaType   = 1<<3 | wireVarint
+	tagV2MetaHelp   = 3<<3 | wireVarint
+	tagV2MetaUnit   = 4<<3 | wireVarint
+)
+
+func (e *Encoder) appendSeriesV1(b []byte, s *series, samples []sample, exemplars []exemplar, hists [][]byte) []byte {
+	e.sbuf = append(e.sbuf[:0], s.labels...)
+	body := e.sbuf
+	for _, smp := range samples {
+		body = appendSample(body, smp)
+	}
+	for _, ex := range exemplars {
+		var x []byte
+		for _, l := range ex.ls {
+			x = appendLabel(x, l.name, l.value)
+		}
+		x = appendFixed64(x, tagExemplarValue, ex.v)
+		x = appendVarintField(x, tagExemplarTime, uint64(ex.t)) //nolint:gosec // G115: two's complement varint, as protobuf writes int64
+		body = appendBytesField(body, tagExemplars, x)
+	}
+	for _, h := range hists {
+		body = appendBytesField(body, tagHistograms, h)
+	}
+	e.sbuf = body
+	return appendBytesField(b, tagTimeseries, body)
+}
+
+func (e *Encoder) appendSeriesV2(b []byte, s *series, samples []sample, exemplars []exemplar, hists [][]byte) []byte {
+	if s.refs == nil {
+		for _, l := range s.ls {
+			s.refs = append(s.refs, e.sym.global(l.name), e.sym.global(l.value))
+		}
+		s.refs = append(s.refs, e.sym.global(s.meta.help), e.sym.global(s.meta.unit))
+	}
+	body := e.appendRefs(e.sbuf[:0], tagV2Refs, s.refs[:len(s.refs)-2])
+	for _, smp := range samples {
+		body = appendSample(body, smp) // Sample: value 1, timestamp 2, as in 1.0
+	}
+	for _, h := range hists {
+		body = appendBytesField(body, tagV2Histograms, h)
+	}
+	for _, ex := range exemplars {
+		ls := slices.Clone(ex.ls)
+		sortLabels(ls)
+		var refs []uint32
+		for _, l := range ls {
+			refs = append(refs, e.sym.transient(l.name), e.sym.transient(l.value))
+		}
+		x := appendPacked(nil, tagV2Refs, refs)
+		x = appendFixed64(x, tagExemplarValue, ex.v)
+		x = appendVarintField(x, tagExemplarTime, uint64(ex.t)) //nolint:gosec // G115: two's complement varint
+		body = appendBytesField(body, tagV2Exemplars, x)
+	}
+	var m []byte
+	m = appendVarintField(m, tagV2MetaType, uint64(s.meta.typ))
+	m = appendVarintField(m, tagV2MetaHelp, uint64(e.sym.local(s.refs[len(s.refs)-2])))
+	m = appendVarintField(m, tagV2MetaUnit, uint64(e.sym.local(s.refs[len(s.refs)-1])))
+	body = appendBytesField(body, tagV2Metadata, m)
+	e.sbuf = body
+	return appendBytesField(b, tagV2Timeseries, body)
+}
+
+// appendRefs writes global symbol references as this request's, packed.
+func (e *Encoder) appendRefs(b []byte, tag byte, global []uint32) []byte {
+	if len(global) == 0 {
+		return b
+	}
+	size := 0
+	for _, g := range global {
+		size += varintLen(uint64(e.sym.local(g)))
+	}
+	b = appendVarint(append(b, tag), uint64(size))
+	for _, g := range global {
+		b = appendVarint(b, uint64(e.sym.local(g)))
+	}
+	return b
+}
+
+func appendPacked(b []byte, tag byte, refs []uint32) []byte {
+	if len(refs) == 0 {
+		return b
+	}
+	size := 0
+	for _, r := range refs {
+		size += varintLen(uint64(r))
+	}
+	b = appendVarint(append(b, tag), uint64(size))
+	for _, r := range refs {
+		b = appendVarint(b, uint64(r))
+	}
+	return b
+}
+
+func (e *Encoder) clearPending() {
+	for _, s := range e.pending {
+		s.samples, s.hists, s.exemplars, s.pending = s.samples[:0], s.hists[:0], nil, false
+		if cap(s.samples) > 64 {
+			s.samples = nil // one large backlog does not keep its memory
+		}
+	}
+	clear(e.pending)
+	e.pending = e.pending[:0]
+}
+
+// sweep forgets the streams not seen for StaleAfter (at most every quarter of it), the series only
+// they used, and the symbols only those used.
+func (e *Encoder) sweep() {
+	stale := e.set.StaleAfter.Nanoseconds()
+	if e.clock-e.lastSweep < stale/4 {
+		return
+	}
+	e.lastSweep = e.clock
+	cutoff := e.clock - stale
+	dropped := false
+	for k, ent := range e.entries {
+		if ent.seen < cutoff {
+			delete(e.entries, k)
+			dropped = true
+		}
+	}
+	if !dropped {
+		return
+	}
+	live := make(map[*series]bool, len(e.byLabels))
+	for _, ent := range e.entries {
+		for _, s := range [...]*series{ent.one, ent.sum, ent.count} {
+			live[s] = true
+		}
+		for _, s := range ent.buckets {
+			live[s] = true
+		}
+	}
+	for k, s := range e.byLabels {
+		if !live[s] {
+			delete(e.byLabels, k)
+		} else {
+			s.refs = nil
+		}
+	}
+	e.sym.reset()
+}
+
+// symbols is the 2.0 symbol table. The strings of series labels and metadata get a global reference
+// once (kept by each series), and each request numbers the ones it uses from 0 ("" is always 0, as
+// 2.0 requires) through a dense array, with no map lookup on the steady path. Exemplar labels (trace
+// IDs: new every time) are numbered for their request only, and not kept.
+type symbols struct {
+	ids   map[string]uint32
+	strs  []string
+	stamp []uint32 // the request in which each string got its local number
+	loc   []uint32
+	gen   uint32
+	order []string // this request's strings, by local number
+	extra map[string]uint32
+}
+
+func (s *symbols) reset() {
+	clear(s.ids)
+	s.strs, s.stamp, s.loc, s.gen = s.strs[:0], s.stamp[:0], s.loc[:0], 0
+}
+
+func (s *symbols) global(str string) uint32 {
+	if s.ids == nil {
+		s.ids = map[string]uint32{}
+	}
+	if id, ok := s.ids[str]; ok {
+		return id
+	}
+	id := uint32(len(s.strs)) //nolint:gosec // G115: fewer than 2^32 distinct strings
+	s.ids[str] = id
+	s.strs = append(s.strs, str)
+	s.stamp = append(s.stamp, 0)
+	s.loc = append(s.loc, 0)
+	return id
+}
+
+// begin starts a request's numbering.
+func (s *symbols) begin() {
+	s.gen++
+	if s.gen == 0 { // wrapped: no stamp may look current
+		clear(s.stamp)
+		s.gen = 1
+	}
+	s.order = s.order[:0]
+	clear(s.extra)
+	s.local(s.global(""))
+}
+
+// transient numbers a string for this request only.
+func (s *symbols) transient(str string) uint32 {
+	if g, ok := s.ids[str]; ok {
+		return s.local(g)
+	}
+	if n, ok := s.extra[str]; ok {
+		return n
+	}
+	if s.extra == nil {
+		s.extra = map[string]uint32{}
+	}
+	n := uint32(len(s.order)) //nolint:gosec // G115: as in global
+	s.extra[str] = n
+	s.order = append(s.order, str)
+	return n
+}
+
+func (s *symbols) local(g uint32) uint32 {
+	if s.stamp[g] != s.gen {
+		s.stamp[g] = s.gen
+		s.loc[g] = uint32(len(s.order)) //nolint:gosec // G115: as in global
+		s.order = append(s.order, s.strs[g])
+	}
+	return s.loc[g]
+}
+
+// appendTable writes this request's symbols (Request.symbols, in local order).
+func (s *symbols) appendTable(b []byte) []byte {
+	for _, str := range s.order {
+		b = appendVarint(append(b, tagV2Symbols), uint64(len(str)))
+		b = append(b, str...)
+	}
+	return b
+}
