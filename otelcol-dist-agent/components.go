@@ -9,7 +9,6 @@ import (
 	resourceprocessor "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
 	remotewriteexporter "github.com/otel-inference/collector/exporter/remotewriteexporter"
 	ratioprocessor "github.com/otel-inference/collector/processor/ratioprocessor"
-	inferenceprobereceiver "github.com/otel-inference/collector/receiver/inferenceprobereceiver"
 	inferencereceiver "github.com/otel-inference/collector/receiver/inferencereceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
@@ -63,16 +62,14 @@ func components() (otelcol.Factories, error) {
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		inferencereceiver.NewFactory(),
-		inferenceprobereceiver.NewFactory(),
 		otlpreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ReceiverModules = makeModulesMap(factories.Receivers, map[component.Type]string{
-		inferencereceiver.NewFactory().Type():      "github.com/otel-inference/collector v0.0.0",
-		inferenceprobereceiver.NewFactory().Type(): "github.com/otel-inference/collector v0.0.0",
-		otlpreceiver.NewFactory().Type():           "go.opentelemetry.io/collector/receiver/otlpreceiver v0.158.0",
+		inferencereceiver.NewFactory().Type(): "github.com/otel-inference/collector v0.0.0",
+		otlpreceiver.NewFactory().Type():      "go.opentelemetry.io/collector/receiver/otlpreceiver v0.158.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

@@ -36,8 +36,11 @@ type rwExporter struct {
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	client    *http.Client
-	// encoder translates to remote write 1.0, keeping each stream's encoded labels; the sender owns it.
+	// encoder translates to remote write, keeping each stream's encoded labels; zbuf is the reused
+	// compressed request and bodies the bodies sent from it. The sender owns them.
 	encoder   *prw.Encoder
+	zbuf      []byte
+	bodies    []*sentBody
 	userAgent string
 
 	// logged remembers the drop reasons already logged: each is logged once, then only counted.
@@ -381,6 +384,7 @@ func (e *rwExporter) sendWithRetry(ctx context.Context, req request, resumed boo
 	bo := e.cfg.BackOffConfig
 	wait := bo.InitialInterval
 	began := time.Now()
+	req.body = e.compress(req.raw)
 	for {
 		err := e.send(ctx, req, resumed)
 		if err == nil {
@@ -481,11 +485,13 @@ func (s statusError) Unwrap() error { return s.err }
 // backend will never take these samples (out of order, duplicate, too old, malformed): they are
 // dropped and counted by reason, and the rest of the batch goes on.
 func (e *rwExporter) send(ctx context.Context, req request, resumed bool) error {
-	body := snappy.Encode(nil, req.raw)
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, e.cfg.Endpoint, bytes.NewReader(body))
+	body := &sentBody{Reader: bytes.NewReader(req.body)}
+	e.bodies = append(e.bodies, body)
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, e.cfg.Endpoint, body)
 	if err != nil {
 		return err
 	}
+	httpReq.ContentLength = int64(len(req.body))
 	httpReq.Header.Set("Content-Encoding", "snappy")
 	if req.v2 {
 		httpReq.Header.Set("Content-Type", contentTypeV2)
@@ -541,6 +547,33 @@ func (e *rwExporter) send(ctx context.Context, req request, resumed bool) error 
 			zap.String("reason", reason), zap.String("status", resp.Status), zap.String("backend_message", strings.TrimSpace(string(msg))))
 		return nil
 	}
+}
+
+// compress snappy-compresses a request into a buffer reused from one request to the next, unless
+// the transport may still be reading the previous one (it closes a request's body when done with it,
+// possibly after Do returned): then that buffer is left to it and a new one is made.
+func (e *rwExporter) compress(raw []byte) []byte {
+	for _, b := range e.bodies {
+		if !b.closed.Load() {
+			e.zbuf = nil
+			break
+		}
+	}
+	clear(e.bodies)
+	e.bodies = e.bodies[:0]
+	e.zbuf = snappy.Encode(e.zbuf[:cap(e.zbuf)], raw)
+	return e.zbuf
+}
+
+// sentBody is a request body that says when the transport closed it.
+type sentBody struct {
+	*bytes.Reader
+	closed atomic.Bool
+}
+
+func (b *sentBody) Close() error {
+	b.closed.Store(true)
+	return nil
 }
 
 // dropReason names a 4xx by the backend's message (Prometheus, Mimir, Thanos and VictoriaMetrics use

@@ -243,3 +243,26 @@ func TestLargePushIsSplitInOrder(t *testing.T) {
 	assert.Equal(t, int64(64), first.Int())
 	assert.Len(t, splitResources(gauge(1, 1, 1), 64), 1)
 }
+
+// TestCompressBufferReusedOnlyWhenReleased: the compressed request's buffer is reused once the
+// transport closed every body sent from it, and left to the transport otherwise.
+func TestCompressBufferReusedOnlyWhenReleased(t *testing.T) {
+	e := &rwExporter{}
+	first := e.compress([]byte("one request"))
+	b := &sentBody{}
+	e.bodies = append(e.bodies, b)
+	b.closed.Store(true)
+	second := e.compress([]byte("two request"))
+	assert.Same(t, &first[0], &second[0], "released: reused")
+
+	e.bodies = append(e.bodies, &sentBody{}) // not closed: the transport may still read it
+	third := e.compress([]byte("three request"))
+	assert.NotSame(t, &second[0], &third[0], "still held: a new buffer")
+	assert.Equal(t, "two request", string(mustSnappyDecode(t, second)), "the held request is left intact")
+}
+
+func mustSnappyDecode(t *testing.T, b []byte) []byte {
+	out, err := snappy.Decode(nil, b)
+	require.NoError(t, err)
+	return out
+}

@@ -24,6 +24,7 @@ const contentTypeV2 = "application/x-protobuf;proto=io.prometheus.write.v2.Reque
 // request is one remote-write request, encoded (before snappy), with the samples it carries.
 type request struct {
 	raw     []byte
+	body    []byte // raw, compressed
 	samples int
 	v2      bool
 }

@@ -40,11 +40,10 @@ type sample struct {
 	v float64
 }
 
-// series is one output time series: its labels (encoded for 1.0; as pairs, and as references into
-// the 2.0 symbol table once used), its metadata, and what the current requests hold for it.
+// series is one output time series: its labels (encoded for 1.0, and as references into the 2.0
+// symbol table once used), its metadata, and what the current requests hold for it.
 type series struct {
-	labels    []byte // the 1.0 TimeSeries' label fields, encoded
-	ls        []label
+	labels    string // the 1.0 TimeSeries' label fields, encoded (also its key in byLabels)
 	meta      meta
 	refs      []uint32 // 2.0: symbol references of ls's names and values, then help and unit
 	samples   []sample
@@ -342,8 +341,8 @@ func (e *Encoder) seriesFor(ls []label) *series {
 	if s, ok := e.byLabels[string(b)]; ok {
 		return s
 	}
-	s := &series{labels: slices.Clone(b), ls: ls, meta: e.meta}
-	e.byLabels[string(s.labels)] = s
+	s := &series{labels: string(b), meta: e.meta}
+	e.byLabels[s.labels] = s
 	return s
 }
 

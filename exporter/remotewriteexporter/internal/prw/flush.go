@@ -129,9 +129,9 @@ func (e *Encoder) appendSeriesV1(b []byte, s *series, samples []sample, exemplar
 
 func (e *Encoder) appendSeriesV2(b []byte, s *series, samples []sample, exemplars []exemplar, hists [][]byte) []byte {
 	if s.refs == nil {
-		for _, l := range s.ls {
-			s.refs = append(s.refs, e.sym.global(l.name), e.sym.global(l.value))
-		}
+		eachLabel(s.labels, func(name, value string) {
+			s.refs = append(s.refs, e.sym.global(name), e.sym.global(value))
+		})
 		s.refs = append(s.refs, e.sym.global(s.meta.help), e.sym.global(s.meta.unit))
 	}
 	body := e.appendRefs(e.sbuf[:0], tagV2Refs, s.refs[:len(s.refs)-2])

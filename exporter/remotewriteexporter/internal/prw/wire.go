@@ -107,6 +107,29 @@ func appendLabel(b []byte, name, value string) []byte {
 	return appendString(b, tagValue, value)
 }
 
+// eachLabel reads back labels encoded by appendLabel (substrings of b: nothing is copied).
+func eachLabel(b string, fn func(name, value string)) {
+	for len(b) > 0 {
+		b = b[1:] // the tag
+		n, w := binary.Uvarint([]byte(b[:min(len(b), binary.MaxVarintLen64)]))
+		msg := b[w : w+int(n)] //nolint:gosec // G115: our own encoding
+		b = b[w+int(n):]       //nolint:gosec // G115: as above
+		var name, value string
+		for len(msg) > 0 {
+			tag := msg[0]
+			l, w := binary.Uvarint([]byte(msg[1:min(len(msg), 1+binary.MaxVarintLen64)]))
+			s := msg[1+w : 1+w+int(l)] //nolint:gosec // G115: as above
+			msg = msg[1+w+int(l):]     //nolint:gosec // G115: as above
+			if tag == tagName {
+				name = s
+			} else {
+				value = s
+			}
+		}
+		fn(name, value)
+	}
+}
+
 // sampleLen is the encoded size of a Sample message's body.
 func sampleLen(s sample) int {
 	n := 0
