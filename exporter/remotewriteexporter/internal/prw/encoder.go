@@ -5,6 +5,7 @@
 package prw // import "github.com/otel-inference/collector/exporter/remotewriteexporter/internal/prw"
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -42,14 +44,46 @@ type sample struct {
 
 // series is one output time series: its labels (encoded for 1.0, and as references into the 2.0
 // symbol table once used), its metadata, and what the current requests hold for it.
+//
+// The buckets, sum and count of a histogram (and a summary's series) share its base labels: such a
+// series keeps only its own pairs (le, quantile, __name__), and where they go among the base's.
 type series struct {
-	labels    string // the 1.0 TimeSeries' label fields, encoded (also its key in byLabels)
-	meta      meta
-	refs      []uint32 // 2.0: symbol references of ls's names and values, then help and unit
-	samples   []sample
+	own     string  // its encoded labels; over shared base labels, only its own pairs
+	shared  *string // a histogram's or summary's encoded base labels, or nil
+	split   uint32  // own[:split] goes at shared[cut[0]:], own[split:] at shared[cut[1]:]
+	cut     [2]uint32
+	next    *series // the next series whose labels hash the same
+	meta    *meta
+	refs    []uint32 // 2.0: symbol references of its labels' names and values, then help and unit
+	samples []sample
+	more    *seriesMore
+	pending bool
+}
+
+// seriesMore is what few series have: exemplars and native histograms.
+type seriesMore struct {
 	exemplars []exemplar
 	hists     [][]byte // encoded Histogram messages (the same in 1.0 and 2.0)
-	pending   bool
+}
+
+func (s *series) extra() *seriesMore {
+	if s.more == nil {
+		s.more = &seriesMore{}
+	}
+	return s.more
+}
+
+// appendLabels writes the series' encoded labels (the 1.0 TimeSeries' label fields).
+func (s *series) appendLabels(b []byte) []byte {
+	if s.shared == nil {
+		return append(b, s.own...)
+	}
+	base := *s.shared
+	b = append(b, base[:s.cut[0]]...)
+	b = append(b, s.own[:s.split]...)
+	b = append(b, base[s.cut[0]:s.cut[1]]...)
+	b = append(b, s.own[s.split:]...)
+	return append(b, base[s.cut[1]:]...)
 }
 
 // meta is a series' 2.0 metadata: its type, help and unit.
@@ -70,6 +104,8 @@ type entry struct {
 	err     error
 	one     *series // gauge, counter, exponential histogram, target_info
 	base    []label // histogram and summary: labels before __name__, le and quantile
+	baseEnc *string // base, encoded; baseOff[i] is where base[i] starts in it
+	baseOff []uint32
 	sum     *series
 	count   *series
 	bounds  []float64 // histogram bounds or summary quantiles that buckets was built for
@@ -84,6 +120,7 @@ type nameKey struct {
 type nameResult struct {
 	name, unit string
 	err        error
+	meta       *meta // the metadata its series were last given
 }
 
 // Encoder is not safe for concurrent use: the exporter's one sender owns it.
@@ -97,11 +134,13 @@ type Encoder struct {
 	names    map[nameKey]nameResult
 	sym      symbols
 	entries  map[string]*entry
-	byLabels map[string]*series
+	byLabels map[uint64]*series // by the hash of their encoded labels; chained through next
+	nseries  int
 	pending  []*series
 
-	meta           meta // of the metric being added
+	meta           *meta // of the metric being added
 	key, lbuf, out []byte
+	cbuf           []byte
 	body, sbuf     []byte
 	now            func() time.Time
 	clock          int64
@@ -120,7 +159,7 @@ func New(set Settings) *Encoder {
 		metricName: otlptranslator.MetricNamer{WithMetricSuffixes: set.AddMetricSuffixes, Namespace: set.Namespace},
 		names:      map[nameKey]nameResult{},
 		entries:    map[string]*entry{},
-		byLabels:   map[string]*series{},
+		byLabels:   map[uint64]*series{},
 		now:        time.Now,
 	}
 	e.lb = labelBuilder{
@@ -136,7 +175,7 @@ func New(set Settings) *Encoder {
 }
 
 // Series is how many series the encoder keeps encoded labels for.
-func (e *Encoder) Series() int { return len(e.byLabels) }
+func (e *Encoder) Series() int { return e.nseries }
 
 // Add translates md into the pending requests. What cannot be translated (delta temporality, a
 // metric without points, a name that cannot be made valid) is left out and named in the error; the
@@ -257,7 +296,11 @@ func (e *Encoder) promName(m pmetric.Metric) (string, error) {
 		r.unit = e.unitName.Build(k.unit)
 		e.names[k] = r
 	}
-	e.meta = meta{typ: metricType(m), help: m.Description(), unit: r.unit}
+	if typ, help := metricType(m), m.Description(); r.meta == nil || r.meta.typ != typ || r.meta.help != help {
+		r.meta = &meta{typ: typ, help: help, unit: r.unit}
+		e.names[k] = r
+	}
+	e.meta = r.meta
 	return r.name, r.err
 }
 
@@ -338,11 +381,75 @@ func (e *Encoder) seriesFor(ls []label) *series {
 		b = appendLabel(b, l.name, l.value)
 	}
 	e.lbuf = b
-	if s, ok := e.byLabels[string(b)]; ok {
+	h := xxhash.Sum64(b)
+	if s := e.find(h, b); s != nil {
 		return s
 	}
-	s := &series{labels: string(b), meta: e.meta}
-	e.byLabels[s.labels] = s
+	return e.insert(h, &series{own: string(b), meta: e.meta})
+}
+
+// seriesOver returns the series with ent's base labels and the given pairs, sorted among them as
+// withExtra sorts them (after base labels of the same name); a new one keeps only the pairs' bytes.
+func (e *Encoder) seriesOver(ent *entry, pairs ...string) *series {
+	if ent.baseEnc == nil {
+		var b []byte
+		ent.baseOff = ent.baseOff[:0]
+		for _, l := range ent.base {
+			ent.baseOff = append(ent.baseOff, uint32(len(b))) //nolint:gosec // G115: label sets are far below 4 GiB
+			b = appendLabel(b, l.name, l.value)
+		}
+		enc := string(b)
+		ent.baseOff = append(ent.baseOff, uint32(len(enc))) //nolint:gosec // G115: as above
+		ent.baseEnc = &enc
+	}
+	xs := make([]label, 0, 2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		xs = append(xs, label{pairs[i], pairs[i+1]})
+	}
+	sortLabels(xs)
+	s := &series{shared: ent.baseEnc, meta: e.meta}
+	var own []byte
+	for k, x := range xs {
+		at := len(ent.base)
+		for i, l := range ent.base {
+			if l.name > x.name {
+				at = i
+				break
+			}
+		}
+		s.cut[k] = ent.baseOff[at]
+		own = appendLabel(own, x.name, x.value)
+		if k == 0 {
+			s.split = uint32(len(own)) //nolint:gosec // G115: as above
+		}
+	}
+	if len(xs) == 1 {
+		s.cut[1] = uint32(len(*ent.baseEnc)) //nolint:gosec // G115: as above
+	}
+	s.own = string(own)
+	full := s.appendLabels(e.lbuf[:0])
+	e.lbuf = full
+	h := xxhash.Sum64(full)
+	if have := e.find(h, full); have != nil {
+		return have
+	}
+	return e.insert(h, s)
+}
+
+func (e *Encoder) find(h uint64, full []byte) *series {
+	for c := e.byLabels[h]; c != nil; c = c.next {
+		e.cbuf = c.appendLabels(e.cbuf[:0])
+		if bytes.Equal(e.cbuf, full) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (e *Encoder) insert(h uint64, s *series) *series {
+	s.next = e.byLabels[h]
+	e.byLabels[h] = s
+	e.nseries++
 	return s
 }
 
@@ -380,7 +487,8 @@ func (e *Encoder) addNumbers(pts pmetric.NumberDataPointSlice, counter bool, nam
 		}
 		e.add(ent.one, pt.Timestamp(), v, pt.Flags().NoRecordedValue())
 		if counter && pt.Exemplars().Len() > 0 {
-			ent.one.exemplars = appendExemplars(ent.one.exemplars, pt.Exemplars(), -1)
+			x := ent.one.extra()
+			x.exemplars = appendExemplars(x.exemplars, pt.Exemplars(), -1)
 		}
 	}
 }
@@ -407,12 +515,12 @@ func (e *Encoder) addHistograms(pts pmetric.HistogramDataPointSlice, name string
 		stale := pt.Flags().NoRecordedValue()
 		if pt.HasSum() {
 			if ent.sum == nil {
-				ent.sum = e.seriesFor(withExtra(ent.base, nameLabel, name+"_sum"))
+				ent.sum = e.seriesOver(ent, nameLabel, name+"_sum")
 			}
 			e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
 		}
 		if ent.count == nil {
-			ent.count = e.seriesFor(withExtra(ent.base, nameLabel, name+"_count"))
+			ent.count = e.seriesOver(ent, nameLabel, name+"_count")
 		}
 		e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
 
@@ -425,9 +533,9 @@ func (e *Encoder) addHistograms(pts pmetric.HistogramDataPointSlice, name string
 			}
 			ent.buckets = ent.buckets[:0]
 			for _, b := range ent.bounds {
-				ent.buckets = append(ent.buckets, e.seriesFor(withExtra(ent.base, "le", strconv.FormatFloat(b, 'f', -1, 64), nameLabel, name+"_bucket")))
+				ent.buckets = append(ent.buckets, e.seriesOver(ent, "le", strconv.FormatFloat(b, 'f', -1, 64), nameLabel, name+"_bucket"))
 			}
-			ent.buckets = append(ent.buckets, e.seriesFor(withExtra(ent.base, "le", "+Inf", nameLabel, name+"_bucket")))
+			ent.buckets = append(ent.buckets, e.seriesOver(ent, "le", "+Inf", nameLabel, name+"_bucket"))
 		}
 		var cum uint64
 		for j := range n {
@@ -467,7 +575,8 @@ func (e *Encoder) histogramExemplars(ent *entry, exs pmetric.ExemplarSlice) {
 			continue // above no bound, not even +Inf
 		}
 		s := ent.buckets[best]
-		s.exemplars = appendExemplars(s.exemplars, exs, i)
+		x := s.extra()
+		x.exemplars = appendExemplars(x.exemplars, exs, i)
 	}
 }
 
@@ -480,8 +589,8 @@ func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, r
 		}
 		stale := pt.Flags().NoRecordedValue()
 		if ent.sum == nil {
-			ent.sum = e.seriesFor(withExtra(ent.base, nameLabel, name+"_sum"))
-			ent.count = e.seriesFor(withExtra(ent.base, nameLabel, name+"_count"))
+			ent.sum = e.seriesOver(ent, nameLabel, name+"_sum")
+			ent.count = e.seriesOver(ent, nameLabel, name+"_count")
 		}
 		e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
 		e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
@@ -495,7 +604,7 @@ func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, r
 			for j := range qs.Len() {
 				q := qs.At(j).Quantile()
 				ent.bounds = append(ent.bounds, q)
-				ent.buckets = append(ent.buckets, e.seriesFor(withExtra(ent.base, "quantile", strconv.FormatFloat(q, 'f', -1, 64), nameLabel, name)))
+				ent.buckets = append(ent.buckets, e.seriesOver(ent, "quantile", strconv.FormatFloat(q, 'f', -1, 64), nameLabel, name))
 			}
 		}
 		for j := range qs.Len() {
@@ -528,9 +637,10 @@ func (e *Encoder) addExponential(pts pmetric.ExponentialHistogramDataPointSlice,
 			s.pending = true
 			e.pending = append(e.pending, s)
 		}
-		s.hists = append(s.hists, h)
+		x := s.extra()
+		x.hists = append(x.hists, h)
 		if pt.Exemplars().Len() > 0 {
-			s.exemplars = appendExemplars(s.exemplars, pt.Exemplars(), -1)
+			x.exemplars = appendExemplars(x.exemplars, pt.Exemplars(), -1)
 		}
 	}
 }
@@ -552,7 +662,7 @@ func (e *Encoder) addTargetInfo(res pcommon.Map, newest pcommon.Timestamp) {
 	if e.set.Namespace != "" {
 		name = e.set.Namespace + "_" + name
 	}
-	e.meta = meta{typ: typeGauge, help: "Target metadata"}
+	e.meta = targetInfoMeta
 	ent, fresh := e.lookup(kindTargetInfo, name, res, 0)
 	if fresh {
 		ls, err := e.infoLB.build(res, res, nil, ident, nameLabel, name)
@@ -568,6 +678,8 @@ func (e *Encoder) addTargetInfo(res pcommon.Map, newest pcommon.Timestamp) {
 		e.add(ent.one, newest, 1, false)
 	}
 }
+
+var targetInfoMeta = &meta{typ: typeGauge, help: "Target metadata"}
 
 // newestIn is the latest point time in m.
 func newestIn(m pmetric.Metric) pcommon.Timestamp {

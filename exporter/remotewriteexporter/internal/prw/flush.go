@@ -3,6 +3,8 @@ package prw // import "github.com/otel-inference/collector/exporter/remotewritee
 import (
 	"cmp"
 	"slices"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Protocol is the remote-write version Flush writes.
@@ -20,7 +22,10 @@ const (
 func (e *Encoder) Pending() int {
 	n := 0
 	for _, s := range e.pending {
-		n += len(s.samples) + len(s.hists)
+		n += len(s.samples)
+		if s.more != nil {
+			n += len(s.more.hists)
+		}
 	}
 	return n
 }
@@ -59,7 +64,12 @@ func (e *Encoder) Flush(p Protocol, maxSamples int, emit func(raw []byte, sample
 		if !slices.IsSortedFunc(s.samples, bySampleTime) {
 			slices.SortStableFunc(s.samples, bySampleTime)
 		}
-		samples, hists, exemplars := s.samples, s.hists, s.exemplars
+		samples := s.samples
+		var hists [][]byte
+		var exemplars []exemplar
+		if s.more != nil {
+			hists, exemplars = s.more.hists, s.more.exemplars
+		}
 		for len(samples) > 0 || len(hists) > 0 {
 			room := maxSamples - n
 			if room <= 0 {
@@ -106,7 +116,7 @@ const (
 )
 
 func (e *Encoder) appendSeriesV1(b []byte, s *series, samples []sample, exemplars []exemplar, hists [][]byte) []byte {
-	e.sbuf = append(e.sbuf[:0], s.labels...)
+	e.sbuf = s.appendLabels(e.sbuf[:0])
 	body := e.sbuf
 	for _, smp := range samples {
 		body = appendSample(body, smp)
@@ -129,8 +139,9 @@ func (e *Encoder) appendSeriesV1(b []byte, s *series, samples []sample, exemplar
 
 func (e *Encoder) appendSeriesV2(b []byte, s *series, samples []sample, exemplars []exemplar, hists [][]byte) []byte {
 	if s.refs == nil {
-		eachLabel(s.labels, func(name, value string) {
-			s.refs = append(s.refs, e.sym.global(name), e.sym.global(value))
+		e.lbuf = s.appendLabels(e.lbuf[:0])
+		eachLabel(e.lbuf, func(name, value []byte) {
+			s.refs = append(s.refs, e.sym.globalBytes(name), e.sym.globalBytes(value))
 		})
 		s.refs = append(s.refs, e.sym.global(s.meta.help), e.sym.global(s.meta.unit))
 	}
@@ -195,7 +206,10 @@ func appendPacked(b []byte, tag byte, refs []uint32) []byte {
 
 func (e *Encoder) clearPending() {
 	for _, s := range e.pending {
-		s.samples, s.hists, s.exemplars, s.pending = s.samples[:0], s.hists[:0], nil, false
+		s.samples, s.pending = s.samples[:0], false
+		if s.more != nil {
+			s.more.hists, s.more.exemplars = s.more.hists[:0], nil
+		}
 		if cap(s.samples) > 64 {
 			s.samples = nil // one large backlog does not keep its memory
 		}
@@ -223,20 +237,25 @@ func (e *Encoder) sweep() {
 	if !dropped {
 		return
 	}
-	live := make(map[*series]bool, len(e.byLabels))
-	for _, ent := range e.entries {
-		for _, s := range [...]*series{ent.one, ent.sum, ent.count} {
-			live[s] = true
+	// The series the remaining streams use are indexed again; the rest are let go.
+	clear(e.byLabels)
+	e.nseries = 0
+	seen := make(map[*series]bool, len(e.entries))
+	keep := func(s *series) {
+		if s == nil || seen[s] {
+			return
 		}
-		for _, s := range ent.buckets {
-			live[s] = true
-		}
+		seen[s] = true
+		s.refs, s.next = nil, nil
+		e.lbuf = s.appendLabels(e.lbuf[:0])
+		e.insert(xxhash.Sum64(e.lbuf), s)
 	}
-	for k, s := range e.byLabels {
-		if !live[s] {
-			delete(e.byLabels, k)
-		} else {
-			s.refs = nil
+	for _, ent := range e.entries {
+		keep(ent.one)
+		keep(ent.sum)
+		keep(ent.count)
+		for _, s := range ent.buckets {
+			keep(s)
 		}
 	}
 	e.sym.reset()
@@ -259,6 +278,14 @@ type symbols struct {
 func (s *symbols) reset() {
 	clear(s.ids)
 	s.strs, s.stamp, s.loc, s.gen = s.strs[:0], s.stamp[:0], s.loc[:0], 0
+}
+
+// globalBytes is global for a string in a scratch buffer (copied only when new).
+func (s *symbols) globalBytes(b []byte) uint32 {
+	if id, ok := s.ids[string(b)]; ok {
+		return id
+	}
+	return s.global(string(b))
 }
 
 func (s *symbols) global(str string) uint32 {

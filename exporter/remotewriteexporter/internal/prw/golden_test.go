@@ -354,14 +354,14 @@ func TestStreamsReused(t *testing.T) {
 	want, _ := reference(set, md1)
 	got, _ := ours(t, e, 7, md1)
 	assertSame(t, want, got)
-	built := len(e.byLabels)
+	built := e.Series()
 	entries := len(e.entries)
 
 	md2, md3 := synthetic(base.Add(time.Second)), synthetic(base.Add(2*time.Second))
 	want, _ = reference(set, md3, md2) // out of order on purpose: each series is sent in time order
 	got, _ = ours(t, e, 5, md3, md2)
 	assertSame(t, want, got)
-	assert.Len(t, e.byLabels, built, "no new series for the same streams")
+	assert.Equal(t, built, e.Series(), "no new series for the same streams")
 	assert.Len(t, e.entries, entries)
 
 	// New bounds: the buckets are built again for the new bounds.
@@ -382,7 +382,7 @@ func TestForgetsStaleStreams(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	e.now = func() time.Time { return now }
 	_, _ = ours(t, e, 1000, synthetic(now))
-	require.NotEmpty(t, e.byLabels)
+	require.NotZero(t, e.Series())
 
 	// One stream keeps reporting; the rest stop.
 	one := pmetric.NewMetrics()
@@ -394,7 +394,7 @@ func TestForgetsStaleStreams(t *testing.T) {
 		_, _ = ours(t, e, 1000, one)
 	}
 	assert.Len(t, e.entries, 1)
-	assert.Len(t, e.byLabels, 1)
+	assert.Equal(t, 1, e.Series())
 
 	// A stream that comes back is built again, the same as before, in 1.0 and in 2.0 (whose symbol
 	// table was rebuilt without the forgotten streams' strings).

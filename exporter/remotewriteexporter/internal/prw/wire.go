@@ -107,24 +107,22 @@ func appendLabel(b []byte, name, value string) []byte {
 	return appendString(b, tagValue, value)
 }
 
-// eachLabel reads back labels encoded by appendLabel (substrings of b: nothing is copied).
-func eachLabel(b string, fn func(name, value string)) {
+// eachLabel reads back labels encoded by appendLabel (subslices of b: nothing is copied).
+func eachLabel(b []byte, fn func(name, value []byte)) {
 	for len(b) > 0 {
-		b = b[1:] // the tag
-		n, w := binary.Uvarint([]byte(b[:min(len(b), binary.MaxVarintLen64)]))
-		msg := b[w : w+int(n)] //nolint:gosec // G115: our own encoding
-		b = b[w+int(n):]       //nolint:gosec // G115: as above
-		var name, value string
+		n, w := binary.Uvarint(b[1:]) // after the tag
+		msg := b[1+w : 1+w+int(n)]    //nolint:gosec // G115: our own encoding
+		b = b[1+w+int(n):]            //nolint:gosec // G115: as above
+		var name, value []byte
 		for len(msg) > 0 {
-			tag := msg[0]
-			l, w := binary.Uvarint([]byte(msg[1:min(len(msg), 1+binary.MaxVarintLen64)]))
-			s := msg[1+w : 1+w+int(l)] //nolint:gosec // G115: as above
-			msg = msg[1+w+int(l):]     //nolint:gosec // G115: as above
-			if tag == tagName {
-				name = s
+			l, w := binary.Uvarint(msg[1:])
+			field := msg[1+w : 1+w+int(l)] //nolint:gosec // G115: as above
+			if msg[0] == tagName {
+				name = field
 			} else {
-				value = s
+				value = field
 			}
+			msg = msg[1+w+int(l):] //nolint:gosec // G115: as above
 		}
 		fn(name, value)
 	}
