@@ -42,19 +42,13 @@ type sample struct {
 	v float64
 }
 
-// series is one output time series: its labels (encoded for 1.0, and as references into the 2.0
-// symbol table once used), its metadata, and what the current requests hold for it.
-//
-// The buckets, sum and count of a histogram (and a summary's series) share its base labels: such a
-// series keeps only its own pairs (le, quantile, __name__), and where they go among the base's.
+// series is one output time series: its labels, as references to encoded label pairs that all
+// series share (a resource's job and instance, the scope, the metric name are stored once), its
+// metadata, and what the current requests hold for it.
 type series struct {
-	own     string  // its encoded labels; over shared base labels, only its own pairs
-	shared  *string // a histogram's or summary's encoded base labels, or nil
-	split   uint32  // own[:split] goes at shared[cut[0]:], own[split:] at shared[cut[1]:]
-	cut     [2]uint32
-	next    *series // the next series whose labels hash the same
+	labels  []uint32 // pair IDs, in label order
+	next    *series  // the next series whose labels hash the same
 	meta    *meta
-	refs    []uint32 // 2.0: symbol references of its labels' names and values, then help and unit
 	samples []sample
 	more    *seriesMore
 	pending bool
@@ -73,23 +67,41 @@ func (s *series) extra() *seriesMore {
 	return s.more
 }
 
-// appendLabels writes the series' encoded labels (the 1.0 TimeSeries' label fields).
-func (s *series) appendLabels(b []byte) []byte {
-	if s.shared == nil {
-		return append(b, s.own...)
+// pairs interns encoded label pairs (1.0 Label fields); a pair's 2.0 symbols are found once.
+type pairs struct {
+	enc  []string
+	ids  map[string]uint32
+	syms [][2]uint32 // 2.0 global symbols of the name and value, plus one (0: not found yet)
+}
+
+func (p *pairs) intern(b []byte) uint32 {
+	if p.ids == nil {
+		p.ids = map[string]uint32{}
 	}
-	base := *s.shared
-	b = append(b, base[:s.cut[0]]...)
-	b = append(b, s.own[:s.split]...)
-	b = append(b, base[s.cut[0]:s.cut[1]]...)
-	b = append(b, s.own[s.split:]...)
-	return append(b, base[s.cut[1]:]...)
+	if id, ok := p.ids[string(b)]; ok {
+		return id
+	}
+	id := uint32(len(p.enc)) //nolint:gosec // G115: fewer than 2^32 distinct label pairs
+	s := string(b)
+	p.ids[s] = id
+	p.enc = append(p.enc, s)
+	p.syms = append(p.syms, [2]uint32{})
+	return id
+}
+
+// appendLabels writes the series' encoded labels (the 1.0 TimeSeries' label fields).
+func (e *Encoder) appendLabels(b []byte, s *series) []byte {
+	for _, id := range s.labels {
+		b = append(b, e.pairs.enc[id]...)
+	}
+	return b
 }
 
 // meta is a series' 2.0 metadata: its type, help and unit.
 type meta struct {
 	typ        byte
 	help, unit string
+	syms       [2]uint32 // 2.0 global symbols of help and unit, plus one (0: not found yet)
 }
 
 type exemplar struct {
@@ -100,16 +112,25 @@ type exemplar struct {
 
 // entry is what one point stream (resource identity, scope, metric, point attributes) maps to.
 type entry struct {
-	seen    int64
-	err     error
-	one     *series // gauge, counter, exponential histogram, target_info
-	base    []label // histogram and summary: labels before __name__, le and quantile
-	baseEnc *string // base, encoded; baseOff[i] is where base[i] starts in it
-	baseOff []uint32
+	seen   int64
+	one    *series // gauge, counter, exponential histogram, target_info
+	err    error
+	*group // histogram and summary
+}
+
+// group is a histogram's or summary's series.
+type group struct {
+	base    []label // labels before __name__, le and quantile
 	sum     *series
 	count   *series
 	bounds  []float64 // histogram bounds or summary quantiles that buckets was built for
 	buckets []*series // histogram: one per bound, then +Inf; summary: one per quantile
+}
+
+// scopeID is the short ID that stands for a resource identity and scope in stream keys.
+type scopeID struct {
+	id   uint32
+	seen int64
 }
 
 type nameKey struct {
@@ -130,16 +151,21 @@ type Encoder struct {
 	lb         labelBuilder
 	infoLB     labelBuilder
 
-	unitName otlptranslator.UnitNamer
-	names    map[nameKey]nameResult
-	sym      symbols
-	entries  map[string]*entry
-	byLabels map[uint64]*series // by the hash of their encoded labels; chained through next
-	nseries  int
-	pending  []*series
+	unitName  otlptranslator.UnitNamer
+	names     map[nameKey]nameResult
+	sym       symbols
+	entries   map[string]*entry
+	scopes    map[string]*scopeID
+	nextScope uint32
+	byLabels  map[uint64]*series // by the hash of their encoded labels; chained through next
+	nseries   int
+	pairs     pairs
+	infoMeta  meta
+	pending   []*series
 
 	meta           *meta // of the metric being added
 	key, lbuf, out []byte
+	refs           []uint32
 	cbuf           []byte
 	body, sbuf     []byte
 	now            func() time.Time
@@ -159,8 +185,10 @@ func New(set Settings) *Encoder {
 		metricName: otlptranslator.MetricNamer{WithMetricSuffixes: set.AddMetricSuffixes, Namespace: set.Namespace},
 		names:      map[nameKey]nameResult{},
 		entries:    map[string]*entry{},
+		scopes:     map[string]*scopeID{},
 		byLabels:   map[uint64]*series{},
 		now:        time.Now,
+		infoMeta:   meta{typ: typeGauge, help: "Target metadata"},
 	}
 	e.lb = labelBuilder{
 		namer:    otlptranslator.LabelNamer{UnderscoreLabelSanitization: !dropSanitization}, //nolint:staticcheck // SA1019: contrib's translator still sets it, and the names must match its
@@ -189,18 +217,30 @@ func (e *Encoder) Add(md pmetric.Metrics) error {
 		res := rm.Resource().Attributes()
 		e.key = appendResourceKey(e.key[:0], res)
 		resLen := len(e.key)
+		var idBuf [binary.MaxVarintLen32]byte
 		var newest pcommon.Timestamp
 		sms := rm.ScopeMetrics()
 		for j := range sms.Len() {
 			sm := sms.At(j)
 			scope := sm.Scope()
 			e.key = appendScopeKey(e.key[:resLen], scope, e.set.DisableScopeInfo)
+			// Stream keys start with a short ID for the resource identity and scope, not their text.
+			sc := e.scopes[string(e.key)]
+			if sc == nil {
+				sc = &scopeID{id: e.nextScope}
+				e.nextScope++
+				e.scopes[string(e.key)] = sc
+			}
+			sc.seen = e.clock
+			idLen := binary.PutUvarint(idBuf[:], uint64(sc.id))
+			e.key = append(e.key[:0], idBuf[:idLen]...)
 			scopeLen := len(e.key)
 			ms := sm.Metrics()
 			for k := range ms.Len() {
 				m := ms.At(k)
-				newest = max(newest, newestIn(m))
-				e.addMetric(m, res, &scope, scopeLen)
+				t, n := newestIn(m)
+				newest = max(newest, t)
+				e.addMetric(m, n, res, &scope, scopeLen)
 			}
 		}
 		if !e.set.DisableTargetInfo && newest != 0 {
@@ -210,7 +250,7 @@ func (e *Encoder) Add(md pmetric.Metrics) error {
 	return e.errs.err()
 }
 
-func (e *Encoder) addMetric(m pmetric.Metric, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
+func (e *Encoder) addMetric(m pmetric.Metric, points int, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
 	if !cumulative(m) {
 		e.errs.add(fmt.Errorf("invalid temporality and type combination for metric %q", m.Name()))
 		return
@@ -220,38 +260,21 @@ func (e *Encoder) addMetric(m pmetric.Metric, res pcommon.Map, scope *pcommon.In
 		e.errs.add(err)
 		return
 	}
-	empty := func() { e.errs.add(fmt.Errorf("empty data points. %s is dropped", m.Name())) }
+	if points == 0 && m.Type() != pmetric.MetricTypeEmpty {
+		e.errs.add(fmt.Errorf("empty data points. %s is dropped", m.Name()))
+		return
+	}
 	//exhaustive:enforce
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
-		if m.Gauge().DataPoints().Len() == 0 {
-			empty()
-			return
-		}
 		e.addNumbers(m.Gauge().DataPoints(), false, name, res, scope, scopeLen)
 	case pmetric.MetricTypeSum:
-		if m.Sum().DataPoints().Len() == 0 {
-			empty()
-			return
-		}
 		e.addNumbers(m.Sum().DataPoints(), m.Sum().IsMonotonic(), name, res, scope, scopeLen)
 	case pmetric.MetricTypeHistogram:
-		if m.Histogram().DataPoints().Len() == 0 {
-			empty()
-			return
-		}
 		e.addHistograms(m.Histogram().DataPoints(), name, res, scope, scopeLen)
 	case pmetric.MetricTypeExponentialHistogram:
-		if m.ExponentialHistogram().DataPoints().Len() == 0 {
-			empty()
-			return
-		}
 		e.addExponential(m.ExponentialHistogram().DataPoints(), name, res, scope, scopeLen)
 	case pmetric.MetricTypeSummary:
-		if m.Summary().DataPoints().Len() == 0 {
-			empty()
-			return
-		}
 		e.addSummaries(m.Summary().DataPoints(), name, res, scope, scopeLen)
 	case pmetric.MetricTypeEmpty:
 		e.errs.add(errors.New("unsupported metric type"))
@@ -385,60 +408,23 @@ func (e *Encoder) seriesFor(ls []label) *series {
 	if s := e.find(h, b); s != nil {
 		return s
 	}
-	return e.insert(h, &series{own: string(b), meta: e.meta})
-}
-
-// seriesOver returns the series with ent's base labels and the given pairs, sorted among them as
-// withExtra sorts them (after base labels of the same name); a new one keeps only the pairs' bytes.
-func (e *Encoder) seriesOver(ent *entry, pairs ...string) *series {
-	if ent.baseEnc == nil {
-		var b []byte
-		ent.baseOff = ent.baseOff[:0]
-		for _, l := range ent.base {
-			ent.baseOff = append(ent.baseOff, uint32(len(b))) //nolint:gosec // G115: label sets are far below 4 GiB
-			b = appendLabel(b, l.name, l.value)
-		}
-		enc := string(b)
-		ent.baseOff = append(ent.baseOff, uint32(len(enc))) //nolint:gosec // G115: as above
-		ent.baseEnc = &enc
-	}
-	xs := make([]label, 0, 2)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		xs = append(xs, label{pairs[i], pairs[i+1]})
-	}
-	sortLabels(xs)
-	s := &series{shared: ent.baseEnc, meta: e.meta}
-	var own []byte
-	for k, x := range xs {
-		at := len(ent.base)
-		for i, l := range ent.base {
-			if l.name > x.name {
-				at = i
-				break
-			}
-		}
-		s.cut[k] = ent.baseOff[at]
-		own = appendLabel(own, x.name, x.value)
-		if k == 0 {
-			s.split = uint32(len(own)) //nolint:gosec // G115: as above
-		}
-	}
-	if len(xs) == 1 {
-		s.cut[1] = uint32(len(*ent.baseEnc)) //nolint:gosec // G115: as above
-	}
-	s.own = string(own)
-	full := s.appendLabels(e.lbuf[:0])
-	e.lbuf = full
-	h := xxhash.Sum64(full)
-	if have := e.find(h, full); have != nil {
-		return have
+	s := &series{labels: make([]uint32, 0, len(ls)), meta: e.meta}
+	var one []byte
+	for _, l := range ls {
+		one = appendLabel(one[:0], l.name, l.value)
+		s.labels = append(s.labels, e.pairs.intern(one))
 	}
 	return e.insert(h, s)
 }
 
+// seriesWith is seriesFor of ent's base labels with the given pairs added.
+func (e *Encoder) seriesWith(ent *entry, pairs ...string) *series {
+	return e.seriesFor(withExtra(ent.base, pairs...))
+}
+
 func (e *Encoder) find(h uint64, full []byte) *series {
 	for c := e.byLabels[h]; c != nil; c = c.next {
-		e.cbuf = c.appendLabels(e.cbuf[:0])
+		e.cbuf = e.appendLabels(e.cbuf[:0], c)
 		if bytes.Equal(e.cbuf, full) {
 			return c
 		}
@@ -496,6 +482,7 @@ func (e *Encoder) addNumbers(pts pmetric.NumberDataPointSlice, counter bool, nam
 // base returns a histogram's or summary's labels before its suffixes; the entry keeps them.
 func (e *Encoder) base(ent *entry, fresh bool, res, attrs pcommon.Map, scope *pcommon.InstrumentationScope) bool {
 	if fresh {
+		ent.group = &group{}
 		ent.base, ent.err = e.lb.build(res, attrs, scope, nil)
 	}
 	if ent.err != nil {
@@ -515,12 +502,12 @@ func (e *Encoder) addHistograms(pts pmetric.HistogramDataPointSlice, name string
 		stale := pt.Flags().NoRecordedValue()
 		if pt.HasSum() {
 			if ent.sum == nil {
-				ent.sum = e.seriesOver(ent, nameLabel, name+"_sum")
+				ent.sum = e.seriesWith(ent, nameLabel, name+"_sum")
 			}
 			e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
 		}
 		if ent.count == nil {
-			ent.count = e.seriesOver(ent, nameLabel, name+"_count")
+			ent.count = e.seriesWith(ent, nameLabel, name+"_count")
 		}
 		e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
 
@@ -533,9 +520,9 @@ func (e *Encoder) addHistograms(pts pmetric.HistogramDataPointSlice, name string
 			}
 			ent.buckets = ent.buckets[:0]
 			for _, b := range ent.bounds {
-				ent.buckets = append(ent.buckets, e.seriesOver(ent, "le", strconv.FormatFloat(b, 'f', -1, 64), nameLabel, name+"_bucket"))
+				ent.buckets = append(ent.buckets, e.seriesWith(ent, "le", strconv.FormatFloat(b, 'f', -1, 64), nameLabel, name+"_bucket"))
 			}
-			ent.buckets = append(ent.buckets, e.seriesOver(ent, "le", "+Inf", nameLabel, name+"_bucket"))
+			ent.buckets = append(ent.buckets, e.seriesWith(ent, "le", "+Inf", nameLabel, name+"_bucket"))
 		}
 		var cum uint64
 		for j := range n {
@@ -589,8 +576,8 @@ func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, r
 		}
 		stale := pt.Flags().NoRecordedValue()
 		if ent.sum == nil {
-			ent.sum = e.seriesOver(ent, nameLabel, name+"_sum")
-			ent.count = e.seriesOver(ent, nameLabel, name+"_count")
+			ent.sum = e.seriesWith(ent, nameLabel, name+"_sum")
+			ent.count = e.seriesWith(ent, nameLabel, name+"_count")
 		}
 		e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
 		e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
@@ -604,7 +591,7 @@ func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, r
 			for j := range qs.Len() {
 				q := qs.At(j).Quantile()
 				ent.bounds = append(ent.bounds, q)
-				ent.buckets = append(ent.buckets, e.seriesOver(ent, "quantile", strconv.FormatFloat(q, 'f', -1, 64), nameLabel, name))
+				ent.buckets = append(ent.buckets, e.seriesWith(ent, "quantile", strconv.FormatFloat(q, 'f', -1, 64), nameLabel, name))
 			}
 		}
 		for j := range qs.Len() {
@@ -662,7 +649,7 @@ func (e *Encoder) addTargetInfo(res pcommon.Map, newest pcommon.Timestamp) {
 	if e.set.Namespace != "" {
 		name = e.set.Namespace + "_" + name
 	}
-	e.meta = targetInfoMeta
+	e.meta = &e.infoMeta
 	ent, fresh := e.lookup(kindTargetInfo, name, res, 0)
 	if fresh {
 		ls, err := e.infoLB.build(res, res, nil, ident, nameLabel, name)
@@ -679,35 +666,34 @@ func (e *Encoder) addTargetInfo(res pcommon.Map, newest pcommon.Timestamp) {
 	}
 }
 
-var targetInfoMeta = &meta{typ: typeGauge, help: "Target metadata"}
-
-// newestIn is the latest point time in m.
-func newestIn(m pmetric.Metric) pcommon.Timestamp {
-	var t pcommon.Timestamp
+// newestIn is the latest point time in m; count is how many points it has.
+func newestIn(m pmetric.Metric) (newest pcommon.Timestamp, count int) {
+	//exhaustive:enforce
 	switch m.Type() {
 	case pmetric.MetricTypeGauge:
-		for i := range m.Gauge().DataPoints().Len() {
-			t = max(t, m.Gauge().DataPoints().At(i).Timestamp())
-		}
+		return newestOf[pmetric.NumberDataPoint](m.Gauge().DataPoints())
 	case pmetric.MetricTypeSum:
-		for i := range m.Sum().DataPoints().Len() {
-			t = max(t, m.Sum().DataPoints().At(i).Timestamp())
-		}
+		return newestOf[pmetric.NumberDataPoint](m.Sum().DataPoints())
 	case pmetric.MetricTypeHistogram:
-		for i := range m.Histogram().DataPoints().Len() {
-			t = max(t, m.Histogram().DataPoints().At(i).Timestamp())
-		}
+		return newestOf[pmetric.HistogramDataPoint](m.Histogram().DataPoints())
 	case pmetric.MetricTypeExponentialHistogram:
-		for i := range m.ExponentialHistogram().DataPoints().Len() {
-			t = max(t, m.ExponentialHistogram().DataPoints().At(i).Timestamp())
-		}
+		return newestOf[pmetric.ExponentialHistogramDataPoint](m.ExponentialHistogram().DataPoints())
 	case pmetric.MetricTypeSummary:
-		for i := range m.Summary().DataPoints().Len() {
-			t = max(t, m.Summary().DataPoints().At(i).Timestamp())
-		}
+		return newestOf[pmetric.SummaryDataPoint](m.Summary().DataPoints())
 	case pmetric.MetricTypeEmpty:
 	}
-	return t
+	return 0, 0
+}
+
+func newestOf[P interface{ Timestamp() pcommon.Timestamp }, S interface {
+	Len() int
+	At(int) P
+}](pts S) (pcommon.Timestamp, int) {
+	var t pcommon.Timestamp
+	for i := range pts.Len() {
+		t = max(t, pts.At(i).Timestamp())
+	}
+	return t, pts.Len()
 }
 
 func exemplarValue(ex pmetric.Exemplar) float64 {

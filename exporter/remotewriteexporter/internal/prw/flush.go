@@ -116,7 +116,7 @@ const (
 )
 
 func (e *Encoder) appendSeriesV1(b []byte, s *series, samples []sample, exemplars []exemplar, hists [][]byte) []byte {
-	e.sbuf = s.appendLabels(e.sbuf[:0])
+	e.sbuf = e.appendLabels(e.sbuf[:0], s)
 	body := e.sbuf
 	for _, smp := range samples {
 		body = appendSample(body, smp)
@@ -138,14 +138,7 @@ func (e *Encoder) appendSeriesV1(b []byte, s *series, samples []sample, exemplar
 }
 
 func (e *Encoder) appendSeriesV2(b []byte, s *series, samples []sample, exemplars []exemplar, hists [][]byte) []byte {
-	if s.refs == nil {
-		e.lbuf = s.appendLabels(e.lbuf[:0])
-		eachLabel(e.lbuf, func(name, value []byte) {
-			s.refs = append(s.refs, e.sym.globalBytes(name), e.sym.globalBytes(value))
-		})
-		s.refs = append(s.refs, e.sym.global(s.meta.help), e.sym.global(s.meta.unit))
-	}
-	body := e.appendRefs(e.sbuf[:0], tagV2Refs, s.refs[:len(s.refs)-2])
+	body := e.appendLabelRefs(e.sbuf[:0], s.labels)
 	for _, smp := range samples {
 		body = appendSample(body, smp) // Sample: value 1, timestamp 2, as in 1.0
 	}
@@ -164,29 +157,34 @@ func (e *Encoder) appendSeriesV2(b []byte, s *series, samples []sample, exemplar
 		x = appendVarintField(x, tagExemplarTime, uint64(ex.t)) //nolint:gosec // G115: two's complement varint
 		body = appendBytesField(body, tagV2Exemplars, x)
 	}
-	var m []byte
-	m = appendVarintField(m, tagV2MetaType, uint64(s.meta.typ))
-	m = appendVarintField(m, tagV2MetaHelp, uint64(e.sym.local(s.refs[len(s.refs)-2])))
-	m = appendVarintField(m, tagV2MetaUnit, uint64(e.sym.local(s.refs[len(s.refs)-1])))
-	body = appendBytesField(body, tagV2Metadata, m)
+	m := s.meta
+	if m.syms[0] == 0 {
+		m.syms = [2]uint32{e.sym.global(m.help) + 1, e.sym.global(m.unit) + 1}
+	}
+	var mb []byte
+	mb = appendVarintField(mb, tagV2MetaType, uint64(m.typ))
+	mb = appendVarintField(mb, tagV2MetaHelp, uint64(e.sym.local(m.syms[0]-1)))
+	mb = appendVarintField(mb, tagV2MetaUnit, uint64(e.sym.local(m.syms[1]-1)))
+	body = appendBytesField(body, tagV2Metadata, mb)
 	e.sbuf = body
 	return appendBytesField(b, tagV2Timeseries, body)
 }
 
-// appendRefs writes global symbol references as this request's, packed.
-func (e *Encoder) appendRefs(b []byte, tag byte, global []uint32) []byte {
-	if len(global) == 0 {
-		return b
+// appendLabelRefs writes a series' labels as this request's symbol references, packed (a pair's
+// global symbols are found once).
+func (e *Encoder) appendLabelRefs(b []byte, ids []uint32) []byte {
+	refs := e.refs[:0]
+	for _, id := range ids {
+		sy := &e.pairs.syms[id]
+		if sy[0] == 0 {
+			eachLabel([]byte(e.pairs.enc[id]), func(name, value []byte) {
+				sy[0], sy[1] = e.sym.globalBytes(name)+1, e.sym.globalBytes(value)+1
+			})
+		}
+		refs = append(refs, e.sym.local(sy[0]-1), e.sym.local(sy[1]-1))
 	}
-	size := 0
-	for _, g := range global {
-		size += varintLen(uint64(e.sym.local(g)))
-	}
-	b = appendVarint(append(b, tag), uint64(size))
-	for _, g := range global {
-		b = appendVarint(b, uint64(e.sym.local(g)))
-	}
-	return b
+	e.refs = refs
+	return appendPacked(b, tagV2Refs, refs)
 }
 
 func appendPacked(b []byte, tag byte, refs []uint32) []byte {
@@ -234,30 +232,49 @@ func (e *Encoder) sweep() {
 			dropped = true
 		}
 	}
+	for k, sc := range e.scopes {
+		if sc.seen < cutoff {
+			delete(e.scopes, k) // its ID is not given again: keys that hold it are gone too
+		}
+	}
 	if !dropped {
 		return
 	}
-	// The series the remaining streams use are indexed again; the rest are let go.
+	// The series the remaining streams use are indexed again, with the label pairs they use; the
+	// rest are let go.
 	clear(e.byLabels)
 	e.nseries = 0
+	old := e.pairs
+	e.pairs = pairs{}
 	seen := make(map[*series]bool, len(e.entries))
 	keep := func(s *series) {
 		if s == nil || seen[s] {
 			return
 		}
 		seen[s] = true
-		s.refs, s.next = nil, nil
-		e.lbuf = s.appendLabels(e.lbuf[:0])
+		for i, id := range s.labels {
+			s.labels[i] = e.pairs.intern([]byte(old.enc[id]))
+		}
+		s.next, s.meta.syms = nil, [2]uint32{}
+		e.lbuf = e.appendLabels(e.lbuf[:0], s)
 		e.insert(xxhash.Sum64(e.lbuf), s)
 	}
 	for _, ent := range e.entries {
 		keep(ent.one)
-		keep(ent.sum)
-		keep(ent.count)
-		for _, s := range ent.buckets {
-			keep(s)
+		if ent.group != nil {
+			keep(ent.sum)
+			keep(ent.count)
+			for _, s := range ent.buckets {
+				keep(s)
+			}
 		}
 	}
+	for _, r := range e.names { // the metadata that returning streams will be given
+		if r.meta != nil {
+			r.meta.syms = [2]uint32{}
+		}
+	}
+	e.infoMeta.syms = [2]uint32{}
 	e.sym.reset()
 }
 

@@ -143,3 +143,16 @@ func reserved(name string) bool {
 func sortLabels(ls []label) {
 	slices.SortStableFunc(ls, func(a, b label) int { return cmp.Compare(a.name, b.name) })
 }
+
+// withExtra returns base plus the given pairs (added without merging, as the translator adds le,
+// quantile and __name__ to a histogram's or summary's base labels), sorted; base labels stay before
+// added ones of the same name.
+func withExtra(base []label, pairs ...string) []label {
+	out := make([]label, len(base), len(base)+len(pairs)/2)
+	copy(out, base)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, label{pairs[i], pairs[i+1]})
+	}
+	sortLabels(out)
+	return out
+}
