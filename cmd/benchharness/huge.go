@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 // hugeSeries is the size of the hostile target of the memory run.
@@ -27,22 +29,22 @@ func hugePayload(n int) []byte {
 // alternated pairs. Each binary in bins is measured the same way.
 func runHuge(w io.Writer, bins []string, vllm []byte, pairs int, interval, warmup, measure time.Duration) error {
 	body := hugePayload(hugeSeries)
-	good, err := newReplay(vllm, 1)
+	good, err := testbed.NewReplay(vllm, 1)
 	if err != nil {
 		return err
 	}
-	defer good.close()
-	huge, err := newReplay(body, 1)
+	defer good.Close()
+	huge, err := testbed.NewReplay(body, 1)
 	if err != nil {
 		return err
 	}
-	defer huge.close()
+	defer huge.Close()
 	config := func(withHuge bool) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "receivers:\n  inference:\n    collection_interval: %s\n    gpu: {enabled: false}\n    servers:\n", interval)
-		fmt.Fprintf(&b, "      - {name: good, endpoint: \"http://%s/metrics\", flavor: vllm}\n", good.addrs[0])
+		fmt.Fprintf(&b, "      - {name: good, endpoint: \"http://%s/metrics\", flavor: vllm}\n", good.Addrs[0])
 		if withHuge {
-			fmt.Fprintf(&b, "      - {name: huge, endpoint: \"http://%s/metrics\", flavor: prometheus, max_body_size: 268435456, timeout: %s}\n", huge.addrs[0], interval)
+			fmt.Fprintf(&b, "      - {name: huge, endpoint: \"http://%s/metrics\", flavor: prometheus, max_body_size: 268435456, timeout: %s}\n", huge.Addrs[0], interval)
 		}
 		fmt.Fprintf(&b, commonTail, "inference")
 		return b.String()
@@ -55,17 +57,17 @@ func runHuge(w io.Writer, bins []string, vllm []byte, pairs int, interval, warmu
 		var without, with []measurement
 		var hugeHits int64
 		for i := 0; i < pairs; i++ {
-			m, err := runOnce(bin, config(false), &good.hits, warmup, measure)
+			m, err := runOnce(bin, config(false), &good.Hits, warmup, measure)
 			if err != nil {
 				return fmt.Errorf("%s without the huge target: %w", bin, err)
 			}
 			without = append(without, m)
-			h0 := huge.hits.Load()
-			m, err = runOnce(bin, config(true), &good.hits, warmup, measure)
+			h0 := huge.Hits.Load()
+			m, err = runOnce(bin, config(true), &good.Hits, warmup, measure)
 			if err != nil {
 				return fmt.Errorf("%s with the huge target: %w", bin, err)
 			}
-			hugeHits += huge.hits.Load() - h0
+			hugeHits += huge.Hits.Load() - h0
 			with = append(with, m)
 		}
 		a, b := median(rssOf(without, false))/(1<<20), median(rssOf(with, false))/(1<<20)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 // leanRun is one run of a build as an agent: replayed servers scraped and sent over OTLP/HTTP to a
@@ -25,11 +27,11 @@ type leanRun struct {
 // targets: binary size, start-up time, RSS when ready, CPU per scrape and peak RSS, medians and
 // ratios (lean / full).
 func leanCompare(w io.Writer, bins []string, p payload, pairs, targets int, interval, warmup, measure time.Duration) error {
-	rep, err := newReplay(p.body, targets)
+	rep, err := testbed.NewReplay(p.body, targets)
 	if err != nil {
 		return err
 	}
-	defer rep.close()
+	defer rep.Close()
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
@@ -100,9 +102,9 @@ service:
 	return b.String()
 }
 
-func leanOnce(bin string, p payload, rep *replay, sink string, interval, warmup, measure time.Duration) (leanRun, error) {
+func leanOnce(bin string, p payload, rep *testbed.Replay, sink string, interval, warmup, measure time.Duration) (leanRun, error) {
 	var r leanRun
-	health, err := freePort()
+	health, err := testbed.FreePort()
 	if err != nil {
 		return r, err
 	}
@@ -112,7 +114,7 @@ func leanOnce(bin string, p payload, rep *replay, sink string, interval, warmup,
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(path, []byte(leanConfig(p, rep.addrs, sink, health, interval)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(leanConfig(p, rep.Addrs, sink, health, interval)), 0o600); err != nil {
 		return r, err
 	}
 	t0 := time.Now()
@@ -138,7 +140,7 @@ func leanOnce(bin string, p payload, rep *replay, sink string, interval, warmup,
 	}
 	var h0, h1 int64
 	m, err := runProcessHooks([]string{bin, "--config=" + path}, ready, warmup, measure,
-		func() { h0 = rep.hits.Load() }, func() { h1 = rep.hits.Load() })
+		func() { h0 = rep.Hits.Load() }, func() { h1 = rep.Hits.Load() })
 	if err != nil {
 		return r, err
 	}

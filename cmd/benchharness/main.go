@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"sort"
@@ -23,6 +21,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 type payload struct {
@@ -192,39 +192,6 @@ func synthetic(n int) []byte {
 }
 
 // replay serves one payload on n loopback ports and counts the requests.
-type replay struct {
-	addrs []string
-	hits  atomic.Int64
-	srvs  []*http.Server
-}
-
-func newReplay(body []byte, n int) (*replay, error) {
-	r := &replay{}
-	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		r.hits.Add(1)
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_, _ = w.Write(body)
-	})
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			r.close()
-			return nil, err
-		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(l) }()
-		r.srvs = append(r.srvs, srv)
-		r.addrs = append(r.addrs, l.Addr().String())
-	}
-	return r, nil
-}
-
-func (r *replay) close() {
-	for _, s := range r.srvs {
-		_ = s.Close()
-	}
-}
-
 const commonTail = `processors:
   batch: {}
 exporters:
@@ -337,19 +304,19 @@ func statusField(pid int, field string) (int64, error) {
 }
 
 func comparePayload(bin string, p payload, pairs, targets int, interval, warmup, measure time.Duration) (string, error) {
-	rep, err := newReplay(p.body, targets)
+	rep, err := testbed.NewReplay(p.body, targets)
 	if err != nil {
 		return "", err
 	}
-	defer rep.close()
+	defer rep.Close()
 	var ours, theirs []measurement
 	var ratios, rssRatios []float64
 	for i := 0; i < pairs; i++ {
-		a, err := runOnce(bin, oursConfig(p, rep.addrs, interval), &rep.hits, warmup, measure)
+		a, err := runOnce(bin, oursConfig(p, rep.Addrs, interval), &rep.Hits, warmup, measure)
 		if err != nil {
 			return "", fmt.Errorf("ours: %w", err)
 		}
-		b, err := runOnce(bin, contribConfig(rep.addrs, interval), &rep.hits, warmup, measure)
+		b, err := runOnce(bin, contribConfig(rep.Addrs, interval), &rep.Hits, warmup, measure)
 		if err != nil {
 			return "", fmt.Errorf("contrib: %w", err)
 		}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 const scaleInterval = 10 * time.Second
@@ -274,48 +274,13 @@ func runProcessHooks(argv []string, started func(pid int) error, warmup, measure
 	return measurement{cpu: cpu1 - cpu0, rssBytes: rss, anonBytes: peakAnon, cores: (cpu1 - cpu0) / elapsed.Seconds()}, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitReady(base string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return fmt.Errorf("prometheus at %s not ready after %s", base, limit)
-}
-
+// queryScalar is the value of the first series an instant query returns.
 func queryScalar(base, expr string) (float64, bool) {
-	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(expr))
-	if err != nil {
+	got, err := testbed.Query(base, expr)
+	if err != nil || len(got) == 0 {
 		return 0, false
 	}
-	defer resp.Body.Close()
-	var r struct {
-		Data struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if json.NewDecoder(resp.Body).Decode(&r) != nil || len(r.Data.Result) == 0 {
-		return 0, false
-	}
-	s, _ := r.Data.Result[0].Value[1].(string)
-	v, err := strconv.ParseFloat(s, 64)
-	return v, err == nil
+	return got[0].V, true
 }
 
 // promCounter reads a counter from Prometheus's own /metrics, summed over its label sets.
@@ -353,28 +318,10 @@ func startPrometheus(bin string) (url string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	port, err := freePort()
+	prom, err := testbed.StartPrometheus(bin, dir, "global:\n  scrape_interval: 1m\n")
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1m\n"), 0o600); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	prom := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), //nolint:gosec // G204: the Prometheus named on the command line
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--web.enable-remote-write-receiver", "--log.level=warn")
-	prom.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := prom.Start(); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("starting Prometheus (%s): %w", bin, err)
-	}
-	stop = func() { _ = prom.Process.Kill(); _ = prom.Wait(); os.RemoveAll(dir) }
-	url = fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitReady(url, 30*time.Second); err != nil {
-		stop()
-		return "", nil, err
-	}
-	return url, stop, nil
+	return prom.URL, func() { prom.Proc.Kill9(); os.RemoveAll(dir) }, nil
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 // vmagentCompare runs each of our builds (inference → remote_write, memory queue, every exposed
@@ -28,7 +30,7 @@ func vmagentCompare(w io.Writer, ours []string, vmagent, prometheusBin string, p
 		targets, interval, warmup, measure, pairs)
 	fmt.Fprintf(w, "| payload | %s |\n|---|%s\n", strings.Join(names, " | "), strings.Repeat("---:|", len(names)))
 	for _, p := range ps {
-		rep, err := newReplay(p.body, targets)
+		rep, err := testbed.NewReplay(p.body, targets)
 		if err != nil {
 			return err
 		}
@@ -38,19 +40,19 @@ func vmagentCompare(w io.Writer, ours []string, vmagent, prometheusBin string, p
 				k := (i + j) % len(names) // rotate who goes first
 				var m measurement
 				if k < len(ours) {
-					m, err = runOnce(ours[k], remoteWriteConfig(p, rep.addrs, interval, promURL), &rep.hits, warmup, measure)
+					m, err = runOnce(ours[k], remoteWriteConfig(p, rep.Addrs, interval, promURL), &rep.Hits, warmup, measure)
 				} else {
 					m, err = runVMAgent(vmagent, rep, interval, promURL, warmup, measure)
 				}
 				if err != nil {
-					rep.close()
+					rep.Close()
 					return fmt.Errorf("%s on %s: %w", names[k], p.name, err)
 				}
 				log.Printf("%s round %d %s: %.3f ms/scrape, peak RSS %.0f MiB", p.name, i+1, names[k], m.cpuPerScrape*1e3, mib(m.rssBytes))
 				runs[k] = append(runs[k], m)
 			}
 		}
-		rep.close()
+		rep.Close()
 		vmCPU, vmRSS := median(cpuOf(runs[len(ours)])), median(rssOf(runs[len(ours)], false))
 		cells := make([]string, len(names))
 		for k := range names {
@@ -82,7 +84,7 @@ service:
 }
 
 // runVMAgent measures vmagent scraping the replayed targets and remote-writing to promURL.
-func runVMAgent(bin string, rep *replay, interval time.Duration, promURL string, warmup, measure time.Duration) (measurement, error) {
+func runVMAgent(bin string, rep *testbed.Replay, interval time.Duration, promURL string, warmup, measure time.Duration) (measurement, error) {
 	dir, err := os.MkdirTemp("", "benchvmagent")
 	if err != nil {
 		return measurement{}, err
@@ -90,7 +92,7 @@ func runVMAgent(bin string, rep *replay, interval time.Duration, promURL string,
 	defer os.RemoveAll(dir)
 	var b strings.Builder
 	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\nscrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets: [", interval)
-	for i, a := range rep.addrs {
+	for i, a := range rep.Addrs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -101,7 +103,7 @@ func runVMAgent(bin string, rep *replay, interval time.Duration, promURL string,
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		return measurement{}, err
 	}
-	port, err := freePort()
+	port, err := testbed.FreePort()
 	if err != nil {
 		return measurement{}, err
 	}
@@ -110,7 +112,7 @@ func runVMAgent(bin string, rep *replay, interval time.Duration, promURL string,
 		bin, "-promscrape.config=" + cfg, "-remoteWrite.url=" + promURL + "/api/v1/write",
 		"-remoteWrite.tmpDataPath=" + filepath.Join(dir, "queue"), fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port), "-loggerLevel=WARN",
 	}, nil,
-		warmup, measure, func() { h0 = rep.hits.Load() }, func() { h1 = rep.hits.Load() })
+		warmup, measure, func() { h0 = rep.Hits.Load() }, func() { h1 = rep.Hits.Load() })
 	if err != nil {
 		return m, err
 	}

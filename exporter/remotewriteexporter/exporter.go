@@ -102,6 +102,9 @@ func newExporter(cfg *Config, set exporter.Settings) (*rwExporter, error) {
 			ExternalLabels:    cfg.ExternalLabels,
 			DisableTargetInfo: !cfg.TargetInfo.Enabled,
 			AddMetricSuffixes: cfg.AddMetricSuffixes,
+
+			ResourceToTelemetry:      cfg.ResourceToTelemetry.Enabled,
+			ExcludeServiceAttributes: cfg.ResourceToTelemetry.ExcludeServiceAttributes,
 		}),
 		userAgent: fmt.Sprintf("%s/%s", set.BuildInfo.Command, set.BuildInfo.Version),
 		logged:    map[string]bool{},

@@ -266,3 +266,39 @@ func mustSnappyDecode(t *testing.T, b []byte) []byte {
 	require.NoError(t, err)
 	return out
 }
+
+// TestResourceToTelemetry: with resource_to_telemetry_conversion the resource's attributes are
+// labels of its series (service.* left out with exclude_service_attributes), and the pipeline's data
+// is not changed (the encoder reads them; nothing is copied into the points).
+func TestResourceToTelemetry(t *testing.T) {
+	for _, exclude := range []bool{false, true} {
+		b := &backend{}
+		send, stop := newTestExporter(t, b, func(c *Config) {
+			c.ResourceToTelemetry.Enabled = true
+			c.ResourceToTelemetry.ExcludeServiceAttributes = exclude
+		})
+		md := gauge(1, 1, 1)
+		md.ResourceMetrics().At(0).Resource().Attributes().PutStr("k8s.pod.name", "vllm-0")
+		send(md)
+		require.Eventually(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.requests) > 0 }, 5*time.Second, 10*time.Millisecond)
+		stop()
+		assert.Equal(t, 1, md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge().DataPoints().At(0).Attributes().Len(), "the points are left as they were")
+		b.mu.Lock()
+		var labels map[string]string
+		for _, ts := range b.requests[0].Timeseries {
+			ls := map[string]string{}
+			for _, l := range ts.Labels {
+				ls[l.Name] = l.Value
+			}
+			if ls["__name__"] == "step" {
+				labels = ls
+			}
+		}
+		require.NotNil(t, labels, "the step series was sent")
+		b.mu.Unlock()
+		assert.Equal(t, "vllm-0", labels["k8s_pod_name"])
+		assert.Equal(t, "vllm", labels["job"])
+		_, hasService := labels["service_name"]
+		assert.Equal(t, !exclude, hasService, "service.name as a label unless excluded")
+	}
+}

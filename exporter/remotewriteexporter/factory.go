@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/resourcetotelemetry"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configretry"
@@ -57,5 +56,7 @@ func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Con
 	if err != nil {
 		return nil, err
 	}
-	return resourcetotelemetry.WrapMetricsExporter(c.ResourceToTelemetry, exp), nil
+	// resource_to_telemetry_conversion is the encoder's (it reads the resource's attributes as labels of
+	// its points instead of copying them into every point, as contrib's wrapper does).
+	return exp, nil
 }

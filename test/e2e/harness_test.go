@@ -1,21 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otel-inference/collector/internal/replay"
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 // binaries returns the collector and Prometheus to run. The collector is built by `make test`
@@ -50,68 +45,33 @@ func binaries(t *testing.T) (collector, prometheus string) {
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testbed.FreePort()
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // process is a child process whose output is kept for the failure message and which is stopped
 // when the test ends, whatever its outcome.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
+	*testbed.Process
 }
 
-func (p *process) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *process) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *process) output() string { return p.Output() }
 
 // kill9 kills the process (and its group) with SIGKILL and reaps it: a crash, nothing flushed.
-func (p *process) kill9() {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	p.waitExit(10 * time.Second)
-}
+func (p *process) kill9() { p.Kill9() }
 
 // signal sends sig and waits (bounded) for the process to exit.
-func (p *process) signal(sig syscall.Signal) {
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
-	p.waitExit(30 * time.Second)
-}
+func (p *process) signal(sig syscall.Signal) { p.Signal(sig, 30*time.Second) }
 
-func (p *process) waitExit(limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) && !processExited(p.cmd.Process.Pid) {
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+func (p *process) waitExit(limit time.Duration) { p.Signal(0, limit) }
 
 // requireRunning fails the test at once when the process has exited (its output is logged).
 func (p *process) requireRunning(t *testing.T) {
 	t.Helper()
-	if err := syscall.Kill(p.cmd.Process.Pid, 0); err != nil || processExited(p.cmd.Process.Pid) {
-		t.Fatalf("%s exited early", p.name)
+	if p.Exited() {
+		t.Fatalf("%s exited early", p.Name)
 	}
-}
-
-// processExited tells whether pid is a zombie (exited, not yet reaped): Kill(pid, 0) still succeeds then.
-func processExited(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return len(fields) > 0 && (fields[0] == "Z" || fields[0] == "X")
 }
 
 func startProcess(t *testing.T, name, bin string, args ...string) *process {
@@ -122,32 +82,19 @@ func startProcess(t *testing.T, name, bin string, args ...string) *process {
 // startProcessEnv is startProcess with extra environment variables (KEY=value).
 func startProcessEnv(t *testing.T, name string, env []string, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout = p
-	p.cmd.Stderr = p
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, p.cmd.Start(), "starting %s", name)
+	p, err := testbed.Start(name, env, bin, args...)
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		p.Stop()
 		if t.Failed() {
-			out := p.output()
-			if len(out) > 8000 && os.Getenv("E2E_VERBOSE") == "" {
-				out = "…" + out[len(out)-8000:]
+			out := p.Output()
+			if os.Getenv("E2E_VERBOSE") == "" {
+				out = testbed.Tail(out, 8000)
 			}
 			t.Logf("--- %s output ---\n%s", name, out)
 		}
 	})
-	return p
+	return &process{p}
 }
 
 // startPrometheus runs a real Prometheus with the remote-write receiver on a loopback port and waits
@@ -161,34 +108,21 @@ func startPrometheus(t *testing.T, bin string) string {
 // flags (Prometheus 3's --web.enable-otlp-receiver).
 func startPrometheusWith(t *testing.T, bin, config string, flags ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o600))
-	port := freePort(t)
-	args := append([]string{
-		"--config.file=" + cfg,
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:" + strconv.Itoa(port),
-		"--web.enable-remote-write-receiver",
-		"--log.level=warn",
-	}, flags...)
-	startProcess(t, "prometheus", bin, args...)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitReady(t, "Prometheus", base)
-	return base
+	prom, err := testbed.StartPrometheus(bin, t.TempDir(), config, flags...)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		prom.Proc.Stop()
+		if t.Failed() {
+			t.Logf("--- prometheus output ---\n%s", testbed.Tail(prom.Proc.Output(), 8000))
+		}
+	})
+	return prom.URL
 }
 
 // waitReady waits up to 30 s for a Prometheus or Alertmanager at base to answer /-/ready with 200.
 func waitReady(t *testing.T, what, base string) {
 	t.Helper()
-	waitFor(t, 30*time.Second, what+" to be ready", func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	require.NoError(t, testbed.WaitReady(base, 30*time.Second), "%s", what)
 }
 
 // inferenceServers is the head of a collector configuration: the inference receiver scraping every
@@ -274,58 +208,18 @@ type sample struct {
 // instant query of a range vector (no interpolation, exact timestamps).
 func queryRange(t *testing.T, base, selector string, span time.Duration) []sample {
 	t.Helper()
-	q := fmt.Sprintf("%s[%ds]", selector, int(span.Seconds()))
-	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(q))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "query %s: %s", q, body)
-	var r struct {
-		Data struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Values [][2]any          `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal(body, &r))
-	var out []sample
-	for _, series := range r.Data.Result {
-		for _, v := range series.Values {
-			ts, _ := v[0].(float64)
-			val, err := strconv.ParseFloat(v[1].(string), 64)
-			require.NoError(t, err)
-			out = append(out, sample{labels: series.Metric, t: ts, v: val})
-		}
-	}
-	return out
+	return instantQuery(t, base, fmt.Sprintf("%s[%ds]", selector, int(span.Seconds())))
 }
 
-// instantQuery evaluates a PromQL expression now and returns one sample per series.
+// instantQuery evaluates a PromQL expression now and returns one sample per series (every sample
+// of each series for a range selector).
 func instantQuery(t *testing.T, base, expr string) []sample {
 	t.Helper()
-	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(expr))
+	got, err := testbed.Query(base, expr)
 	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "query %s: %s", expr, body)
-	var r struct {
-		Data struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	require.NoError(t, json.Unmarshal(body, &r))
-	out := make([]sample, 0, len(r.Data.Result))
-	for _, series := range r.Data.Result {
-		ts, _ := series.Value[0].(float64)
-		v, err := strconv.ParseFloat(series.Value[1].(string), 64)
-		require.NoError(t, err)
-		out = append(out, sample{labels: series.Metric, t: ts, v: v})
+	out := make([]sample, 0, len(got))
+	for _, s := range got {
+		out = append(out, sample{labels: s.Labels, t: s.T, v: s.V})
 	}
 	return out
 }

@@ -29,6 +29,12 @@ type Settings struct {
 	DisableTargetInfo bool
 	DisableScopeInfo  bool
 	AddMetricSuffixes bool
+	// ResourceToTelemetry makes every resource attribute a label of each of its points (over a point
+	// attribute of the same key), as contrib's resource_to_telemetry_conversion does, without copying
+	// them into the points; ExcludeServiceAttributes leaves service.name, service.namespace and
+	// service.instance.id out (they are job and instance already).
+	ResourceToTelemetry      bool
+	ExcludeServiceAttributes bool
 	// StaleAfter: a stream not seen for this long is forgotten (default 5 minutes, Prometheus's
 	// look-back); if it comes back its labels are built again.
 	StaleAfter time.Duration
@@ -193,6 +199,7 @@ func New(set Settings) *Encoder {
 	e.lb = labelBuilder{
 		namer:    otlptranslator.LabelNamer{UnderscoreLabelSanitization: !dropSanitization}, //nolint:staticcheck // SA1019: contrib's translator still sets it, and the names must match its
 		external: set.ExternalLabels, scopeOff: set.DisableScopeInfo, m: map[string]string{},
+		resToPoints: set.ResourceToTelemetry, keepService: !set.ExcludeServiceAttributes,
 	}
 	// target_info's labels are named with the translator's other namer.
 	e.infoLB = labelBuilder{
@@ -216,6 +223,10 @@ func (e *Encoder) Add(md pmetric.Metrics) error {
 		rm := rms.At(i)
 		res := rm.Resource().Attributes()
 		e.key = appendResourceKey(e.key[:0], res)
+		if e.set.ResourceToTelemetry {
+			e.key = appendAttrs(e.key, res) // every resource attribute is a label of the stream
+			e.lb.toPoints = res
+		}
 		resLen := len(e.key)
 		var idBuf [binary.MaxVarintLen32]byte
 		var newest pcommon.Timestamp

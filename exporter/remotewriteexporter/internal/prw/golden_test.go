@@ -2,6 +2,7 @@ package prw
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -11,11 +12,14 @@ import (
 	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/resourcetotelemetry"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/translator/prometheusremotewrite"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
@@ -159,7 +163,7 @@ func spansV1(in []writev2.BucketSpan) []prompb.BucketSpan {
 // referenceV2 is contrib's 2.0 translation, with the exemplars of its 1.0 one (its 2.0 translator
 // leaves classic histograms' bucket exemplars out, and adds gauges'; ours sends 1.0's in both).
 func referenceV2(t *testing.T, set Settings, md pmetric.Metrics) []flat {
-	tsMap, symbols, _ := prometheusremotewrite.FromMetricsV2(md, contribSettings(set))
+	tsMap, symbols, _ := prometheusremotewrite.FromMetricsV2(toTelemetry(set, md), contribSettings(set))
 	all := make([]writev2.TimeSeries, 0, len(tsMap))
 	for _, ts := range tsMap {
 		all = append(all, *ts)
@@ -228,6 +232,34 @@ func TestGoldenEquivalenceV2(t *testing.T) {
 	}
 }
 
+// toTelemetry is md as contrib's resource_to_telemetry_conversion hands it to an exporter.
+func toTelemetry(set Settings, md pmetric.Metrics) pmetric.Metrics {
+	if !set.ResourceToTelemetry {
+		return md
+	}
+	in := pmetric.NewMetrics()
+	md.CopyTo(in)
+	c := &capture{}
+	wrapped := resourcetotelemetry.WrapMetricsExporter(resourcetotelemetry.Settings{Enabled: true, ExcludeServiceAttributes: set.ExcludeServiceAttributes}, c)
+	if err := wrapped.ConsumeMetrics(context.Background(), in); err != nil {
+		panic(err)
+	}
+	return c.md
+}
+
+type capture struct {
+	component.StartFunc
+	component.ShutdownFunc
+	md pmetric.Metrics
+}
+
+func (*capture) Capabilities() consumer.Capabilities { return consumer.Capabilities{MutatesData: true} }
+
+func (c *capture) ConsumeMetrics(_ context.Context, md pmetric.Metrics) error {
+	c.md = md
+	return nil
+}
+
 func contribSettings(s Settings) prometheusremotewrite.Settings {
 	return prometheusremotewrite.Settings{
 		Namespace: s.Namespace, ExternalLabels: s.ExternalLabels, DisableTargetInfo: s.DisableTargetInfo,
@@ -241,7 +273,7 @@ func reference(set Settings, batches ...pmetric.Metrics) ([]flat, string) {
 	var all []prompb.TimeSeries
 	var errs []string
 	for _, md := range batches {
-		tsMap, err := prometheusremotewrite.FromMetrics(md, contribSettings(set))
+		tsMap, err := prometheusremotewrite.FromMetrics(toTelemetry(set, md), contribSettings(set))
 		if err != nil {
 			errs = append(errs, err.Error())
 		}
@@ -317,12 +349,14 @@ func goldenPayloads(t *testing.T) map[string]pmetric.Metrics {
 }
 
 var settingsCases = map[string]Settings{
-	"defaults":       {AddMetricSuffixes: true, DisableTargetInfo: true},
-	"no suffixes":    {DisableTargetInfo: true},
-	"namespace":      {Namespace: "inf", AddMetricSuffixes: true, DisableTargetInfo: true},
-	"target_info":    {AddMetricSuffixes: true, ExternalLabels: map[string]string{"cluster": "a", "job": "ext"}},
-	"no scope info":  {AddMetricSuffixes: true, DisableScopeInfo: true, Namespace: "x"},
-	"external label": {AddMetricSuffixes: true, DisableTargetInfo: true, ExternalLabels: map[string]string{"region": "eu", "model": "ext"}},
+	"defaults":                      {AddMetricSuffixes: true, DisableTargetInfo: true},
+	"no suffixes":                   {DisableTargetInfo: true},
+	"namespace":                     {Namespace: "inf", AddMetricSuffixes: true, DisableTargetInfo: true},
+	"target_info":                   {AddMetricSuffixes: true, ExternalLabels: map[string]string{"cluster": "a", "job": "ext"}},
+	"no scope info":                 {AddMetricSuffixes: true, DisableScopeInfo: true, Namespace: "x"},
+	"external label":                {AddMetricSuffixes: true, DisableTargetInfo: true, ExternalLabels: map[string]string{"region": "eu", "model": "ext"}},
+	"resource attributes as labels": {AddMetricSuffixes: true, ResourceToTelemetry: true},
+	"without service attributes":    {AddMetricSuffixes: true, ResourceToTelemetry: true, ExcludeServiceAttributes: true, DisableTargetInfo: true},
 }
 
 // TestGoldenEquivalence: every recorded payload of every flavor, and a synthetic one with every
@@ -489,6 +523,9 @@ func synthetic(at time.Time) pmetric.Metrics {
 		p.Attributes().PutInt("gpu", int64(i))   // int attribute
 		p.Attributes().PutBool("mig", i == 0)    // bool attribute
 		p.Attributes().PutDouble("ratio", 0.25*float64(i))
+		if i == 1 {
+			p.Attributes().PutStr("k8s.pod.name", "from-the-point") // the resource's value wins when it is a label
+		}
 	}
 	st := g.Gauge().DataPoints().AppendEmpty()
 	st.SetTimestamp(ts)

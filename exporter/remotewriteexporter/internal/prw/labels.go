@@ -47,6 +47,12 @@ type labelBuilder struct {
 	scopeOff bool
 	m        map[string]string
 	attrs    []label
+	// toPoints: the resource's attributes are labels of every point too (resource_to_telemetry_conversion),
+	// taking the place of point attributes of the same key; keepService: service.name, namespace and
+	// instance.id among them (they are job and instance already).
+	toPoints    pcommon.Map
+	resToPoints bool
+	keepService bool
 }
 
 // build returns the labels of a point with attributes attrs, on a resource with resource attributes
@@ -56,11 +62,21 @@ func (lb *labelBuilder) build(res, attrs pcommon.Map, scope *pcommon.Instrumenta
 	clear(lb.m)
 	lb.attrs = lb.attrs[:0]
 	for k, v := range attrs.All() {
-		if slices.Contains(ignore, k) {
+		if slices.Contains(ignore, k) || lb.fromResource(k) {
 			continue
 		}
 		if s := v.AsString(); s != "" {
 			lb.attrs = append(lb.attrs, label{k, s})
+		}
+	}
+	if lb.resToPoints {
+		for k, v := range lb.toPoints.All() {
+			if !lb.fromResource(k) {
+				continue
+			}
+			if s := v.AsString(); s != "" {
+				lb.attrs = append(lb.attrs, label{k, s})
+			}
 		}
 	}
 	// Sorted by the original key, so that keys which collide once sanitized merge in a fixed order.
@@ -126,6 +142,17 @@ func (lb *labelBuilder) build(res, attrs pcommon.Map, scope *pcommon.Instrumenta
 	}
 	sortLabels(out)
 	return out, nil
+}
+
+// fromResource: the resource's attribute k is a point label (resource_to_telemetry_conversion).
+func (lb *labelBuilder) fromResource(k string) bool {
+	if !lb.resToPoints {
+		return false
+	}
+	if _, ok := lb.toPoints.Get(k); !ok {
+		return false
+	}
+	return lb.keepService || (k != attrServiceName && k != attrServiceNamespace && k != attrServiceInstance)
 }
 
 // put sets a label whose name is sanitized; one that cannot be is left out.

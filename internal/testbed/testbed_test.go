@@ -1,0 +1,81 @@
+package testbed
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReplayServesAndCounts(t *testing.T) {
+	r, err := NewReplay([]byte("up 1\n"), 3)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Len(t, r.Addrs, 3)
+	for _, a := range r.Addrs {
+		resp, err := http.Get("http://" + a + "/metrics")
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, "up 1\n", string(body))
+	}
+	assert.Equal(t, int64(3), r.Hits.Load())
+}
+
+// TestQuery reads Prometheus's instant vectors and range vectors, and names a failing query.
+func TestQuery(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("query") {
+		case "up":
+			_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"value":[1700000000.5,"1"]}]}}`)
+		case "up[1m]":
+			_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"a"},"values":[[1,"1"],[2,"0"]]}]}}`)
+		default:
+			http.Error(w, `{"status":"error","error":"parse error"}`, http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	got, err := Query(srv.URL, "up")
+	require.NoError(t, err)
+	assert.Equal(t, []Sample{{Labels: map[string]string{"job": "a"}, T: 1700000000.5, V: 1}}, got)
+	got, err = Query(srv.URL, "up[1m]")
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.InDelta(t, 0.0, got[1].V, 0)
+	assert.InDelta(t, 2.0, got[1].T, 0)
+	_, err = Query(srv.URL, "up{")
+	require.ErrorContains(t, err, "parse error")
+	require.ErrorContains(t, err, "up{")
+}
+
+func TestProcessStopAndKill(t *testing.T) {
+	p, err := Start("sleeper", []string{"X=1"}, "sleep", "30")
+	require.NoError(t, err)
+	assert.False(t, p.Exited())
+	p.Stop()
+	assert.True(t, p.Exited(), "SIGTERM ends it")
+
+	p, err = Start("sleeper", nil, "sleep", "30")
+	require.NoError(t, err)
+	p.Kill9()
+	assert.True(t, p.Exited())
+	assert.True(t, p.Signal(syscall.SIGTERM, 0), "signalling an exited process returns at once")
+
+	_, err = Start("missing", nil, "/nonexistent/binary")
+	require.ErrorContains(t, err, "missing")
+}
+
+func TestWaitReadyGivesUp(t *testing.T) {
+	port, err := FreePort()
+	require.NoError(t, err)
+	start := time.Now()
+	err = WaitReady("http://127.0.0.1:"+strconv.Itoa(port), 300*time.Millisecond)
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
