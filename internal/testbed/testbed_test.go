@@ -65,7 +65,7 @@ func TestProcessStopAndKill(t *testing.T) {
 	require.NoError(t, err)
 	p.Kill9()
 	assert.True(t, p.Exited())
-	assert.True(t, p.Signal(syscall.SIGTERM, 0), "signalling an exited process returns at once")
+	assert.True(t, p.Signal(syscall.SIGTERM, 0), "signaling an exited process returns at once")
 
 	_, err = Start("missing", nil, "/nonexistent/binary")
 	require.ErrorContains(t, err, "missing")
