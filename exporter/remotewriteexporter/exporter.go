@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/golang/snappy"
+	"github.com/klauspost/compress/s2"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
@@ -564,7 +564,7 @@ func (e *rwExporter) compress(raw []byte) []byte {
 	}
 	clear(e.bodies)
 	e.bodies = e.bodies[:0]
-	e.zbuf = snappy.Encode(e.zbuf[:cap(e.zbuf)], raw)
+	e.zbuf = s2.EncodeSnappy(e.zbuf[:cap(e.zbuf)], raw)
 	return e.zbuf
 }
 
