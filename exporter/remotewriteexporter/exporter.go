@@ -52,6 +52,12 @@ type rwExporter struct {
 	storageExt storage.Extension
 	qmu        sync.RWMutex
 	queue      *fifo.Queue
+	// inMemory: no storage; then memq holds the pushes themselves, in queue order (the queue keeps an
+	// empty item for each, for its length, capacity and age): an in-memory queue need not encode
+	// them and decode them again. memMu keeps a push and its item together.
+	inMemory bool
+	memMu    sync.Mutex
+	memq     []pmetric.Metrics
 	// resumedTail: items below it were queued by a previous run (one of them may have been in flight
 	// at a crash, and reached the backend already).
 	resumedTail uint64
@@ -134,6 +140,7 @@ func (e *rwExporter) start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	e.queue = q
+	e.inMemory = e.storageExt == nil
 	e.resumedTail = q.Tail()
 	if n := q.Len(); n > 0 {
 		e.logger.Info("Resuming the remote_write queue left by the previous run", zap.Int("batches", n))
@@ -186,22 +193,51 @@ func (e *rwExporter) shutdown(ctx context.Context) error {
 // enqueue is the pipeline's side: the batch is stored (durably with storage) before it returns, so
 // what the pipeline was told is accepted survives a crash.
 func (e *rwExporter) enqueue(ctx context.Context, md pmetric.Metrics) error {
+	if e.inMemory {
+		e.memMu.Lock()
+		defer e.memMu.Unlock()
+		if err := e.q().Put(ctx, nil); err != nil {
+			return e.refused(ctx, err)
+		}
+		e.memq = append(e.memq, md) // the pipeline hands it over (MutatesData false: it is only read)
+		return nil
+	}
 	for _, part := range splitResources(md, resourcesPerItem) {
 		b, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(part)
 		if err != nil {
 			return consumererror.NewPermanent(err)
 		}
 		if err := e.q().Put(ctx, b); err != nil {
-			if errors.Is(err, fifo.ErrFull) {
-				e.telemetry.ExporterRemoteWriteBatchesRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "queue_full")))
-				return fmt.Errorf("%w (%d batches waiting: is the backend down? raise sending_queue.queue_size to wait longer)", err, e.cfg.QueueConfig.QueueSize)
-			}
-			e.telemetry.ExporterRemoteWriteBatchesRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "storage_error")))
-			e.logOnce("storage_write", "The remote_write queue cannot store new data (is its disk full?); new data is refused until it can, the backlog is still sent", zap.Error(err))
-			return err
+			return e.refused(ctx, err)
 		}
 	}
 	return nil
+}
+
+// refused counts and explains a push the queue did not take.
+func (e *rwExporter) refused(ctx context.Context, err error) error {
+	if errors.Is(err, fifo.ErrFull) {
+		e.telemetry.ExporterRemoteWriteBatchesRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "queue_full")))
+		return fmt.Errorf("%w (%d batches waiting: is the backend down? raise sending_queue.queue_size to wait longer)", err, e.cfg.QueueConfig.QueueSize)
+	}
+	e.telemetry.ExporterRemoteWriteBatchesRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", "storage_error")))
+	e.logOnce("storage_write", "The remote_write queue cannot store new data (is its disk full?); new data is refused until it can, the backlog is still sent", zap.Error(err))
+	return err
+}
+
+// memTake returns the n oldest pushes of an in-memory queue; memDrop forgets them once sent.
+func (e *rwExporter) memTake(n int) []pmetric.Metrics {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	return e.memq[:min(n, len(e.memq))]
+}
+
+func (e *rwExporter) memDrop(n int) {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	n = min(n, len(e.memq))
+	clear(e.memq[:n])
+	e.memq = e.memq[n:]
 }
 
 // splitResources cuts md into parts of at most n resources each, in order (md itself when small).
@@ -257,6 +293,9 @@ func (e *rwExporter) run(ctx context.Context) {
 		for {
 			err := q.Remove(ctx, len(items))
 			if err == nil {
+				if e.inMemory {
+					e.memDrop(len(items))
+				}
 				break
 			}
 			if ctx.Err() != nil || !retry.wait(ctx, "update", err) {
@@ -357,6 +396,14 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) 
 // addItems decodes queued batches into the encoder; a damaged one is skipped, and what cannot be
 // translated is logged once.
 func (e *rwExporter) addItems(ctx context.Context, items [][]byte) {
+	if e.inMemory {
+		for _, md := range e.memTake(len(items)) {
+			if err := e.encoder.Add(md); err != nil {
+				e.logOnce("translation", "Some metrics could not be translated to Prometheus series and were dropped", zap.Error(err))
+			}
+		}
+		return
+	}
 	for _, b := range items {
 		md, ok := e.readBatch(ctx, b)
 		if !ok {
