@@ -464,27 +464,37 @@ func (e *Encoder) add(s *series, t pcommon.Timestamp, v float64, stale bool) {
 // ms converts a point's time to Prometheus milliseconds.
 func ms(t pcommon.Timestamp) int64 { return int64(t) / int64(time.Millisecond) } //nolint:gosec // G115: nanoseconds since 1970 fit int64 until 2262
 
+// single returns the one series of a gauge's, counter's or exponential histogram's point stream (nil,
+// with its error said, when its labels cannot be made).
+func (e *Encoder) single(kind byte, name string, attrs, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) *series {
+	ent, fresh := e.lookup(kind, name, attrs, scopeLen)
+	if fresh {
+		ls, err := e.lb.build(res, attrs, scope, nil, nameLabel, name)
+		if ent.err = err; err == nil {
+			ent.one = e.seriesFor(ls)
+		}
+	}
+	if ent.err != nil {
+		e.errs.add(ent.err)
+		return nil
+	}
+	return ent.one
+}
+
 func (e *Encoder) addNumbers(pts pmetric.NumberDataPointSlice, counter bool, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
 	for i := range pts.Len() {
 		pt := pts.At(i)
-		ent, fresh := e.lookup(kindNumber, name, pt.Attributes(), scopeLen)
-		if fresh {
-			ls, err := e.lb.build(res, pt.Attributes(), scope, nil, nameLabel, name)
-			if ent.err = err; err == nil {
-				ent.one = e.seriesFor(ls)
-			}
-		}
-		if ent.err != nil {
-			e.errs.add(ent.err)
+		s := e.single(kindNumber, name, pt.Attributes(), res, scope, scopeLen)
+		if s == nil {
 			continue
 		}
 		v := pt.DoubleValue()
 		if pt.ValueType() == pmetric.NumberDataPointValueTypeInt {
 			v = float64(pt.IntValue())
 		}
-		e.add(ent.one, pt.Timestamp(), v, pt.Flags().NoRecordedValue())
+		e.add(s, pt.Timestamp(), v, pt.Flags().NoRecordedValue())
 		if counter && pt.Exemplars().Len() > 0 {
-			x := ent.one.extra()
+			x := s.extra()
 			x.exemplars = appendExemplars(x.exemplars, pt.Exemplars(), -1)
 		}
 	}
@@ -614,15 +624,8 @@ func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, r
 func (e *Encoder) addExponential(pts pmetric.ExponentialHistogramDataPointSlice, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
 	for i := range pts.Len() {
 		pt := pts.At(i)
-		ent, fresh := e.lookup(kindExponential, name, pt.Attributes(), scopeLen)
-		if fresh {
-			ls, err := e.lb.build(res, pt.Attributes(), scope, nil, nameLabel, name)
-			if ent.err = err; err == nil {
-				ent.one = e.seriesFor(ls)
-			}
-		}
-		if ent.err != nil {
-			e.errs.add(ent.err)
+		s := e.single(kindExponential, name, pt.Attributes(), res, scope, scopeLen)
+		if s == nil {
 			continue
 		}
 		h, err := nativeHistogram(pt)
@@ -630,7 +633,6 @@ func (e *Encoder) addExponential(pts pmetric.ExponentialHistogramDataPointSlice,
 			e.errs.add(err)
 			continue
 		}
-		s := ent.one
 		if !s.pending {
 			s.pending = true
 			e.pending = append(e.pending, s)
