@@ -500,24 +500,26 @@ func (e *Encoder) addNumbers(pts pmetric.NumberDataPointSlice, counter bool, nam
 	}
 }
 
-// base returns a histogram's or summary's labels before its suffixes; the entry keeps them.
-func (e *Encoder) base(ent *entry, fresh bool, res, attrs pcommon.Map, scope *pcommon.InstrumentationScope) bool {
+// grouped returns the entry of a histogram's or summary's point stream, with its labels before their
+// suffixes (nil, with its error said, when they cannot be made).
+func (e *Encoder) grouped(kind byte, name string, attrs, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) *entry {
+	ent, fresh := e.lookup(kind, name, attrs, scopeLen)
 	if fresh {
 		ent.group = &group{}
 		ent.base, ent.err = e.lb.build(res, attrs, scope, nil)
 	}
 	if ent.err != nil {
 		e.errs.add(ent.err)
-		return false
+		return nil
 	}
-	return true
+	return ent
 }
 
 func (e *Encoder) addHistograms(pts pmetric.HistogramDataPointSlice, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
 	for i := range pts.Len() {
 		pt := pts.At(i)
-		ent, fresh := e.lookup(kindHistogram, name, pt.Attributes(), scopeLen)
-		if !e.base(ent, fresh, res, pt.Attributes(), scope) {
+		ent := e.grouped(kindHistogram, name, pt.Attributes(), res, scope, scopeLen)
+		if ent == nil {
 			continue
 		}
 		stale := pt.Flags().NoRecordedValue()
@@ -591,8 +593,8 @@ func (e *Encoder) histogramExemplars(ent *entry, exs pmetric.ExemplarSlice) {
 func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
 	for i := range pts.Len() {
 		pt := pts.At(i)
-		ent, fresh := e.lookup(kindSummary, name, pt.Attributes(), scopeLen)
-		if !e.base(ent, fresh, res, pt.Attributes(), scope) {
+		ent := e.grouped(kindSummary, name, pt.Attributes(), res, scope, scopeLen)
+		if ent == nil {
 			continue
 		}
 		stale := pt.Flags().NoRecordedValue()
