@@ -1,6 +1,7 @@
 package prw
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
@@ -24,17 +25,20 @@ func benchPayload(b *testing.B, flavor string) (pmetric.Metrics, int) {
 // BenchmarkEncoder: pdata → encoded remote-write request (uncompressed), steady state, per sample.
 func BenchmarkEncoder(b *testing.B) {
 	for _, flavor := range []string{"tgi", "vllm"} {
-		b.Run(flavor, func(b *testing.B) {
-			md, samples := benchPayload(b, flavor)
-			e := New(Settings{AddMetricSuffixes: true})
-			size := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				_ = e.Add(md)
-				e.Flush(V1, 2000, func(raw []byte, _ int) bool { size += len(raw); return true })
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*samples), "ns/sample")
-		})
+		for _, p := range []Protocol{V1, V2} {
+			b.Run(fmt.Sprintf("%s/v%d", flavor, p+1), func(b *testing.B) {
+				md, samples := benchPayload(b, flavor)
+				e := New(Settings{AddMetricSuffixes: true})
+				size := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					_ = e.Add(md)
+					e.Flush(p, 2000, func(raw []byte, _ int) bool { size += len(raw); return true })
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*samples), "ns/sample")
+				b.ReportMetric(float64(size)/float64(b.N*samples), "bytes/sample")
+			})
+		}
 	}
 }
 
