@@ -607,7 +607,7 @@ func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, r
 		qs := pt.QuantileValues()
 		same := len(ent.bounds) == qs.Len()
 		for j := 0; same && j < qs.Len(); j++ {
-			same = ent.bounds[j] == qs.At(j).Quantile()
+			same = math.Float64bits(ent.bounds[j]) == math.Float64bits(qs.At(j).Quantile()) // a NaN quantile is the same NaN
 		}
 		if !same {
 			ent.bounds, ent.buckets = ent.bounds[:0], ent.buckets[:0]

@@ -696,3 +696,69 @@ func TestFlushKeepsTimeOrderWithinASeries(t *testing.T) {
 	assert.Equal(t, 1, calls)
 	assert.Zero(t, e.Pending())
 }
+
+// TestHostileInputDoesNotBreakTheEncoder: extreme offsets and scales, bounds and counts that do not
+// match, NaN quantiles, map and slice attributes, empty keys, a huge value: nothing panics, what can
+// be sent decodes, and the rest is named in the error.
+func TestHostileInputDoesNotBreakTheEncoder(t *testing.T) {
+	md := pmetric.NewMetrics()
+	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
+	eh := ms.AppendEmpty()
+	eh.SetName("exp")
+	ehs := eh.SetEmptyExponentialHistogram()
+	ehs.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	for _, c := range []struct {
+		scale, offset int32
+	}{{20, math.MaxInt32 - 2}, {-10, 0}, {8, math.MinInt32 + 1}, {0, -5}} {
+		p := ehs.DataPoints().AppendEmpty()
+		p.SetScale(c.scale)
+		p.Positive().SetOffset(c.offset)
+		p.Positive().BucketCounts().FromRaw([]uint64{1, 0, 0, 0, 0, 2, 3})
+		p.Attributes().PutInt("scale", int64(c.scale))
+	}
+	h := ms.AppendEmpty()
+	h.SetName("hist")
+	hs := h.SetEmptyHistogram()
+	hs.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	hp := hs.DataPoints().AppendEmpty()
+	hp.ExplicitBounds().FromRaw([]float64{math.NaN(), math.Inf(1), -1})
+	hp.BucketCounts().FromRaw([]uint64{1, 2, 3, 4, 5, 6})
+	hp.Exemplars().AppendEmpty().SetDoubleValue(math.NaN())
+	q := ms.AppendEmpty()
+	q.SetName("sum")
+	qp := q.SetEmptySummary().DataPoints().AppendEmpty()
+	qp.QuantileValues().AppendEmpty().SetQuantile(math.NaN())
+	g := ms.AppendEmpty()
+	g.SetName("g")
+	gp := g.SetEmptyGauge().DataPoints().AppendEmpty()
+	gp.Attributes().PutEmptyMap("m").PutStr("k", "v")
+	gp.Attributes().PutEmptySlice("s").AppendEmpty().SetInt(1)
+	gp.Attributes().PutStr("big", strings.Repeat("x", 1<<16))
+	gp.Attributes().PutEmptyBytes("b").FromRaw([]byte{0, 1})
+	bad := ms.AppendEmpty()
+	bad.SetName("bad")
+	bad.SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
+
+	for _, p := range []Protocol{V1, V2} {
+		e := New(Settings{AddMetricSuffixes: true})
+		for range 2 { // new streams, then kept ones
+			err := e.Add(md)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "Scale must be >= -4")
+			assert.Contains(t, err.Error(), "label name is empty")
+			sent := 0
+			require.True(t, e.Flush(p, 3, func(raw []byte, n int) bool {
+				if p == V1 {
+					var req prompb.WriteRequest
+					require.NoError(t, req.Unmarshal(raw))
+				} else {
+					var req writev2.Request
+					require.NoError(t, req.Unmarshal(raw))
+				}
+				sent += n
+				return true
+			}))
+			assert.Positive(t, sent)
+		}
+	}
+}
