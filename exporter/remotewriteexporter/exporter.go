@@ -55,9 +55,10 @@ type rwExporter struct {
 	// inMemory: no storage; then memq holds the pushes themselves, in queue order (the queue keeps an
 	// empty item for each, for its length, capacity and age): an in-memory queue need not encode
 	// them and decode them again. memMu keeps a push and its item together.
-	inMemory bool
-	memMu    sync.Mutex
-	memq     []pmetric.Metrics
+	inMemory      bool
+	memMu         sync.Mutex
+	memq          []pmetric.Metrics
+	pointsPerSend int
 	// resumedTail: items below it were queued by a previous run (one of them may have been in flight
 	// at a crash, and reached the backend already).
 	resumedTail uint64
@@ -88,6 +89,8 @@ const (
 	// how much encoded data (so that a large backlog is sent in rounds, not decoded all at once).
 	batchesPerSend = 64
 	bytesPerSend   = 4 << 20
+	// pointsPerSend bounds a round of an in-memory queue (whose items are the pushes themselves).
+	pointsPerSend = 200_000
 	// resourcesPerItem splits a large push (one scrape of many servers) into queue items of at most
 	// this many resources, which bounds the memory one round of sending takes.
 	resourcesPerItem = 64
@@ -115,6 +118,8 @@ func newExporter(cfg *Config, set exporter.Settings) (*rwExporter, error) {
 		userAgent: fmt.Sprintf("%s/%s", set.BuildInfo.Command, set.BuildInfo.Version),
 		logged:    map[string]bool{},
 		warnAfter: failingWarnAfter,
+
+		pointsPerSend: pointsPerSend,
 	}, nil
 }
 
@@ -274,13 +279,7 @@ func (e *rwExporter) run(ctx context.Context) {
 			}
 			continue
 		}
-		size := 0
-		for i, item := range items {
-			if size += len(item); size > bytesPerSend && i > 0 {
-				items = items[:i]
-				break
-			}
-		}
+		items = e.round(items)
 		// What the previous run left goes in rounds of its own: a backend's refusal of samples it
 		// already had must not take this run's new samples with it.
 		resumed := q.Head() < e.resumedTail
@@ -307,6 +306,26 @@ func (e *rwExporter) run(ctx context.Context) {
 		}
 		retry.ok()
 	}
+}
+
+// round is how many of the oldest batches one round of sending takes: at most bytesPerSend of
+// encoded batches, or, in memory (the pushes themselves), at most pointsPerSend points; always one.
+func (e *rwExporter) round(items [][]byte) [][]byte {
+	size := 0
+	for i, item := range items {
+		if size += len(item); size > bytesPerSend && i > 0 {
+			return items[:i]
+		}
+	}
+	if e.inMemory {
+		points := 0
+		for i, md := range e.memTake(len(items)) {
+			if points += md.DataPointCount(); points > e.pointsPerSend && i > 0 {
+				return items[:i]
+			}
+		}
+	}
+	return items
 }
 
 // storageRetry waits between tries of a failing queue operation: exponential backoff with jitter,

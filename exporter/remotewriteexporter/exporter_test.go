@@ -302,3 +302,23 @@ func TestResourceToTelemetry(t *testing.T) {
 		assert.Equal(t, !exclude, hasService, "service.name as a label unless excluded")
 	}
 }
+
+// TestRoundsAreBounded: a backlog is sent in rounds of at most bytesPerSend encoded bytes, or, for
+// an in-memory queue, pointsPerSend points; a round always takes at least one batch.
+func TestRoundsAreBounded(t *testing.T) {
+	e := &rwExporter{}
+	big := make([]byte, bytesPerSend/2+1)
+	assert.Len(t, e.round([][]byte{big, big, big}), 1)
+	assert.Len(t, e.round([][]byte{make([]byte, 2*bytesPerSend)}), 1, "one batch larger than the bound still goes")
+	assert.Len(t, e.round([][]byte{{1}, {2}, {3}}), 3)
+
+	e = &rwExporter{inMemory: true, pointsPerSend: 25}
+	for i := range 10 {
+		e.memq = append(e.memq, gauge(int64(i), 1, 10))
+	}
+	assert.Len(t, e.round(make([][]byte, 10)), 2, "10 + 10 points, the third push would pass 25")
+	e.memDrop(2)
+	assert.Len(t, e.memq, 8)
+	e.pointsPerSend = 5
+	assert.Len(t, e.round(make([][]byte, 8)), 1)
+}
