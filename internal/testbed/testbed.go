@@ -75,6 +75,9 @@ func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 
 // Signal sends sig to the process group and waits up to limit for the process to exit.
 func (p *Process) Signal(sig syscall.Signal, limit time.Duration) bool {
+	if p.Exited() {
+		return true
+	}
 	_ = syscall.Kill(-p.Pid(), sig)
 	select {
 	case <-p.done:
