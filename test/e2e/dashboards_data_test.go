@@ -160,17 +160,10 @@ scrape_configs:
 	collector := startCollector(t, collectorBin, withProbes(inferenceServers()+fmt.Sprintf(`      - {name: vllm, endpoint: %s/metrics, flavor: vllm}
       - {name: tgi, endpoint: %s/metrics, flavor: tgi}
       - {name: triton, endpoint: %s/metrics, flavor: triton}
-      - name: reranker
-        endpoint: %s/metrics
-        flavor: prometheus
-        mappings:
-          - {from: reranker_requests_total, to: inference.requests, labels: {model: gen_ai.request.model}, attributes: {inference.outcome: success}}
-          - {from: reranker_errors_total, to: inference.requests, labels: {model: gen_ai.request.model, reason: error.type}, attributes: {inference.outcome: error}}
-          - {from: reranker_score_distribution, to: inference.score, labels: {model: gen_ai.request.model}}
-      - {name: dcgm, endpoint: %s/metrics, flavor: dcgm}
+%s      - {name: dcgm, endpoint: %s/metrics, flavor: dcgm}
       - {name: badhist, endpoint: %s/metrics, flavor: prometheus}
       - {name: gone, endpoint: %s/metrics, flavor: vllm}
-`, vllm.URL, tgi.URL, triton.URL, app.URL, dcgm.URL, badhist.URL, goneURL)+ratioToRemoteWrite(prom, fmt.Sprintf(`    metrics:
+`, vllm.URL, tgi.URL, triton.URL, rerankerServer(app.URL), dcgm.URL, badhist.URL, goneURL)+ratioToRemoteWrite(prom, fmt.Sprintf(`    metrics:
       level: detailed
       readers:
         - pull:

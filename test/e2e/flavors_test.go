@@ -45,26 +45,13 @@ func TestFlavorsIntoOneSchema(t *testing.T) {
 	app := serveFiles(t, map[string]string{"/metrics": "../../receiver/inferencereceiver/testdata/payloads/app.txt"})
 	prom := startPrometheus(t, prometheusBin)
 
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-receivers:
-  inference:
-    collection_interval: 1s
-    initial_delay: 0s
-    servers:
-      - {name: vllm, endpoint: %s/metrics}
+	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - {name: vllm, endpoint: %s/metrics}
       - {name: tgi, endpoint: %s/metrics, flavor: tgi}
       - {name: triton, endpoint: %s/metrics, flavor: triton}
-      - name: reranker
-        endpoint: %s/metrics
-        flavor: prometheus
-        mappings:
-          - {from: reranker_requests_total, to: inference.requests, labels: {model: gen_ai.request.model}, attributes: {inference.outcome: success}}
-          - {from: reranker_errors_total, to: inference.requests, labels: {model: gen_ai.request.model, reason: error.type}, attributes: {inference.outcome: error}}
-          - {from: reranker_score_distribution, to: inference.score, labels: {model: gen_ai.request.model}}
-processors:
+%sprocessors:
   batch:
     timeout: 200ms
-`, vllm.URL, tgi.URL, triton.URL, app.URL)+pipelineTail("prometheus_remote_write", prom, true, noTelemetry, "batch"))
+`, vllm.URL, tgi.URL, triton.URL, rerankerServer(app.URL))+pipelineTail("prometheus_remote_write", prom, true, noTelemetry, "batch"))
 
 	byFlavor := map[string]float64{}
 	waitFor(t, 60*time.Second, "inference_requests_total from every flavor", func() bool {

@@ -125,6 +125,19 @@ func waitReady(t *testing.T, what, base string) {
 	require.NoError(t, testbed.WaitReady(base, 30*time.Second), "%s", what)
 }
 
+// rerankerServer is a server line (for inferenceServers) for the recorded reranker app at endpoint:
+// flavor prometheus, its requests, errors and score distribution mapped onto the schema.
+func rerankerServer(endpoint string) string {
+	return fmt.Sprintf(`      - name: reranker
+        endpoint: %s/metrics
+        flavor: prometheus
+        mappings:
+          - {from: reranker_requests_total, to: inference.requests, labels: {model: gen_ai.request.model}, attributes: {inference.outcome: success}}
+          - {from: reranker_errors_total, to: inference.requests, labels: {model: gen_ai.request.model, reason: error.type}, attributes: {inference.outcome: error}}
+          - {from: reranker_score_distribution, to: inference.score, labels: {model: gen_ai.request.model}}
+`, endpoint)
+}
+
 // inferenceServers is the head of a collector configuration: the inference receiver scraping every
 // second from the first scrape, without GPUs, with the given server lines (YAML list items at six
 // spaces).

@@ -73,13 +73,7 @@ func TestAppExporterRatios(t *testing.T) {
 	}))
 	defer srv.Close()
 	prom := startPrometheus(t, prometheusBin)
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-receivers:
-  inference:
-    collection_interval: 1s
-    initial_delay: 0s
-    servers:
-      - {name: reranker, endpoint: %s/metrics, flavor: prometheus}
+	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - {name: reranker, endpoint: %s/metrics, flavor: prometheus}
 processors:
   ratio:
     window: 10m

@@ -74,13 +74,7 @@ func TestVLLMToPrometheus(t *testing.T) {
 	defer srv.Close()
 
 	prom := startPrometheus(t, prometheusBin)
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-receivers:
-  inference:
-    collection_interval: 1s
-    initial_delay: 0s
-    servers:
-      - name: vllm-e2e
+	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - name: vllm-e2e
         endpoint: %s/metrics
         flavor: vllm
 processors:
