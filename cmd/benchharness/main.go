@@ -264,13 +264,6 @@ func perScrape(m measurement, scrapes int64) (measurement, error) {
 	return m, nil
 }
 
-func tail(s string) string {
-	if len(s) > 2000 {
-		return s[len(s)-2000:]
-	}
-	return s
-}
-
 // cpuSeconds is utime + stime of a process, from /proc/PID/stat.
 func cpuSeconds(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

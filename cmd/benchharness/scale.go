@@ -7,12 +7,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/otel-inference/collector/internal/testbed"
@@ -197,42 +195,28 @@ func runOnceHooks(bin, config string, warmup, measure time.Duration, atStart, at
 // runProcessHooks is runOnceHooks for any command line (vmagent's flags); started, when set, is
 // called with the process's PID right after it starts (before the warm-up), and may fail the run.
 func runProcessHooks(argv []string, started func(pid int) error, warmup, measure time.Duration, atStart, atEnd func()) (measurement, error) {
-	cmd := exec.Command(argv[0], argv[1:]...) //nolint:gosec // G204: the binaries named on the harness's command line
-	var stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	proc, err := testbed.Start(filepath.Base(argv[0]), nil, argv[0], argv[1:]...)
+	if err != nil {
 		return measurement{}, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited: //nolint:errcheck // the exit status does not matter once it is stopped
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited //nolint:errcheck // killed: its exit status says nothing
-		}
-	}()
+	defer proc.Stop()
 	wait := func(d time.Duration) error {
 		select {
-		case err := <-exited:
-			exited <- err
-			return fmt.Errorf("collector exited: %w: %s", err, tail(stderr.String()))
+		case <-proc.Done():
+			return fmt.Errorf("collector exited: %s: %s", proc.Cmd.ProcessState, testbed.Tail(proc.Output(), 2000))
 		case <-time.After(d):
 			return nil
 		}
 	}
 	if started != nil {
-		if err := started(cmd.Process.Pid); err != nil {
-			return measurement{}, fmt.Errorf("%w: %s", err, tail(stderr.String()))
+		if err := started(proc.Pid()); err != nil {
+			return measurement{}, fmt.Errorf("%w: %s", err, testbed.Tail(proc.Output(), 2000))
 		}
 	}
 	if err := wait(warmup); err != nil {
 		return measurement{}, err
 	}
-	cpu0, err := cpuSeconds(cmd.Process.Pid)
+	cpu0, err := cpuSeconds(proc.Pid())
 	if err != nil {
 		return measurement{}, err
 	}
@@ -248,7 +232,7 @@ func runProcessHooks(argv []string, started func(pid int) error, warmup, measure
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if v, err := statusField(cmd.Process.Pid, "RssAnon:"); err == nil {
+			if v, err := statusField(proc.Pid(), "RssAnon:"); err == nil {
 				peakAnon = max(peakAnon, v)
 			}
 			select {
@@ -264,13 +248,13 @@ func runProcessHooks(argv []string, started func(pid int) error, warmup, measure
 	if err != nil {
 		return measurement{}, err
 	}
-	cpu1, err := cpuSeconds(cmd.Process.Pid)
+	cpu1, err := cpuSeconds(proc.Pid())
 	if err != nil {
 		return measurement{}, err
 	}
 	atEnd()
 	elapsed := time.Since(t0)
-	rss, _ := statusField(cmd.Process.Pid, "VmHWM:")
+	rss, _ := statusField(proc.Pid(), "VmHWM:")
 	return measurement{cpu: cpu1 - cpu0, rssBytes: rss, anonBytes: peakAnon, cores: (cpu1 - cpu0) / elapsed.Seconds()}, nil
 }
 

@@ -415,19 +415,17 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) 
 // addItems decodes queued batches into the encoder; a damaged one is skipped, and what cannot be
 // translated is logged once.
 func (e *rwExporter) addItems(ctx context.Context, items [][]byte) {
+	var batches []pmetric.Metrics
 	if e.inMemory {
-		for _, md := range e.memTake(len(items)) {
-			if err := e.encoder.Add(md); err != nil {
-				e.logOnce("translation", "Some metrics could not be translated to Prometheus series and were dropped", zap.Error(err))
+		batches = e.memTake(len(items))
+	} else {
+		for _, b := range items {
+			if md, ok := e.readBatch(ctx, b); ok {
+				batches = append(batches, md)
 			}
 		}
-		return
 	}
-	for _, b := range items {
-		md, ok := e.readBatch(ctx, b)
-		if !ok {
-			continue
-		}
+	for _, md := range batches {
 		if err := e.encoder.Add(md); err != nil {
 			e.logOnce("translation", "Some metrics could not be translated to Prometheus series and were dropped", zap.Error(err))
 		}

@@ -70,6 +70,9 @@ func Start(name string, env []string, bin string, args ...string) (*Process, err
 	return p, nil
 }
 
+// Done is closed when the process has exited (its state is then in Cmd.ProcessState).
+func (p *Process) Done() <-chan struct{} { return p.done }
+
 // Pid is the process's ID.
 func (p *Process) Pid() int { return p.Cmd.Process.Pid }
 

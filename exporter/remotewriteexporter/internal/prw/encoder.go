@@ -454,11 +454,16 @@ func (e *Encoder) add(s *series, t pcommon.Timestamp, v float64, stale bool) {
 	if stale {
 		v = math.Float64frombits(staleNaN)
 	}
+	e.markPending(s)
+	s.samples = append(s.samples, sample{t: ms(t), v: v})
+}
+
+// markPending puts s in the next requests (once).
+func (e *Encoder) markPending(s *series) {
 	if !s.pending {
 		s.pending = true
 		e.pending = append(e.pending, s)
 	}
-	s.samples = append(s.samples, sample{t: ms(t), v: v})
 }
 
 // ms converts a point's time to Prometheus milliseconds.
@@ -635,10 +640,7 @@ func (e *Encoder) addExponential(pts pmetric.ExponentialHistogramDataPointSlice,
 			e.errs.add(err)
 			continue
 		}
-		if !s.pending {
-			s.pending = true
-			e.pending = append(e.pending, s)
-		}
+		e.markPending(s)
 		x := s.extra()
 		x.hists = append(x.hists, h)
 		if pt.Exemplars().Len() > 0 {

@@ -99,22 +99,6 @@ func (e *Encoder) Flush(p Protocol, maxSamples int, emit func(raw []byte, sample
 
 func bySampleTime(a, b sample) int { return cmp.Compare(a.t, b.t) }
 
-// 2.0 tags (io.prometheus.write.v2): Request.symbols 4, timeseries 5; TimeSeries.labels_refs 1,
-// samples 2, histograms 3, exemplars 4, metadata 5; Exemplar.labels_refs 1, value 2, timestamp 3;
-// Metadata.type 1, help_ref 3, unit_ref 4.
-const (
-	tagV2Symbols    = 4<<3 | wireBytes
-	tagV2Timeseries = 5<<3 | wireBytes
-	tagV2Refs       = 1<<3 | wireBytes
-	tagV2Samples    = 2<<3 | wireBytes
-	tagV2Histograms = 3<<3 | wireBytes
-	tagV2Exemplars  = 4<<3 | wireBytes
-	tagV2Metadata   = 5<<3 | wireBytes
-	tagV2MetaType   = 1<<3 | wireVarint
-	tagV2MetaHelp   = 3<<3 | wireVarint
-	tagV2MetaUnit   = 4<<3 | wireVarint
-)
-
 func (e *Encoder) appendSeriesV1(b []byte, s *series, samples []sample, exemplars []exemplar, hists [][]byte) []byte {
 	e.sbuf = e.appendLabels(e.sbuf[:0], s)
 	body := e.sbuf
@@ -278,8 +262,8 @@ func (e *Encoder) sweep() {
 	e.sym.reset()
 }
 
-// symbols is the 2.0 symbol table. The strings of series labels and metadata get a global reference
-// once (kept by each series), and each request numbers the ones it uses from 0 ("" is always 0, as
+// symbols is the 2.0 symbol table. The names and values of label pairs, and help and unit texts, get
+// a global reference once (kept by the pair and by the metadata), and each request numbers the ones it uses from 0 ("" is always 0, as
 // 2.0 requires) through a dense array, with no map lookup on the steady path. Exemplar labels (trace
 // IDs: new every time) are numbered for their request only, and not kept.
 type symbols struct {

@@ -44,6 +44,21 @@ const (
 	wireBytes   = 2
 )
 
+// 2.0 tags (io.prometheus.write.v2): Request.symbols 4, timeseries 5; TimeSeries.labels_refs 1,
+// samples 2 (as 1.0's), histograms 3, exemplars 4, metadata 5; Exemplar.labels_refs 1, value 2, timestamp 3;
+// Metadata.type 1, help_ref 3, unit_ref 4.
+const (
+	tagV2Symbols    = 4<<3 | wireBytes
+	tagV2Timeseries = 5<<3 | wireBytes
+	tagV2Refs       = 1<<3 | wireBytes
+	tagV2Histograms = 3<<3 | wireBytes
+	tagV2Exemplars  = 4<<3 | wireBytes
+	tagV2Metadata   = 5<<3 | wireBytes
+	tagV2MetaType   = 1<<3 | wireVarint
+	tagV2MetaHelp   = 3<<3 | wireVarint
+	tagV2MetaUnit   = 4<<3 | wireVarint
+)
+
 func appendVarint(b []byte, v uint64) []byte {
 	for v >= 0x80 {
 		b = append(b, byte(v)|0x80)
