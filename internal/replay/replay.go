@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 )
@@ -77,4 +78,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	h.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = w.Write(body)
+}
+
+// Route is a recorded file served on one path, with its Content-Type ("" leaves Go's default).
+type Route struct {
+	File        string
+	ContentType string
+}
+
+// Files serves recorded files on their paths, read once here; any other path is a 404.
+func Files(routes map[string]Route) (http.Handler, error) {
+	bodies := make(map[string][]byte, len(routes))
+	for path, r := range routes {
+		b, err := os.ReadFile(r.File)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", path, err)
+		}
+		bodies[path] = b
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := bodies[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if ct := routes[r.URL.Path].ContentType; ct != "" {
+			w.Header().Set("Content-Type", ct)
+		}
+		_, _ = w.Write(b)
+	}), nil
 }

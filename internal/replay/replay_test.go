@@ -35,3 +35,33 @@ func TestHandlerAdvancesThenRepeatsLast(t *testing.T) {
 	}
 	assert.Equal(t, []string{"a 1\n", "a 2\n", "a 2\n"}, got)
 }
+
+func TestFilesServesRoutesAnd404(t *testing.T) {
+	dir := t.TempDir()
+	f := dir + "/stats.json"
+	require.NoError(t, os.WriteFile(f, []byte(`{"a":1}`), 0o600))
+	h, err := Files(map[string]Route{"/stats": {File: f, ContentType: "application/json"}, "/plain": {File: f}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/stats")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, `{"a":1}`, string(body))
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+
+	resp, err = http.Get(srv.URL + "/plain")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), "Go's sniffed default")
+
+	resp, err = http.Get(srv.URL + "/other")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+	_, err = Files(map[string]Route{"/gone": {File: dir + "/missing"}})
+	require.ErrorContains(t, err, "route /gone")
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
 func TestReplayServesAndCounts(t *testing.T) {
@@ -78,4 +79,14 @@ func TestWaitReadyGivesUp(t *testing.T) {
 	err = WaitReady("http://127.0.0.1:"+strconv.Itoa(port), 300*time.Millisecond)
 	require.Error(t, err)
 	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestNumberPoints(t *testing.T) {
+	ms := pmetric.NewMetricSlice()
+	ms.AppendEmpty().SetEmptySum().DataPoints().AppendEmpty().SetDoubleValue(1)
+	ms.AppendEmpty().SetEmptyGauge().DataPoints().AppendEmpty().SetDoubleValue(2)
+	ms.AppendEmpty().SetEmptyHistogram().DataPoints().AppendEmpty()
+	assert.InDelta(t, 1.0, NumberPoints(ms.At(0)).At(0).DoubleValue(), 0)
+	assert.InDelta(t, 2.0, NumberPoints(ms.At(1)).At(0).DoubleValue(), 0)
+	assert.Equal(t, 0, NumberPoints(ms.At(2)).Len())
 }

@@ -74,18 +74,8 @@ func histBatch(tSec, startSec int64, bounds []float64, counts []uint64) pmetric.
 
 func gaugeValues(md pmetric.Metrics, name string) []float64 {
 	var out []float64
-	for i := 0; i < md.ResourceMetrics().Len(); i++ {
-		sms := md.ResourceMetrics().At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				if ms.At(k).Name() == name {
-					for l := 0; l < ms.At(k).Gauge().DataPoints().Len(); l++ {
-						out = append(out, ms.At(k).Gauge().DataPoints().At(l).DoubleValue())
-					}
-				}
-			}
-		}
+	for _, dp := range gaugePoints(md, name) {
+		out = append(out, dp.DoubleValue())
 	}
 	return out
 }

@@ -46,26 +46,31 @@ func batch(server string, tSec int64, startSec int64, c counts) pmetric.Metrics 
 	return md
 }
 
-// ratios returns the error-ratio points of an output batch.
-func ratios(t *testing.T, md pmetric.Metrics, name string) []float64 {
-	t.Helper()
-	var out []float64
-	for i := 0; i < md.ResourceMetrics().Len(); i++ {
-		sms := md.ResourceMetrics().At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				if ms.At(k).Name() != name {
-					continue
-				}
-				dps := ms.At(k).Gauge().DataPoints()
-				for l := 0; l < dps.Len(); l++ {
-					out = append(out, dps.At(l).DoubleValue())
-					model, _ := dps.At(l).Attributes().Get("gen_ai.request.model")
-					assert.Equal(t, "m1", model.Str())
+// gaugePoints returns the points of the gauges named name in a batch.
+func gaugePoints(md pmetric.Metrics, name string) []pmetric.NumberDataPoint {
+	var out []pmetric.NumberDataPoint
+	for _, rm := range md.ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Name() == name {
+					for _, dp := range m.Gauge().DataPoints().All() {
+						out = append(out, dp)
+					}
 				}
 			}
 		}
+	}
+	return out
+}
+
+// ratios returns the error-ratio points of an output batch, each of model m1.
+func ratios(t *testing.T, md pmetric.Metrics, name string) []float64 {
+	t.Helper()
+	var out []float64
+	for _, dp := range gaugePoints(md, name) {
+		out = append(out, dp.DoubleValue())
+		model, _ := dp.Attributes().Get("gen_ai.request.model")
+		assert.Equal(t, "m1", model.Str())
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/otel-inference/collector/internal/testbed"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
@@ -23,12 +24,7 @@ import (
 
 func pointsByAttr(m pmetric.Metric, key string) map[string]float64 {
 	out := map[string]float64{}
-	var dps pmetric.NumberDataPointSlice
-	if m.Type() == pmetric.MetricTypeSum {
-		dps = m.Sum().DataPoints()
-	} else {
-		dps = m.Gauge().DataPoints()
-	}
+	dps := testbed.NumberPoints(m)
 	for i := 0; i < dps.Len(); i++ {
 		k := ""
 		if v, ok := dps.At(i).Attributes().Get(key); ok {
@@ -163,7 +159,7 @@ func TestLlamaCPPCurrent(t *testing.T) {
 // Ollama: keep_alive -1 (expiry ~292 years away) gives no unload time; a list with null or nameless
 // entries is not Ollama's answer.
 func TestOllamaEdges(t *testing.T) {
-	srv := serveRoutes(t, map[string]route{"/api/ps": {file: "testdata/payloads/ollama-ps-keepalive.json", contentType: "application/json"}})
+	srv := serveRoutes(t, map[string]route{"/api/ps": {File: "testdata/payloads/ollama-ps-keepalive.json", ContentType: "application/json"}})
 	md, err := scrapeOnce(t, testConfig(serverConfig("ollama", srv.URL, "ollama")))
 	require.NoError(t, err)
 	metrics := byName(md.ResourceMetrics().At(0))

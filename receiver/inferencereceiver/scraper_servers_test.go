@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/otel-inference/collector/internal/replay"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
@@ -121,29 +122,14 @@ func compareGolden(t *testing.T, goldenName string, actual pmetric.Metrics) {
 }
 
 // route is one path a replayed server answers.
-type route struct {
-	file        string
-	contentType string
-}
+type route = replay.Route
 
 // serveRoutes serves recorded files on their paths; anything else is a 404.
 func serveRoutes(t *testing.T, routes map[string]route) *httptest.Server {
 	t.Helper()
-	bodies := map[string][]byte{}
-	for path, r := range routes {
-		b, err := os.ReadFile(r.file)
-		require.NoError(t, err)
-		bodies[path] = b
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := bodies[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", routes[r.URL.Path].contentType)
-		_, _ = w.Write(b)
-	}))
+	h, err := replay.Files(routes)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -151,7 +137,7 @@ func serveRoutes(t *testing.T, routes map[string]route) *httptest.Server {
 const textPlain = "text/plain; version=0.0.4; charset=utf-8"
 
 func metricsRoute(file string) map[string]route {
-	return map[string]route{"/metrics": {file: file, contentType: textPlain}}
+	return map[string]route{"/metrics": {File: file, ContentType: textPlain}}
 }
 
 // goldenCase is one recorded (or documented) payload, the server configuration that reads it, and
@@ -173,12 +159,12 @@ func goldenCases() []goldenCase {
 	return []goldenCase{
 		{name: "vllm", routes: metricsRoute(payloadDir + "/vllm/datadog-vllm_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "vllm"}, detected: "vllm"},
 		{name: "ray_vllm", routes: metricsRoute(payloadDir + "/ray/datadog-ray_vllm_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "vllm"}, detected: "vllm"},
-		{name: "nim", routes: map[string]route{"/v1/metrics": {file: payloadDir + "/nim/datadog-nim_metrics.txt", contentType: textPlain}}, path: "/v1/metrics", server: ServerConfig{Flavor: "nim"}, detected: "nim"},
+		{name: "nim", routes: map[string]route{"/v1/metrics": {File: payloadDir + "/nim/datadog-nim_metrics.txt", ContentType: textPlain}}, path: "/v1/metrics", server: ServerConfig{Flavor: "nim"}, detected: "nim"},
 		{name: "sglang", routes: metricsRoute(payloadDir + "/sglang/datadog-sglang_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "sglang"}, detected: "sglang"},
 		{name: "sglang_docs", routes: metricsRoute(payloadDir + "/sglang/sglang-docs-production_metrics-example.txt"), path: "/metrics", server: ServerConfig{Flavor: "sglang"}, detected: "sglang"},
 		{name: "tgi", routes: map[string]route{
-			"/metrics": {file: payloadDir + "/tgi/datadog-tgi_payload.txt", contentType: textPlain},
-			"/info":    {file: "testdata/payloads/tgi-info.json", contentType: "application/json"},
+			"/metrics": {File: payloadDir + "/tgi/datadog-tgi_payload.txt", ContentType: textPlain},
+			"/info":    {File: "testdata/payloads/tgi-info.json", ContentType: "application/json"},
 		}, path: "/metrics", server: ServerConfig{Flavor: "tgi"}, detected: "tgi"},
 		{name: "tei", routes: metricsRoute("testdata/payloads/tei.txt"), path: "/metrics", server: ServerConfig{Flavor: "tei"}, detected: "tei"},
 		{name: "triton", routes: metricsRoute(payloadDir + "/triton/datadog-triton_metrics.txt"), path: "/metrics", server: ServerConfig{Flavor: "triton"}, detected: "triton"},
@@ -187,10 +173,10 @@ func goldenCases() []goldenCase {
 		{name: "llamacpp", routes: metricsRoute("testdata/payloads/llamacpp.txt"), path: "/metrics", server: ServerConfig{Flavor: "llamacpp"}, detected: "llamacpp"},
 		{name: "app", routes: metricsRoute("testdata/payloads/app.txt"), path: "/metrics", server: ServerConfig{Flavor: "prometheus", Mappings: appMappings}, detected: "prometheus"},
 		{name: "ollama", routes: map[string]route{
-			"/api/ps":      {file: payloadDir + "/ollama/ollama-docs-api_ps-example.json", contentType: "application/json"},
-			"/api/version": {file: payloadDir + "/ollama/ollama-docs-api_version-example.json", contentType: "application/json"},
+			"/api/ps":      {File: payloadDir + "/ollama/ollama-docs-api_ps-example.json", ContentType: "application/json"},
+			"/api/version": {File: payloadDir + "/ollama/ollama-docs-api_version-example.json", ContentType: "application/json"},
 		}, path: "", server: ServerConfig{Flavor: "ollama"}},
-		{name: "json", routes: map[string]route{"/stats": {file: "testdata/payloads/stats.json", contentType: "application/json"}}, path: "/stats", server: ServerConfig{Flavor: "json", Fields: []FieldConfig{
+		{name: "json", routes: map[string]route{"/stats": {File: "testdata/payloads/stats.json", ContentType: "application/json"}}, path: "/stats", server: ServerConfig{Flavor: "json", Fields: []FieldConfig{
 			{Field: "requests", Metric: "embedder.requests", Type: "sum", Unit: "{request}"},
 			{Field: "errors", Metric: "inference.requests", Type: "sum", Unit: "{request}", Attributes: map[string]string{"inference.outcome": "error"}},
 			{Field: "duration_ms", Metric: "embedder.duration", Unit: "s", Scale: 0.001},

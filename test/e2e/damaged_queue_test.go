@@ -51,31 +51,8 @@ func TestDamagedQueueFileStillStarts(t *testing.T) {
 			defer srv.Close()
 			dir := t.TempDir()
 			config := func(endpoint string) string {
-				return fmt.Sprintf(`
-extensions:
-  file_storage/queue:
-    directory: %s
-receivers:
-  inference:
-    collection_interval: 200ms
-    initial_delay: 0s
-    gpu: {enabled: false}
-    servers:
-      - {name: %s, endpoint: %s/metrics, flavor: prometheus}
-exporters:
-  remote_write:
-    endpoint: %s/api/v1/write
-    sending_queue: {storage: file_storage/queue}
-service:
-  extensions: [file_storage/queue]
-  pipelines:
-    metrics:
-      receivers: [inference]
-      exporters: [remote_write]
-  telemetry:
-    metrics:
-      level: none
-`, dir, strings.ReplaceAll(name, " ", "_"), srv.URL, endpoint)
+				return queuedConfig(dir, strings.ReplaceAll(name, " ", "_"), srv.URL, "200ms", "remote_write", endpoint,
+					"    sending_queue: {storage: file_storage/queue}")
 			}
 			collector := startCollector(t, collectorBin, config(down.URL))
 			path := filepath.Join(dir, "exporter_remote_write__metrics")

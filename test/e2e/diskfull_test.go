@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -63,32 +62,8 @@ func TestDiskFullDuringOutage(t *testing.T) {
 	}))
 	defer front.Close()
 
-	collector := startCollector(t, collectorBin, fmt.Sprintf(`
-extensions:
-  file_storage/queue:
-    directory: %s
-receivers:
-  inference:
-    collection_interval: 200ms
-    initial_delay: 0s
-    gpu: {enabled: false}
-    servers:
-      - {name: steps, endpoint: %s/metrics, flavor: prometheus}
-exporters:
-  remote_write:
-    endpoint: %s/api/v1/write
-    sending_queue: {storage: file_storage/queue}
-    retry_on_failure: {initial_interval: 100ms, max_interval: 500ms}
-service:
-  extensions: [file_storage/queue]
-  pipelines:
-    metrics:
-      receivers: [inference]
-      exporters: [remote_write]
-  telemetry:
-    metrics:
-      level: none
-`, dir, srv.URL, front.URL))
+	collector := startCollector(t, collectorBin, queuedConfig(dir, "steps", srv.URL, "200ms", "remote_write", front.URL,
+		"    sending_queue: {storage: file_storage/queue}\n    retry_on_failure: {initial_interval: 100ms, max_interval: 500ms}"))
 
 	waitFor(t, 60*time.Second, "the queue to fill the disk", func() bool {
 		collector.requireRunning(t)

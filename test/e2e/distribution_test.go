@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/otel-inference/collector/internal/replay"
 )
 
 func TestComponentsListed(t *testing.T) {
@@ -113,14 +110,7 @@ func agentBinary(t *testing.T) string {
 
 func agentToGateway(t *testing.T, collectorBin, agentConfig string) {
 	_, prometheusBin := binaries(t)
-	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
-	require.NoError(t, err)
-	var payloads [][]byte
-	for k, c := range sequence() {
-		payloads = append(payloads, replay.VLLM(tmpl, model, k, c))
-	}
-	srv := httptest.NewServer(replay.NewHandler(payloads))
-	defer srv.Close()
+	srv, _ := replayedSequence(t)
 	prom := startPrometheus(t, prometheusBin)
 
 	otlpPort := freePort(t)

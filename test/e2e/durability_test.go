@@ -136,27 +136,22 @@ func checkLossless(t *testing.T, stored, expected []int) {
 	assert.True(t, sort.IntsAreSorted(stored), "stored out of order: %v", stored)
 }
 
-// outageScenario: a replayed server scraped every second into exporterYAML (an exporter named
-// "under_test" after the config key), the backend down 60 s, the collector killed with -9 in the middle
-// and restarted at once, the backend back. It returns the steps that were served, the ones that must
-// be stored (all but the scrape in flight at the kill), and what Prometheus stored.
-func outageScenario(t *testing.T, exporterKey, exporterYAML string) (served int, expected, stored []int) {
-	collectorBin, prometheusBin := binaries(t)
-	steps := &stepServer{}
-	srv := httptest.NewServer(steps)
-	defer srv.Close()
-	prom := newPromServer(t, prometheusBin)
-	prom.start(t)
-	config := fmt.Sprintf(`
+// queuedConfig is a collector configuration with its queue on disk: the inference receiver scraping
+// one Prometheus-format server (named name, at target) every interval, and exporter (remote_write or
+// contrib's prometheus_remote_write) writing to the Prometheus at prom, with file_storage under dir;
+// exporterYAML holds the exporter's further keys, indented by four spaces.
+func queuedConfig(dir, name, target, interval, exporter, prom, exporterYAML string) string {
+	return fmt.Sprintf(`
 extensions:
   file_storage/queue:
     directory: %s
 receivers:
   inference:
-    collection_interval: 1s
+    collection_interval: %s
     initial_delay: 0s
+    gpu: {enabled: false}
     servers:
-      - {name: steps, endpoint: %s/metrics, flavor: prometheus}
+      - {name: %s, endpoint: %s/metrics, flavor: prometheus}
 exporters:
   %s:
     endpoint: %s/api/v1/write
@@ -170,7 +165,28 @@ service:
   telemetry:
     metrics:
       level: none
-`, t.TempDir(), srv.URL, exporterKey, prom.url(), exporterYAML, exporterKey)
+`, dir, interval, name, target, exporter, prom, exporterYAML, exporter)
+}
+
+// stepsAndPrometheus starts a stepServer (stopped with the test) and a Prometheus that can be stopped
+// and started again.
+func stepsAndPrometheus(t *testing.T) (collectorBin string, steps *stepServer, target string, prom *promServer) {
+	collectorBin, prometheusBin := binaries(t)
+	steps = &stepServer{}
+	srv := httptest.NewServer(steps)
+	t.Cleanup(srv.Close)
+	prom = newPromServer(t, prometheusBin)
+	prom.start(t)
+	return collectorBin, steps, srv.URL, prom
+}
+
+// outageScenario: a replayed server scraped every second into exporterYAML (an exporter named
+// "under_test" after the config key), the backend down 60 s, the collector killed with -9 in the middle
+// and restarted at once, the backend back. It returns the steps that were served, the ones that must
+// be stored (all but the scrape in flight at the kill), and what Prometheus stored.
+func outageScenario(t *testing.T, exporterKey, exporterYAML string) (served int, expected, stored []int) {
+	collectorBin, steps, target, prom := stepsAndPrometheus(t)
+	config := queuedConfig(t.TempDir(), "steps", target, "1s", exporterKey, prom.url(), exporterYAML)
 	collector := startCollector(t, collectorBin, config)
 	time.Sleep(8 * time.Second)
 
@@ -236,12 +252,7 @@ func TestReliabilityContribExporter(t *testing.T) {
 // TestDurabilityAgentGateway: the shipped agent and gateway configurations, the backend down, the
 // gateway and then the agent killed with -9 and restarted; nothing scraped is lost.
 func TestDurabilityAgentGateway(t *testing.T) {
-	collectorBin, prometheusBin := binaries(t)
-	steps := &stepServer{}
-	srv := httptest.NewServer(steps)
-	defer srv.Close()
-	prom := newPromServer(t, prometheusBin)
-	prom.start(t)
+	collectorBin, steps, target, prom := stepsAndPrometheus(t)
 
 	otlpPort := freePort(t)
 	gatewayEnv := []string{
@@ -257,7 +268,7 @@ func TestDurabilityAgentGateway(t *testing.T) {
 		fmt.Sprintf("OTELCOL_GATEWAY_ENDPOINT=http://127.0.0.1:%d", otlpPort),
 		fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
 		fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)),
-		"VLLM_ENDPOINT=" + srv.URL + "/metrics",
+		"VLLM_ENDPOINT=" + target + "/metrics",
 		"OTELCOL_STORAGE_DIR=" + t.TempDir(),
 	}
 	gatewayArgs := []string{"--config=../../otelcol-dist/gateway.yaml", "--set=exporters::remote_write::retry_on_failure::max_interval=1s"}

@@ -2,34 +2,27 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"os"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otel-inference/collector/internal/replay"
 )
 
 // serveFiles replays recorded payloads over real HTTP: path → file.
 func serveFiles(t *testing.T, files map[string]string) *httptest.Server {
 	t.Helper()
-	bodies := map[string][]byte{}
+	routes := map[string]replay.Route{}
 	for path, f := range files {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		bodies[path] = b
+		routes[path] = replay.Route{File: f}
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := bodies[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		_, _ = w.Write(b)
-	}))
+	h, err := replay.Files(routes)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -177,6 +177,12 @@ func pipelineTail(exporter, prom string, conversion bool, telemetry string, proc
 // replayedVLLM serves the recorded vLLM payload for steps scrapes, step k with the finished-request
 // counters counts(k) (the last step repeats); the server stops with the test.
 func replayedVLLM(t *testing.T, steps int, counts func(k int) replay.Counts) *httptest.Server {
+	srv, _ := replayedVLLMCounted(t, steps, counts)
+	return srv
+}
+
+// replayedVLLMCounted is replayedVLLM with its handler, which counts the scrapes served.
+func replayedVLLMCounted(t *testing.T, steps int, counts func(k int) replay.Counts) (*httptest.Server, *replay.Handler) {
 	t.Helper()
 	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
 	require.NoError(t, err)
@@ -184,9 +190,10 @@ func replayedVLLM(t *testing.T, steps int, counts func(k int) replay.Counts) *ht
 	for k := range payloads {
 		payloads[k] = replay.VLLM(tmpl, model, k, counts(k))
 	}
-	srv := httptest.NewServer(replay.NewHandler(payloads))
+	h := replay.NewHandler(payloads)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, h
 }
 
 // startCollector runs the distribution on a configuration text.

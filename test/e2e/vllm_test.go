@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http/httptest"
-	"os"
 	"sort"
 	"testing"
 	"time"
@@ -47,6 +46,12 @@ func sequence() []replay.Counts {
 	return out
 }
 
+// replayedSequence serves the recorded vLLM payload with the counters of sequence().
+func replayedSequence(t *testing.T) (*httptest.Server, *replay.Handler) {
+	seq := sequence()
+	return replayedVLLMCounted(t, len(seq), func(k int) replay.Counts { return seq[k] })
+}
+
 // expectedRatio is the error ratio at step k with a window longer than the test: every request since
 // step 0 (the first point is the baseline), the restart counting its new values from zero. Aborted
 // requests are in the denominator only.
@@ -63,15 +68,7 @@ func expectedRatio(k int) float64 {
 
 func TestVLLMToPrometheus(t *testing.T) {
 	collectorBin, prometheusBin := binaries(t)
-	tmpl, err := os.ReadFile("../../testdata/modelservers/vllm/datadog-vllm_metrics.txt")
-	require.NoError(t, err)
-	var payloads [][]byte
-	for k, c := range sequence() {
-		payloads = append(payloads, replay.VLLM(tmpl, model, k, c))
-	}
-	vllm := replay.NewHandler(payloads)
-	srv := httptest.NewServer(vllm)
-	defer srv.Close()
+	srv, vllm := replayedSequence(t)
 
 	prom := startPrometheus(t, prometheusBin)
 	collector := startCollector(t, collectorBin, inferenceServers()+fmt.Sprintf(`      - name: vllm-e2e

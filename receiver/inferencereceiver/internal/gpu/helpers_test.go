@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 type point struct {
@@ -18,12 +20,7 @@ func points(ms pmetric.MetricSlice, name string) []point {
 		if m.Name() != name {
 			continue
 		}
-		var dps pmetric.NumberDataPointSlice
-		if m.Type() == pmetric.MetricTypeSum {
-			dps = m.Sum().DataPoints()
-		} else {
-			dps = m.Gauge().DataPoints()
-		}
+		dps := testbed.NumberPoints(m)
 		for j := 0; j < dps.Len(); j++ {
 			out = append(out, point{attrs: dps.At(j).Attributes().AsRaw(), v: dps.At(j).DoubleValue()})
 		}

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 
+	"github.com/otel-inference/collector/internal/testbed"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 )
 
@@ -54,12 +55,7 @@ func main() {
 	var lines []string
 	for i := 0; i < last.Len(); i++ {
 		m := last.At(i)
-		var dps pmetric.NumberDataPointSlice
-		if m.Type() == pmetric.MetricTypeSum {
-			dps = m.Sum().DataPoints()
-		} else {
-			dps = m.Gauge().DataPoints()
-		}
+		dps := testbed.NumberPoints(m)
 		for j := 0; j < dps.Len(); j++ {
 			attrs := dps.At(j).Attributes().AsRaw()
 			if id, ok := attrs["hw.id"].(string); ok && attrs["hw.parent"] == nil {
