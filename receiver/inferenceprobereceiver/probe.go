@@ -207,13 +207,7 @@ func (p *prober) generate(ctx context.Context, model string, o *outcome) error {
 		if err != nil {
 			return err
 		}
-		o.responseModel = resp.Model
-		o.usage(resp.Usage.PromptTokens, resp.Usage.CompletionTokens, resp.JSON.Usage.Valid())
-		if len(resp.Choices) == 0 {
-			return fmt.Errorf("%w: no choices", errEmpty)
-		}
-		o.answer = resp.Choices[0].Message.Content
-		return nil
+		return o.answered(resp.Model, resp.Usage, resp.JSON.Usage.Valid(), len(resp.Choices), func() string { return resp.Choices[0].Message.Content })
 	}
 	svc := openai.NewCompletionService(p.opts...)
 	resp, err := svc.New(ctx, openai.CompletionNewParams{
@@ -224,12 +218,18 @@ func (p *prober) generate(ctx context.Context, model string, o *outcome) error {
 	if err != nil {
 		return err
 	}
-	o.responseModel = resp.Model
-	o.usage(resp.Usage.PromptTokens, resp.Usage.CompletionTokens, resp.JSON.Usage.Valid())
-	if len(resp.Choices) == 0 {
+	return o.answered(resp.Model, resp.Usage, resp.JSON.Usage.Valid(), len(resp.Choices), func() string { return resp.Choices[0].Text })
+}
+
+// answered records a whole (not streamed) answer: the model that gave it, its usage where the server
+// sent one, and the first of its choices.
+func (o *outcome) answered(model string, u openai.CompletionUsage, hasUsage bool, choices int, first func() string) error {
+	o.responseModel = model
+	o.usage(u.PromptTokens, u.CompletionTokens, hasUsage)
+	if choices == 0 {
 		return fmt.Errorf("%w: no choices", errEmpty)
 	}
-	o.answer = resp.Choices[0].Text
+	o.answer = first()
 	return nil
 }
 

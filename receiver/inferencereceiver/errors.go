@@ -8,14 +8,9 @@ import (
 )
 
 // Kinds of scrape failure: the error.type of inference.server.scrape.errors, and what a failure is
-// logged once per. An HTTP status is its own kind ("503").
+// logged once per. Transport failures have errkind's kinds (timeout, connection_refused, ...); an
+// HTTP status is its own kind ("503").
 const (
-	kindTimeout         = errkind.Timeout
-	kindCanceled        = errkind.Canceled
-	kindRefused         = errkind.Refused
-	kindConnection      = errkind.Connection
-	kindDNS             = errkind.DNS
-	kindTLS             = errkind.TLS
 	kindBodyTooLarge    = "body_too_large"
 	kindParse           = "parse_error"
 	kindTooManySeries   = "too_many_series"

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/otel-inference/collector/internal/errkind"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
@@ -130,7 +131,7 @@ func TestScrapeErrorsLoggedOnceWithoutScraperhelperNoise(t *testing.T) {
 	assert.Empty(t, logs.FilterMessage(scrapeErrorMessage).All())
 	warns := logs.FilterLevelExact(zapcore.WarnLevel).All()
 	require.Len(t, warns, 1)
-	assert.Equal(t, kindRefused, warns[0].ContextMap()["error.type"])
+	assert.Equal(t, errkind.Refused, warns[0].ContextMap()["error.type"])
 	assert.Contains(t, warns[0].ContextMap()["error"], "nothing answers there")
 }
 
@@ -311,7 +312,7 @@ func TestErrorKinds(t *testing.T) {
 	g := startGroup(t, testConfig(sc), receivertest.NewNopSettings(metadata.Type))
 	md, err := scrapeAll(g)
 	require.Error(t, err)
-	assert.Equal(t, kindRefused, scrapeErrorKind(md))
+	assert.Equal(t, errkind.Refused, scrapeErrorKind(md))
 
 	hung := serverConfig("hung", hungServer(t)+"/metrics", "vllm")
 	hung.Timeout = 200 * time.Millisecond
@@ -319,7 +320,7 @@ func TestErrorKinds(t *testing.T) {
 	began := time.Now()
 	md, err = scrapeAll(g)
 	assert.Less(t, time.Since(began), 2*time.Second)
-	assert.Equal(t, kindTimeout, scrapeErrorKind(md))
+	assert.Equal(t, errkind.Timeout, scrapeErrorKind(md))
 	assert.Contains(t, err.Error(), "no answer within the scrape timeout, 200ms")
 }
 

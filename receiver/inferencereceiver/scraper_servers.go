@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otel-inference/collector/internal/errkind"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
@@ -242,7 +243,7 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 		err = t.src.scrape(ctx, began, sm.Metrics())
 		<-t.g.scrapeSlots
 	case <-ctx.Done():
-		err = kindErr(kindTimeout, fmt.Errorf("server %q: no scrape slot free within %s (more than %d servers are being scraped at once)", t.label, t.timeout, maxParallelScrapes))
+		err = kindErr(errkind.Timeout, fmt.Errorf("server %q: no scrape slot free within %s (more than %d servers are being scraped at once)", t.label, t.timeout, maxParallelScrapes))
 	}
 	if err != nil && t.g.stop.Err() != nil {
 		// Canceled by Shutdown: not the server's failure, and nothing to report.
@@ -380,7 +381,7 @@ func (t *target) fetch(ctx context.Context, rawURL, accept string, consume func(
 		return fmt.Errorf("server %q: GET %s: reading the body: %w%s", t.label, shown, err, hintFor(err, t.timeout))
 	}
 	err = fmt.Errorf("server %q: GET %s: %w%s", t.label, shown, err, hintFor(err, t.timeout))
-	if errorKind(err) == kindConnection {
+	if errorKind(err) == errkind.Connection {
 		// Not the network's: what was read is not what was expected.
 		err = kindErr(kindInvalidResponse, err)
 	}

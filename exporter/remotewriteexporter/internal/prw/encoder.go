@@ -520,25 +520,43 @@ func (e *Encoder) grouped(kind byte, name string, attrs, res pcommon.Map, scope 
 	return ent
 }
 
+// sumCountPoint is a histogram's or a summary's point.
+type sumCountPoint interface {
+	Attributes() pcommon.Map
+	Flags() pmetric.DataPointFlags
+	Timestamp() pcommon.Timestamp
+	Sum() float64
+	Count() uint64
+}
+
+// groupedPoint finds the stream of a histogram's or a summary's point (nil where it cannot be sent)
+// and adds its _sum (where hasSum) and _count samples; stale is whether the point is a stale marker.
+func groupedPoint[P sumCountPoint](e *Encoder, kind byte, pt P, hasSum bool, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) (ent *entry, stale bool) {
+	ent = e.grouped(kind, name, pt.Attributes(), res, scope, scopeLen)
+	if ent == nil {
+		return nil, false
+	}
+	stale = pt.Flags().NoRecordedValue()
+	if hasSum {
+		if ent.sum == nil {
+			ent.sum = e.seriesWith(ent, nameLabel, name+"_sum")
+		}
+		e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
+	}
+	if ent.count == nil {
+		ent.count = e.seriesWith(ent, nameLabel, name+"_count")
+	}
+	e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
+	return ent, stale
+}
+
 func (e *Encoder) addHistograms(pts pmetric.HistogramDataPointSlice, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
 	for i := range pts.Len() {
 		pt := pts.At(i)
-		ent := e.grouped(kindHistogram, name, pt.Attributes(), res, scope, scopeLen)
+		ent, stale := groupedPoint(e, kindHistogram, pt, pt.HasSum(), name, res, scope, scopeLen)
 		if ent == nil {
 			continue
 		}
-		stale := pt.Flags().NoRecordedValue()
-		if pt.HasSum() {
-			if ent.sum == nil {
-				ent.sum = e.seriesWith(ent, nameLabel, name+"_sum")
-			}
-			e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
-		}
-		if ent.count == nil {
-			ent.count = e.seriesWith(ent, nameLabel, name+"_count")
-		}
-		e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
-
 		bounds, counts := pt.ExplicitBounds(), pt.BucketCounts()
 		n := min(bounds.Len(), counts.Len())
 		if !sameBounds(ent.bounds, bounds, n) || ent.buckets == nil {
@@ -598,17 +616,10 @@ func (e *Encoder) histogramExemplars(ent *entry, exs pmetric.ExemplarSlice) {
 func (e *Encoder) addSummaries(pts pmetric.SummaryDataPointSlice, name string, res pcommon.Map, scope *pcommon.InstrumentationScope, scopeLen int) {
 	for i := range pts.Len() {
 		pt := pts.At(i)
-		ent := e.grouped(kindSummary, name, pt.Attributes(), res, scope, scopeLen)
+		ent, stale := groupedPoint(e, kindSummary, pt, true, name, res, scope, scopeLen)
 		if ent == nil {
 			continue
 		}
-		stale := pt.Flags().NoRecordedValue()
-		if ent.sum == nil {
-			ent.sum = e.seriesWith(ent, nameLabel, name+"_sum")
-			ent.count = e.seriesWith(ent, nameLabel, name+"_count")
-		}
-		e.add(ent.sum, pt.Timestamp(), pt.Sum(), stale)
-		e.add(ent.count, pt.Timestamp(), float64(pt.Count()), stale)
 		qs := pt.QuantileValues()
 		same := len(ent.bounds) == qs.Len()
 		for j := 0; same && j < qs.Len(); j++ {

@@ -444,23 +444,27 @@ func TestForgetsStaleStreams(t *testing.T) {
 	assertSame(t, referenceV2(t, set, md), oursV2(t, e, 1000, md))
 }
 
-func TestErrorsNameTheMetric(t *testing.T) {
+// oneScope is a batch of one resource and one scope, and that scope's metrics.
+func oneScope() (pmetric.Metrics, pmetric.MetricSlice) {
 	md := pmetric.NewMetrics()
-	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
-	d := ms.AppendEmpty()
-	d.SetName("requests_delta")
-	s := d.SetEmptySum()
+	return md, md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
+}
+
+// appendNamed appends a metric named name to ms.
+func appendNamed(ms pmetric.MetricSlice, name string) pmetric.Metric {
+	m := ms.AppendEmpty()
+	m.SetName(name)
+	return m
+}
+
+func TestErrorsNameTheMetric(t *testing.T) {
+	md, ms := oneScope()
+	s := appendNamed(ms, "requests_delta").SetEmptySum()
 	s.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
 	s.DataPoints().AppendEmpty().SetIntValue(3)
-	em := ms.AppendEmpty()
-	em.SetName("nothing")
-	em.SetEmptyGauge()
-	ok := ms.AppendEmpty()
-	ok.SetName("fine")
-	ok.SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(1)
-	bad := ms.AppendEmpty()
-	bad.SetName("bad_label")
-	bad.SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
+	appendNamed(ms, "nothing").SetEmptyGauge()
+	appendNamed(ms, "fine").SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(1)
+	appendNamed(ms, "bad_label").SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
 
 	e := New(Settings{})
 	err := e.Add(md)
@@ -701,11 +705,8 @@ func TestFlushKeepsTimeOrderWithinASeries(t *testing.T) {
 // match, NaN quantiles, map and slice attributes, empty keys, a huge value: nothing panics, what can
 // be sent decodes, and the rest is named in the error.
 func TestHostileInputDoesNotBreakTheEncoder(t *testing.T) {
-	md := pmetric.NewMetrics()
-	ms := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
-	eh := ms.AppendEmpty()
-	eh.SetName("exp")
-	ehs := eh.SetEmptyExponentialHistogram()
+	md, ms := oneScope()
+	ehs := appendNamed(ms, "exp").SetEmptyExponentialHistogram()
 	ehs.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	for _, c := range []struct {
 		scale, offset int32
@@ -716,28 +717,20 @@ func TestHostileInputDoesNotBreakTheEncoder(t *testing.T) {
 		p.Positive().BucketCounts().FromRaw([]uint64{1, 0, 0, 0, 0, 2, 3})
 		p.Attributes().PutInt("scale", int64(c.scale))
 	}
-	h := ms.AppendEmpty()
-	h.SetName("hist")
-	hs := h.SetEmptyHistogram()
+	hs := appendNamed(ms, "hist").SetEmptyHistogram()
 	hs.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	hp := hs.DataPoints().AppendEmpty()
 	hp.ExplicitBounds().FromRaw([]float64{math.NaN(), math.Inf(1), -1})
 	hp.BucketCounts().FromRaw([]uint64{1, 2, 3, 4, 5, 6})
 	hp.Exemplars().AppendEmpty().SetDoubleValue(math.NaN())
-	q := ms.AppendEmpty()
-	q.SetName("sum")
-	qp := q.SetEmptySummary().DataPoints().AppendEmpty()
+	qp := appendNamed(ms, "sum").SetEmptySummary().DataPoints().AppendEmpty()
 	qp.QuantileValues().AppendEmpty().SetQuantile(math.NaN())
-	g := ms.AppendEmpty()
-	g.SetName("g")
-	gp := g.SetEmptyGauge().DataPoints().AppendEmpty()
+	gp := appendNamed(ms, "g").SetEmptyGauge().DataPoints().AppendEmpty()
 	gp.Attributes().PutEmptyMap("m").PutStr("k", "v")
 	gp.Attributes().PutEmptySlice("s").AppendEmpty().SetInt(1)
 	gp.Attributes().PutStr("big", strings.Repeat("x", 1<<16))
 	gp.Attributes().PutEmptyBytes("b").FromRaw([]byte{0, 1})
-	bad := ms.AppendEmpty()
-	bad.SetName("bad")
-	bad.SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
+	appendNamed(ms, "bad").SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
 
 	for _, p := range []Protocol{V1, V2} {
 		e := New(Settings{AddMetricSuffixes: true})

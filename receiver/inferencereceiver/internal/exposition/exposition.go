@@ -606,27 +606,30 @@ func (b *builder) resolve(lset labels.Labels) (*resolved, error) {
 	})
 	id := b.lb.Labels()
 	r := &resolved{family: f.Name, kind: f.Kind, role: role, id: id.Copy(), hash: id.Hash()}
+	var err error
 	switch {
 	case role == roleBucket:
-		if !hasLe {
-			return nil, fmt.Errorf("histogram %q: a _bucket sample has no le label", f.Name)
-		}
-		ub, err := parseFloat(le)
-		if err != nil {
-			return nil, fmt.Errorf("histogram %q: bad le=%q: %w", f.Name, le, err)
-		}
-		r.bound = ub
+		r.bound, err = boundOf("histogram", f.Name, "a _bucket sample", model.BucketLabel, le, hasLe)
 	case role == roleValue && f.Kind == Summary:
-		if !hasQuantile {
-			return nil, fmt.Errorf("summary %q: a sample has no quantile label", f.Name)
-		}
-		q, err := parseFloat(quantile)
-		if err != nil {
-			return nil, fmt.Errorf("summary %q: bad quantile=%q: %w", f.Name, quantile, err)
-		}
-		r.bound = q
+		r.bound, err = boundOf("summary", f.Name, "a sample", model.QuantileLabel, quantile, hasQuantile)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return r, nil
+}
+
+// boundOf parses the le label of a histogram's bucket or the quantile label of a summary's sample;
+// kind, family and sample name what is read, for the error.
+func boundOf(kind, family, sample, label, value string, has bool) (float64, error) {
+	if !has {
+		return 0, fmt.Errorf("%s %q: %s has no %s label", kind, family, sample, label)
+	}
+	v, err := parseFloat(value)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: bad %s=%q: %w", kind, family, label, value, err)
+	}
+	return v, nil
 }
 
 // apply stores one sample of a resolved line. A line that repeats one already read is counted

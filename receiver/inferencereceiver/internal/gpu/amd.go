@@ -99,37 +99,37 @@ func (a *amdReader) readCard(index, dev string, out *metricSet) {
 		if v, ok := readNumber(h, "energy1_input"); ok {
 			out.record(names.HwEnergy, attrs, v/1e6) // µJ → J
 		}
-		temps, _ := filepath.Glob(filepath.Join(h, "temp*_input"))
-		sort.Strings(temps)
-		for _, f := range temps {
-			n := strings.TrimSuffix(filepath.Base(f), "_input")
-			v, ok := readNumber(h, filepath.Base(f))
-			if !ok {
-				continue
-			}
-			label := readString(h, n+"_label")
+		hwmonInputs(h, "temp", func(sensor, label string, v float64) {
 			if label == "" {
-				label = n
+				label = sensor
 			}
 			out.record(names.HwTemperature, attrs, v/1000, "hw.sensor_location", label) // m°C → °C
-		}
-		freqs, _ := filepath.Glob(filepath.Join(h, "freq*_input"))
-		sort.Strings(freqs)
-		for _, f := range freqs {
-			n := strings.TrimSuffix(filepath.Base(f), "_input")
-			v, ok := readNumber(h, filepath.Base(f))
-			if !ok {
-				continue
-			}
-			kind := readString(h, n+"_label")
-			switch kind {
+		})
+		hwmonInputs(h, "freq", func(_, label string, v float64) {
+			switch label {
 			case "sclk":
-				kind = "sm"
+				label = "sm"
 			case "mclk":
-				kind = "memory"
+				label = "memory"
 			}
-			out.record(names.HwGPUClockFrequency, attrs, v, "hw.gpu.clock.type", kind) // Hz
+			out.record(names.HwGPUClockFrequency, attrs, v, "hw.gpu.clock.type", label) // Hz
+		})
+	}
+}
+
+// hwmonInputs calls f for each readable <prefix>N_input of an hwmon folder, in name order, with its
+// sensor name (<prefix>N), its <prefix>N_label ("" where there is none) and its value.
+func hwmonInputs(h, prefix string, f func(sensor, label string, v float64)) {
+	inputs, _ := filepath.Glob(filepath.Join(h, prefix+"*_input"))
+	sort.Strings(inputs)
+	for _, in := range inputs {
+		file := filepath.Base(in)
+		v, ok := readNumber(h, file)
+		if !ok {
+			continue
 		}
+		sensor := strings.TrimSuffix(file, "_input")
+		f(sensor, readString(h, sensor+"_label"), v)
 	}
 }
 

@@ -137,6 +137,15 @@ func (r *reader) Shutdown(context.Context) error {
 	return nil
 }
 
+// read is whether an NVML call succeeded; where it did not, the metric is skipped (see skip).
+func (r *reader) read(metric string, ret nvml.Return) bool {
+	if ret == nvml.SUCCESS {
+		return true
+	}
+	r.skip(metric, ret)
+	return false
+}
+
 // skip records a call that could not be read, for the one debug line per metric.
 func (r *reader) skip(metric string, ret nvml.Return) {
 	r.skipped[metric]++
@@ -230,52 +239,38 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) (hea
 		h.lost = true
 		return h, false
 	}
-	if ret == nvml.SUCCESS {
+	if r.read("hw.gpu.utilization", ret) {
 		out.record(names.HwGPUUtilization, a, float64(util.Gpu)/100, "hw.gpu.task", "general")
 		out.record(names.HwGPUMemoryBusy, a, float64(util.Memory)/100)
-	} else {
-		r.skip("hw.gpu.utilization", ret)
 	}
-	if v, _, ret := dev.GetEncoderUtilization(); ret == nvml.SUCCESS {
+	if v, _, ret := dev.GetEncoderUtilization(); r.read("hw.gpu.utilization encoder", ret) {
 		out.record(names.HwGPUUtilization, a, float64(v)/100, "hw.gpu.task", "encoder")
-	} else {
-		r.skip("hw.gpu.utilization encoder", ret)
 	}
-	if v, _, ret := dev.GetDecoderUtilization(); ret == nvml.SUCCESS {
+	if v, _, ret := dev.GetDecoderUtilization(); r.read("hw.gpu.utilization decoder", ret) {
 		out.record(names.HwGPUUtilization, a, float64(v)/100, "hw.gpu.task", "decoder")
-	} else {
-		r.skip("hw.gpu.utilization decoder", ret)
 	}
 	r.readMemory(dev, a, out)
-	if mw, ret := dev.GetPowerUsage(); ret == nvml.SUCCESS {
+	if mw, ret := dev.GetPowerUsage(); r.read("hw.power", ret) {
 		out.record(names.HwPower, a, float64(mw)/1000)
-	} else {
-		r.skip("hw.power", ret)
 	}
 	if r.hasEnergy {
-		if mj, ret := dev.GetTotalEnergyConsumption(); ret == nvml.SUCCESS {
+		if mj, ret := dev.GetTotalEnergyConsumption(); r.read("hw.energy", ret) {
 			h.energyMJ, h.hasEnergy = mj, true
 			out.record(names.HwEnergy, a, float64(mj)/1000)
-		} else {
-			r.skip("hw.energy", ret)
 		}
 	}
-	if c, ret := dev.GetTemperature(nvml.TEMPERATURE_GPU); ret == nvml.SUCCESS {
+	if c, ret := dev.GetTemperature(nvml.TEMPERATURE_GPU); r.read("hw.temperature", ret) {
 		out.record(names.HwTemperature, a, float64(c), "hw.sensor_location", "gpu")
-	} else {
-		r.skip("hw.temperature", ret)
 	}
 	for _, c := range []struct {
 		kind nvml.ClockType
 		name string
 	}{{nvml.CLOCK_SM, "sm"}, {nvml.CLOCK_MEM, "memory"}} {
-		if mhz, ret := dev.GetClockInfo(c.kind); ret == nvml.SUCCESS {
+		if mhz, ret := dev.GetClockInfo(c.kind); r.read("hw.gpu.clock.frequency "+c.name, ret) {
 			out.record(names.HwGPUClockFrequency, a, float64(mhz)*1e6, "hw.gpu.clock.type", c.name)
-		} else {
-			r.skip("hw.gpu.clock.frequency "+c.name, ret)
 		}
 	}
-	if reasons, ret := dev.GetCurrentClocksEventReasons(); ret == nvml.SUCCESS {
+	if reasons, ret := dev.GetCurrentClocksEventReasons(); r.read("nvidia.gpu.clock_event.active", ret) {
 		for _, b := range clockEventReasons {
 			v := 0.0
 			if reasons&b.bit != 0 {
@@ -284,26 +279,20 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) (hea
 			out.record(names.NvidiaGPUClockEventActive, a, v, "nvidia.gpu.clock_event.reason", b.name)
 		}
 		h.hwSlowdown = reasons&hwSlowdownReasons != 0
-	} else {
-		r.skip("nvidia.gpu.clock_event.active", ret)
 	}
 	for _, e := range []struct {
 		kind nvml.MemoryErrorType
 		name string
 	}{{nvml.MEMORY_ERROR_TYPE_CORRECTED, "corrected"}, {nvml.MEMORY_ERROR_TYPE_UNCORRECTED, "uncorrected"}} {
-		if n, ret := dev.GetTotalEccErrors(e.kind, nvml.AGGREGATE_ECC); ret == nvml.SUCCESS {
+		if n, ret := dev.GetTotalEccErrors(e.kind, nvml.AGGREGATE_ECC); r.read("hw.errors "+e.name, ret) {
 			out.record(names.HwErrors, a, float64(n), "error.type", e.name)
-		} else {
-			r.skip("hw.errors "+e.name, ret)
 		}
 	}
 	if r.hasRemapped {
-		if corr, unc, pending, failed, ret := dev.GetRemappedRows(); ret == nvml.SUCCESS {
+		if corr, unc, pending, failed, ret := dev.GetRemappedRows(); r.read("hw.errors remapped rows", ret) {
 			out.record(names.HwErrors, a, float64(corr), "error.type", "remapped_row_correctable")
 			out.record(names.HwErrors, a, float64(unc), "error.type", "remapped_row_uncorrectable")
 			h.remapPending, h.remapFailed = pending, failed
-		} else {
-			r.skip("hw.errors remapped rows", ret)
 		}
 	}
 	if r.opts.PCIe {
@@ -311,10 +300,8 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) (hea
 			counter nvml.PcieUtilCounter
 			dir     string
 		}{{nvml.PCIE_UTIL_TX_BYTES, "transmit"}, {nvml.PCIE_UTIL_RX_BYTES, "receive"}} {
-			if kbps, ret := dev.GetPcieThroughput(p.counter); ret == nvml.SUCCESS {
+			if kbps, ret := dev.GetPcieThroughput(p.counter); r.read("nvidia.gpu.pcie.throughput", ret) {
 				out.record(names.NvidiaGPUPcieThroughput, a, float64(kbps)*1024, "network.io.direction", p.dir)
-			} else {
-				r.skip("nvidia.gpu.pcie.throughput", ret)
 			}
 		}
 	}
