@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -120,20 +119,6 @@ func stripComments(doc string) string {
 		}
 	}
 	return b.String()
-}
-
-// validate runs `otelcol-inference validate` on a collector config, with the environment the pod
-// spec gives it. It returns the command's output and error.
-func validate(t *testing.T, collector, config string) (string, error) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(config), 0o600))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, collector, "validate", "--config="+path)
-	cmd.Env = append(os.Environ(), "MY_POD_IP=10.0.0.7", "K8S_NODE_IP=10.0.0.1", "K8S_NODE_NAME=gpu-node-1", "REMOTE_WRITE_TOKEN=secret")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
 }
 
 func podLabelsMatch(t *testing.T, selector, podLabels map[string]string, what string) {

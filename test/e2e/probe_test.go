@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -147,9 +144,7 @@ service:
   pipelines:
     metrics: {receivers: [inference_probe], exporters: [debug]}
 `
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	out, err := exec.Command(collector, "validate", "--config="+path).CombinedOutput()
+	out, err := validate(t, collector, cfg)
 	require.Error(t, err)
 	for _, want := range []string{
 		`probe "a": "kind" "chatt" is not one of chat, completion, embedding, rerank`,
@@ -158,6 +153,6 @@ service:
 		`probe "d": "expect.top" and "expect.min_score" check a rerank answer`,
 		`probe "e": "expect.json_schema" is not a valid JSON schema`,
 	} {
-		assert.Contains(t, string(out), want)
+		assert.Contains(t, out, want)
 	}
 }

@@ -450,21 +450,22 @@ func oneScope() (pmetric.Metrics, pmetric.MetricSlice) {
 	return md, md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Metrics()
 }
 
-// appendNamed appends a metric named name to ms.
-func appendNamed(ms pmetric.MetricSlice, name string) pmetric.Metric {
+// appendMetric appends a metric named name, of unit unit, to ms.
+func appendMetric(ms pmetric.MetricSlice, name, unit string) pmetric.Metric {
 	m := ms.AppendEmpty()
 	m.SetName(name)
+	m.SetUnit(unit)
 	return m
 }
 
 func TestErrorsNameTheMetric(t *testing.T) {
 	md, ms := oneScope()
-	s := appendNamed(ms, "requests_delta").SetEmptySum()
+	s := appendMetric(ms, "requests_delta", "").SetEmptySum()
 	s.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
 	s.DataPoints().AppendEmpty().SetIntValue(3)
-	appendNamed(ms, "nothing").SetEmptyGauge()
-	appendNamed(ms, "fine").SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(1)
-	appendNamed(ms, "bad_label").SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
+	appendMetric(ms, "nothing", "").SetEmptyGauge()
+	appendMetric(ms, "fine", "").SetEmptyGauge().DataPoints().AppendEmpty().SetIntValue(1)
+	appendMetric(ms, "bad_label", "").SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
 
 	e := New(Settings{})
 	err := e.Add(md)
@@ -509,9 +510,7 @@ func synthetic(at time.Time) pmetric.Metrics {
 	sm.Scope().Attributes().PutStr("flavor", "vllm")
 	ms := sm.Metrics()
 
-	g := ms.AppendEmpty()
-	g.SetName("gpu.utilization")
-	g.SetUnit("1")
+	g := appendMetric(ms, "gpu.utilization", "1")
 	for i, model := range []string{"llama", "qwen"} {
 		p := g.SetEmptyGauge().DataPoints().AppendEmpty()
 		if i == 1 {
@@ -536,9 +535,7 @@ func synthetic(at time.Time) pmetric.Metrics {
 	st.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
 	st.Attributes().PutStr("model.name", "gone")
 
-	c := ms.AppendEmpty()
-	c.SetName("requests")
-	c.SetUnit("{request}")
+	c := appendMetric(ms, "requests", "{request}")
 	sum := c.SetEmptySum()
 	sum.SetIsMonotonic(true)
 	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
@@ -562,19 +559,13 @@ func synthetic(at time.Time) pmetric.Metrics {
 	cp3.SetIntValue(2)
 	cp3.Attributes().PutStr("status", "200")
 
-	ud := ms.AppendEmpty()
-	ud.SetName("queue.depth")
-	ud.SetUnit("By")
-	nm := ud.SetEmptySum()
+	nm := appendMetric(ms, "queue.depth", "By").SetEmptySum() // a non-monotonic sum: a gauge
 	nm.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	up := nm.DataPoints().AppendEmpty()
 	up.SetTimestamp(ts)
 	up.SetDoubleValue(-3)
 
-	h := ms.AppendEmpty()
-	h.SetName("histo")
-	h.SetUnit("s")
-	hh := h.SetEmptyHistogram()
+	hh := appendMetric(ms, "histo", "s").SetEmptyHistogram()
 	hh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	hp := hh.DataPoints().AppendEmpty()
 	hp.SetTimestamp(ts)
@@ -603,9 +594,7 @@ func synthetic(at time.Time) pmetric.Metrics {
 	hs.BucketCounts().FromRaw([]uint64{0, 0})
 	hs.Attributes().PutStr("model", "gone")
 
-	q := ms.AppendEmpty()
-	q.SetName("latency_summary")
-	q.SetUnit("ms")
+	q := appendMetric(ms, "latency_summary", "ms")
 	qp := q.SetEmptySummary().DataPoints().AppendEmpty()
 	qp.SetTimestamp(ts)
 	qp.SetCount(5)
@@ -616,9 +605,7 @@ func synthetic(at time.Time) pmetric.Metrics {
 		v.SetValue(qq[1])
 	}
 
-	x := ms.AppendEmpty()
-	x.SetName("tokens")
-	x.SetUnit("{token}")
+	x := appendMetric(ms, "tokens", "{token}")
 	eh := x.SetEmptyExponentialHistogram()
 	eh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	for i, scale := range []int32{3, 10, -2} {
@@ -644,10 +631,7 @@ func synthetic(at time.Time) pmetric.Metrics {
 	rm.Resource().CopyTo(rm2.Resource())
 	sm2 := rm2.ScopeMetrics().AppendEmpty()
 	sm.Scope().CopyTo(sm2.Scope())
-	g2 := sm2.Metrics().AppendEmpty()
-	g2.SetName("queue.depth")
-	g2.SetUnit("By")
-	s2 := g2.SetEmptySum()
+	s2 := appendMetric(sm2.Metrics(), "queue.depth", "By").SetEmptySum()
 	s2.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	p2 := s2.DataPoints().AppendEmpty()
 	p2.SetTimestamp(ts + 5e6)
@@ -706,7 +690,7 @@ func TestFlushKeepsTimeOrderWithinASeries(t *testing.T) {
 // be sent decodes, and the rest is named in the error.
 func TestHostileInputDoesNotBreakTheEncoder(t *testing.T) {
 	md, ms := oneScope()
-	ehs := appendNamed(ms, "exp").SetEmptyExponentialHistogram()
+	ehs := appendMetric(ms, "exp", "").SetEmptyExponentialHistogram()
 	ehs.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	for _, c := range []struct {
 		scale, offset int32
@@ -717,20 +701,20 @@ func TestHostileInputDoesNotBreakTheEncoder(t *testing.T) {
 		p.Positive().BucketCounts().FromRaw([]uint64{1, 0, 0, 0, 0, 2, 3})
 		p.Attributes().PutInt("scale", int64(c.scale))
 	}
-	hs := appendNamed(ms, "hist").SetEmptyHistogram()
+	hs := appendMetric(ms, "hist", "").SetEmptyHistogram()
 	hs.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	hp := hs.DataPoints().AppendEmpty()
 	hp.ExplicitBounds().FromRaw([]float64{math.NaN(), math.Inf(1), -1})
 	hp.BucketCounts().FromRaw([]uint64{1, 2, 3, 4, 5, 6})
 	hp.Exemplars().AppendEmpty().SetDoubleValue(math.NaN())
-	qp := appendNamed(ms, "sum").SetEmptySummary().DataPoints().AppendEmpty()
+	qp := appendMetric(ms, "sum", "").SetEmptySummary().DataPoints().AppendEmpty()
 	qp.QuantileValues().AppendEmpty().SetQuantile(math.NaN())
-	gp := appendNamed(ms, "g").SetEmptyGauge().DataPoints().AppendEmpty()
+	gp := appendMetric(ms, "g", "").SetEmptyGauge().DataPoints().AppendEmpty()
 	gp.Attributes().PutEmptyMap("m").PutStr("k", "v")
 	gp.Attributes().PutEmptySlice("s").AppendEmpty().SetInt(1)
 	gp.Attributes().PutStr("big", strings.Repeat("x", 1<<16))
 	gp.Attributes().PutEmptyBytes("b").FromRaw([]byte{0, 1})
-	appendNamed(ms, "bad").SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
+	appendMetric(ms, "bad", "").SetEmptyGauge().DataPoints().AppendEmpty().Attributes().PutStr("", "x")
 
 	for _, p := range []Protocol{V1, V2} {
 		e := New(Settings{AddMetricSuffixes: true})

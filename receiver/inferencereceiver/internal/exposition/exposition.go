@@ -543,34 +543,18 @@ func roleIn(f *Family, name string) (sampleRole, bool) {
 	if !ok {
 		return 0, false
 	}
-	switch f.Kind {
-	case Histogram:
-		switch rest {
-		case "_bucket":
-			return roleBucket, true
-		case "_sum":
-			return roleSum, true
-		case "_count":
-			return roleCount, true
-		case "_created":
-			return roleCreated, true
-		}
-	case Summary:
-		switch rest {
-		case "_sum":
-			return roleSum, true
-		case "_count":
-			return roleCount, true
-		case "_created":
-			return roleCreated, true
-		}
-	case Counter:
-		switch rest {
-		case "_total":
-			return roleValue, true
-		case "_created":
-			return roleCreated, true
-		}
+	grouped := f.Kind == Histogram || f.Kind == Summary
+	switch {
+	case rest == "_created" && (grouped || f.Kind == Counter):
+		return roleCreated, true
+	case rest == "_total" && f.Kind == Counter:
+		return roleValue, true
+	case rest == "_bucket" && f.Kind == Histogram:
+		return roleBucket, true
+	case rest == "_sum" && grouped:
+		return roleSum, true
+	case rest == "_count" && grouped:
+		return roleCount, true
 	}
 	return 0, false
 }
