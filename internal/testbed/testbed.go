@@ -1,7 +1,8 @@
 // Package testbed is what the end-to-end tests and the benchmark harness share to run real parts on
 // loopback: free ports, child processes stopped by their PID, a real Prometheus started and waited
-// for, its instant and range queries, and replayed model servers. Everything returns errors; the
-// tests wrap it with their own require calls.
+// for, its instant and range queries, and replayed model servers; for unit tests, a component's
+// section of a configuration file decoded as the collector does, and the points of a sum or gauge.
+// Everything returns errors; the tests wrap it with their own require calls.
 package testbed // import "github.com/otel-inference/collector/internal/testbed"
 
 import (

@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -11,7 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 )
 
 func TestReplayServesAndCounts(t *testing.T) {
@@ -89,4 +93,26 @@ func TestNumberPoints(t *testing.T) {
 	assert.InDelta(t, 1.0, NumberPoints(ms.At(0)).At(0).DoubleValue(), 0)
 	assert.InDelta(t, 2.0, NumberPoints(ms.At(1)).At(0).DoubleValue(), 0)
 	assert.Equal(t, 0, NumberPoints(ms.At(2)).Len())
+}
+
+func TestComponentConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+		return path
+	}
+	f := receivertest.NewNopFactory()
+	id := component.NewID(f.Type())
+
+	cfg, err := ComponentConfig(write("ok.yaml", "nop:\nnop/other: {}\n"), id, f)
+	require.NoError(t, err)
+	assert.Equal(t, f.CreateDefaultConfig(), cfg)
+
+	_, err = ComponentConfig(write("unknown.yaml", "nop:\n  surprise: 1\n"), id, f)
+	require.ErrorContains(t, err, "section nop")
+	require.ErrorContains(t, err, "surprise")
+
+	_, err = ComponentConfig(filepath.Join(dir, "missing.yaml"), id, f)
+	require.Error(t, err)
 }

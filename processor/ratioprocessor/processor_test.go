@@ -2,7 +2,6 @@ package ratioprocessor
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,13 +10,13 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.uber.org/zap"
 
+	"github.com/otel-inference/collector/internal/testbed"
 	"github.com/otel-inference/collector/processor/ratioprocessor/internal/metadata"
 )
 
@@ -167,8 +166,6 @@ func TestInputPassesThroughUnchanged(t *testing.T) {
 }
 
 func TestLoadConfig(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	require.NoError(t, err)
 	tests := []struct {
 		id      component.ID
 		wantErr string
@@ -202,10 +199,8 @@ func TestLoadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {
-			cfg := NewFactory().CreateDefaultConfig()
-			sub, err := cm.Sub(tt.id.String())
+			cfg, err := testbed.ComponentConfig("testdata/config.yaml", tt.id, NewFactory())
 			require.NoError(t, err)
-			require.NoError(t, sub.Unmarshal(cfg))
 			err = confmap.Validate(cfg)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)

@@ -1,26 +1,23 @@
 package inferenceprobereceiver
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/confmap"
 
+	"github.com/otel-inference/collector/internal/testbed"
 	"github.com/otel-inference/collector/receiver/inferenceprobereceiver/internal/metadata"
 )
 
 func TestLoadConfig(t *testing.T) {
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	c, err := testbed.ComponentConfig("testdata/config.yaml", component.NewID(metadata.Type), NewFactory())
 	require.NoError(t, err)
-	sub, err := cm.Sub(component.NewID(metadata.Type).String())
-	require.NoError(t, err)
-	cfg := createDefaultConfig().(*Config)
-	require.NoError(t, sub.Unmarshal(cfg))
-	require.NoError(t, cfg.Validate())
+	require.NoError(t, confmap.Validate(c))
+	cfg := c.(*Config)
 	require.Len(t, cfg.Probes, 4)
 	assert.Equal(t, time.Minute, cfg.CollectionInterval)
 	assert.Equal(t, 4, cfg.MaxConcurrent)

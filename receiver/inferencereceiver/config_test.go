@@ -1,7 +1,6 @@
 package inferencereceiver
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,20 +8,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/otel-inference/collector/internal/testbed"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 )
 
 func loadConfig(t *testing.T, id component.ID) (*Config, error) {
 	t.Helper()
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	cfg, err := testbed.ComponentConfig("testdata/config.yaml", id, NewFactory())
 	require.NoError(t, err)
-	cfg := NewFactory().CreateDefaultConfig()
-	sub, err := cm.Sub(id.String())
-	require.NoError(t, err)
-	require.NoError(t, sub.Unmarshal(cfg))
 	return cfg.(*Config), confmap.Validate(cfg)
 }
 
