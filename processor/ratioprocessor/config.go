@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
+	"github.com/otel-inference/collector/internal/confcheck"
 	"github.com/otel-inference/collector/internal/names"
 )
 
@@ -127,29 +128,17 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxSeries <= 0 {
 		errs = append(errs, fmt.Errorf(`"max_series" must be positive, got %d`, cfg.MaxSeries))
 	}
-	names := map[string]bool{}
-	for i := range cfg.Rules {
-		r := &cfg.Rules[i]
-		where := fmt.Sprintf("rules[%d]", i)
-		if r.Name == "" {
-			errs = append(errs, fmt.Errorf(`%s: "name" must be specified (the output metric's name)`, where))
-		} else {
-			where = fmt.Sprintf("rule %q", r.Name)
-			if names[r.Name] {
-				errs = append(errs, fmt.Errorf(`%s: "name" is used by another rule; names must be unique`, where))
-			}
-			names[r.Name] = true
-		}
-		if r.Window < 0 {
-			errs = append(errs, fmt.Errorf(`%s: "window" must be positive, got %s`, where, r.Window))
-		}
-		errs = append(errs, r.validateKind(where)...)
-	}
+	errs = append(errs, confcheck.EachNamed(cfg.Rules, "rules", "rule", "it is the output metric's name", func(r *RuleConfig) string { return r.Name },
+		func(r *RuleConfig, where string) []error { return r.validate(where) })...)
 	return errors.Join(errs...)
 }
 
-func (r *RuleConfig) validateKind(where string) []error {
+// validate checks one rule; where names it in the errors.
+func (r *RuleConfig) validate(where string) []error {
 	var errs []error
+	if r.Window < 0 {
+		errs = append(errs, fmt.Errorf(`%s: "window" must be positive, got %s`, where, r.Window))
+	}
 	counter := r.Numerator != nil || r.Denominator != nil
 	switch {
 	case counter && r.Histogram != nil:

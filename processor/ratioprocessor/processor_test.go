@@ -190,7 +190,7 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, 30*time.Second, cfg.Rules[0].Window)
 		}},
 		{id: component.NewIDWithName(metadata.Type, "bad_window"), wantErr: `"window" must be positive`},
-		{id: component.NewIDWithName(metadata.Type, "no_name"), wantErr: `rules[0]: "name" must be specified`},
+		{id: component.NewIDWithName(metadata.Type, "no_name"), wantErr: `rules[0]: "name" must be set`},
 		{id: component.NewIDWithName(metadata.Type, "no_denominator"), wantErr: `rule "x": "numerator" and "denominator" must both be specified`},
 		{id: component.NewIDWithName(metadata.Type, "both_thresholds"), wantErr: `rule "h": give one of "histogram.above" and "histogram.at_most", not both`},
 		{id: component.NewIDWithName(metadata.Type, "no_threshold"), wantErr: `rule "h": "histogram" needs a threshold`},

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/otel-inference/collector/internal/confcheck"
 	"github.com/otel-inference/collector/receiver/inferenceprobereceiver/internal/metadata"
 )
 
@@ -97,21 +98,8 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxConcurrent < 0 {
 		errs = append(errs, fmt.Errorf(`"max_concurrent" must be positive, got %d`, cfg.MaxConcurrent))
 	}
-	seen := map[string]bool{}
-	for i := range cfg.Probes {
-		p := &cfg.Probes[i]
-		where := fmt.Sprintf("probes[%d]", i)
-		if p.Name == "" {
-			errs = append(errs, fmt.Errorf(`%s: "name" must be set (it becomes inference.probe.name)`, where))
-		} else {
-			where = fmt.Sprintf("probe %q", p.Name)
-			if seen[p.Name] {
-				errs = append(errs, fmt.Errorf(`%s: the name is used by another probe; names must be unique`, where))
-			}
-			seen[p.Name] = true
-		}
-		errs = append(errs, p.validate(where, cfg.CollectionInterval)...)
-	}
+	errs = append(errs, confcheck.EachNamed(cfg.Probes, "probes", "probe", "it becomes inference.probe.name", func(p *ProbeConfig) string { return p.Name },
+		func(p *ProbeConfig, where string) []error { return p.validate(where, cfg.CollectionInterval) })...)
 	return errors.Join(errs...)
 }
 

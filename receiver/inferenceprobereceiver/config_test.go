@@ -70,7 +70,7 @@ func TestValidateErrors(t *testing.T) {
 			c.Probes[0].Expect.Dimensions, c.Probes[0].Expect.Reference = 4, []float64{1, 0}
 		}, `"expect.reference" has 2 values but "expect.dimensions" is 4`},
 		{"stream on embedding", func(c *Config) { c.Probes[0].Kind, c.Probes[0].MaxTokens, c.Probes[0].Stream = KindEmbedding, 0, true }, `"stream" applies to chat and completion probes`},
-		{"duplicate names", func(c *Config) { c.Probes = append(c.Probes, c.Probes[0]) }, `the name is used by another probe`},
+		{"duplicate names", func(c *Config) { c.Probes = append(c.Probes, c.Probes[0]) }, `probe "p": "name" is used by probes[0] too`},
 		{"no name", func(c *Config) { c.Probes[0].Name = "" }, `probes[0]: "name" must be set`},
 		{"no endpoint", func(c *Config) { c.Probes[0].Endpoint = "" }, `"endpoint" must be set`},
 		{"endpoint without scheme", func(c *Config) { c.Probes[0].Endpoint = "127.0.0.1:8000/v1" }, `is not an http(s) URL`},

@@ -19,10 +19,7 @@ import (
 // series born later is reported at zero at the previous report's time too).
 func TestDefaultPassRatioExact(t *testing.T) {
 	f := newFakeOpenAI(t)
-	p := probe("math", f.url(), KindChat)
-	p.Model = "m"
-	p.Expect.Equals = "4"
-	r := newTestReceiver(t, nil, p)
+	r := newTestReceiver(t, nil, mathChat(f.url(), "m", ExpectConfig{Equals: "4"}))
 
 	factory := ratioprocessor.NewFactory()
 	sink := &consumertest.MetricsSink{}

@@ -28,6 +28,13 @@ func probe(name, endpoint, kind string) ProbeConfig {
 	return p
 }
 
+// mathChat is the chat probe "math" asking model, its answer checked by expect.
+func mathChat(endpoint, model string, expect ExpectConfig) ProbeConfig {
+	p := probe("math", endpoint, KindChat)
+	p.Model, p.Expect = model, expect
+	return p
+}
+
 func newTestReceiver(t *testing.T, logger *zap.Logger, probes ...ProbeConfig) *probeReceiver {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
@@ -106,10 +113,7 @@ func attr(dp pmetric.HistogramDataPoint, k string) any {
 
 func TestChatPassWithUsageAndModel(t *testing.T) {
 	f := newFakeOpenAI(t)
-	p := probe("math", f.url(), KindChat)
-	p.Model = "Qwen/Qwen3-8B"
-	p.Expect.Contains = "4"
-	r := newTestReceiver(t, nil, p)
+	r := newTestReceiver(t, nil, mathChat(f.url(), "Qwen/Qwen3-8B", ExpectConfig{Contains: "4"}))
 	md, err := scrape(t, r)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int64{"pass": 1}, checks(md, "math"))
@@ -157,8 +161,7 @@ func TestEnvironmentKeyNeverSent(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", "sk-from-the-environment")
 	t.Setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
 	f := newFakeOpenAI(t)
-	p := probe("math", f.url(), KindChat)
-	p.Model = "m"
+	p := mathChat(f.url(), "m", ExpectConfig{})
 	r := newTestReceiver(t, nil, p)
 	md, err := scrape(t, r)
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
+	"github.com/otel-inference/collector/internal/confcheck"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/convert"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
@@ -206,41 +207,37 @@ func (cfg *Config) Validate() error {
 	if _, err := cfg.GPU.deviceList(); err != nil {
 		errs = append(errs, err)
 	}
-	names := make(map[string]int)
-	for i := range cfg.Servers {
-		s := &cfg.Servers[i]
-		where := fmt.Sprintf("servers[%d]", i)
-		if s.Name != "" {
-			where = fmt.Sprintf("server %q", s.Name)
-			if j, dup := names[s.Name]; dup {
-				errs = append(errs, fmt.Errorf(`%s: "name" is used by servers[%d] too; names must be unique`, where, j))
-			}
-			names[s.Name] = i
-		}
-		if err := validateEndpoint(s.Endpoint); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", where, err))
-		}
-		if s.Flavor != "" && !schema.Valid(s.Flavor) {
-			errs = append(errs, fmt.Errorf(`%s: unknown "flavor" %q (use one of %s, or omit it to detect it)`, where, s.Flavor, strings.Join(schema.Names(), ", ")))
-		}
-		if _, err := convert.ParsePassthrough(s.Passthrough); err != nil {
-			errs = append(errs, fmt.Errorf(`%s: "passthrough": %w`, where, err))
-		}
-		switch {
-		case s.Timeout < 0:
-			errs = append(errs, fmt.Errorf(`%s: "timeout" (%s) must be positive; leave it out for the receiver's`, where, s.Timeout))
-		case cfg.CollectionInterval > 0 && s.Timeout > cfg.CollectionInterval:
-			errs = append(errs, fmt.Errorf(`%s: "timeout" (%s) must not be longer than "collection_interval" (%s)`, where, s.Timeout, cfg.CollectionInterval))
-		}
-		if s.MaxBodySize < 0 {
-			errs = append(errs, fmt.Errorf(`%s: "max_body_size" must not be negative`, where))
-		}
-		if s.MaxSeries < 0 {
-			errs = append(errs, fmt.Errorf(`%s: "max_series" must not be negative`, where))
-		}
-		errs = append(errs, s.validateFlavorOptions(where)...)
-	}
+	errs = append(errs, confcheck.EachNamed(cfg.Servers, "servers", "server", "", func(s *ServerConfig) string { return s.Name },
+		func(s *ServerConfig, where string) []error { return s.validate(where, cfg.CollectionInterval) })...)
 	return errors.Join(errs...)
+}
+
+// validate checks one server; where names it in the errors.
+func (s *ServerConfig) validate(where string, interval time.Duration) []error {
+	var errs []error
+	if err := validateEndpoint(s.Endpoint); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", where, err))
+	}
+	if s.Flavor != "" && !schema.Valid(s.Flavor) {
+		errs = append(errs, fmt.Errorf(`%s: unknown "flavor" %q (use one of %s, or omit it to detect it)`, where, s.Flavor, strings.Join(schema.Names(), ", ")))
+	}
+	if _, err := convert.ParsePassthrough(s.Passthrough); err != nil {
+		errs = append(errs, fmt.Errorf(`%s: "passthrough": %w`, where, err))
+	}
+	switch {
+	case s.Timeout < 0:
+		errs = append(errs, fmt.Errorf(`%s: "timeout" (%s) must be positive; leave it out for the receiver's`, where, s.Timeout))
+	case interval > 0 && s.Timeout > interval:
+		errs = append(errs, fmt.Errorf(`%s: "timeout" (%s) must not be longer than "collection_interval" (%s)`, where, s.Timeout, interval))
+	}
+	if s.MaxBodySize < 0 {
+		errs = append(errs, fmt.Errorf(`%s: "max_body_size" must not be negative`, where))
+	}
+	if s.MaxSeries < 0 {
+		errs = append(errs, fmt.Errorf(`%s: "max_series" must not be negative`, where))
+	}
+	errs = append(errs, s.validateFlavorOptions(where)...)
+	return errs
 }
 
 func (s *ServerConfig) validateFlavorOptions(where string) []error {
