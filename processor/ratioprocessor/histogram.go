@@ -8,6 +8,50 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
+// histogramPoint is what a histogram rule reads of a point, explicit or exponential (exactly one of
+// explicit and exponential is set).
+type histogramPoint struct {
+	explicit    pmetric.HistogramDataPoint
+	exponential pmetric.ExponentialHistogramDataPoint
+	isExplicit  bool
+}
+
+func (h histogramPoint) attrs() pcommon.Map {
+	if h.isExplicit {
+		return h.explicit.Attributes()
+	}
+	return h.exponential.Attributes()
+}
+
+// layout identifies the bucket layout: a window of counts is only comparable within one.
+func (h histogramPoint) layout() uint64 {
+	if h.isExplicit {
+		return layoutOf(h.explicit.ExplicitBounds())
+	}
+	return uint64(int64(h.exponential.Scale())) + 1
+}
+
+func (h histogramPoint) times() (t, start int64) {
+	if h.isExplicit {
+		return int64(h.explicit.Timestamp()), int64(h.explicit.StartTimestamp())
+	}
+	return int64(h.exponential.Timestamp()), int64(h.exponential.StartTimestamp())
+}
+
+func (h histogramPoint) count() float64 {
+	if h.isExplicit {
+		return float64(h.explicit.Count())
+	}
+	return float64(h.exponential.Count())
+}
+
+func (h histogramPoint) countAtMost(x float64) float64 {
+	if h.isExplicit {
+		return countAtMost(h.explicit.ExplicitBounds(), h.explicit.BucketCounts(), x)
+	}
+	return exponentialCountAtMost(h.exponential, x)
+}
+
 // countAtMost is how many observations of an explicit-bucket histogram are ≤ x. Buckets are
 // (bound[i-1], bound[i]]; when x is a bound the answer is exact, otherwise the bucket holding x is
 // assumed uniform and interpolated linearly. The first bucket is taken to start at 0 when its bound is

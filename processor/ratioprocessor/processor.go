@@ -161,50 +161,6 @@ points:
 	}
 }
 
-// histogramPoint is what a histogram rule reads of a point, explicit or exponential (exactly one of
-// explicit and exponential is set).
-type histogramPoint struct {
-	explicit    pmetric.HistogramDataPoint
-	exponential pmetric.ExponentialHistogramDataPoint
-	isExplicit  bool
-}
-
-func (h histogramPoint) attrs() pcommon.Map {
-	if h.isExplicit {
-		return h.explicit.Attributes()
-	}
-	return h.exponential.Attributes()
-}
-
-// layout identifies the bucket layout: a window of counts is only comparable within one.
-func (h histogramPoint) layout() uint64 {
-	if h.isExplicit {
-		return layoutOf(h.explicit.ExplicitBounds())
-	}
-	return uint64(int64(h.exponential.Scale())) + 1
-}
-
-func (h histogramPoint) times() (t, start int64) {
-	if h.isExplicit {
-		return int64(h.explicit.Timestamp()), int64(h.explicit.StartTimestamp())
-	}
-	return int64(h.exponential.Timestamp()), int64(h.exponential.StartTimestamp())
-}
-
-func (h histogramPoint) count() float64 {
-	if h.isExplicit {
-		return float64(h.explicit.Count())
-	}
-	return float64(h.exponential.Count())
-}
-
-func (h histogramPoint) countAtMost(x float64) float64 {
-	if h.isExplicit {
-		return countAtMost(h.explicit.ExplicitBounds(), h.explicit.BucketCounts(), x)
-	}
-	return exponentialCountAtMost(h.exponential, x)
-}
-
 // updateHistogram records each histogram point for each histogram rule as two paired counters: its
 // count (V) and its observations at most the rule's threshold (W). A series is tracked per rule (each
 // rule has its own threshold); a change of bucket layout restarts its window.
