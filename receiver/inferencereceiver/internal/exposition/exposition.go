@@ -174,6 +174,7 @@ type Parser struct {
 
 	cache map[string]*resolved
 	gen   uint32
+	om    omRules
 }
 
 // TooManySeriesError is returned when a payload holds more label sets than Parser.MaxSeries.
@@ -207,6 +208,8 @@ type resolved struct {
 	hash   uint64
 	bound  float64 // le or quantile
 	gen    uint32
+	// omProblem is what OpenMetrics refuses in the line's labels ("" when nothing; see omRules).
+	omProblem string
 }
 
 // maxCached bounds the remembered lines of one server.
@@ -338,6 +341,9 @@ type parseRun struct {
 func (ps *Parser) begin(openMetrics bool) *parseRun {
 	ps.gen++
 	p := &Payload{byName: make(map[string]*Family)}
+	if openMetrics {
+		ps.om.reset()
+	}
 	return &parseRun{ps: ps, p: p, b: builder{payload: p, limit: ps.MaxSeries}, openMetrics: openMetrics}
 }
 
@@ -353,9 +359,9 @@ func (r *parseRun) finish() *Payload {
 
 // feed parses b, whole lines (a whole payload for OpenMetrics).
 func (r *parseRun) feed(b []byte) error {
-	// The text parsers stop at a NUL byte as at the end of the input, so that a binary body would
-	// read as an empty payload: a NUL is never valid in a text exposition.
-	if i := bytes.IndexByte(b, 0); i >= 0 {
+	// The text parsers stop at a NUL byte outside HELP text as at the end of the input, so that a
+	// binary body would read as an empty payload: a NUL is valid only in HELP text (any UTF-8).
+	if i := nulOutsideHelp(b); i >= 0 {
 		return &SyntaxError{Line: r.lines + bytes.Count(b[:i], []byte{'\n'}) + 1, Err: errors.New("a NUL byte: the body is not a text exposition")}
 	}
 	// The text parser appends a newline to b; with no room for it, it would copy b, and the slices
@@ -376,6 +382,11 @@ func (r *parseRun) feed(b []byte) error {
 	for {
 		entry, err := parser.Next()
 		if errors.Is(err, io.EOF) {
+			if r.openMetrics {
+				if err := ps.om.finish(); err != nil {
+					return &SyntaxError{Line: r.lines + lineAfter(b, lastOff) - 1, Err: omBroken(err)}
+				}
+			}
 			r.lines += bytes.Count(b, []byte{'\n'})
 			return nil
 		}
@@ -386,15 +397,21 @@ func (r *parseRun) feed(b []byte) error {
 		case textparse.EntryType:
 			name, typ := parser.Type()
 			lastOff = offsetIn(b, name)
-			b2.declare(string(name)).Kind = kindOf(typ)
+			f := b2.declare(string(name))
+			f.Kind = kindOf(typ)
+			err = r.metadata("TYPE", f.Name, typ, "")
 		case textparse.EntryHelp:
 			name, help := parser.Help()
 			lastOff = offsetIn(b, name)
-			b2.declare(string(name)).Help = string(help)
+			f := b2.declare(string(name))
+			f.Help = string(help)
+			err = r.metadata("HELP", f.Name, "", "")
 		case textparse.EntryUnit:
 			name, unit := parser.Unit()
 			lastOff = offsetIn(b, name)
-			b2.declare(string(name)).Unit = string(unit)
+			f := b2.declare(string(name))
+			f.Unit = string(unit)
+			err = r.metadata("UNIT", f.Name, "", f.Unit)
 		case textparse.EntryComment:
 			lastOff = offsetIn(b, parser.Comment())
 		case textparse.EntrySeries:
@@ -403,7 +420,7 @@ func (r *parseRun) feed(b []byte) error {
 			res := ps.cache[string(series)]
 			if res == nil || !b2.stillMeans(res) {
 				parser.Labels(&r.lset)
-				if res, err = b2.resolve(r.lset); err != nil {
+				if res, err = b2.resolve(r.lset, series); err != nil {
 					return &SyntaxError{Line: r.lines + lineAfter(b, lastOff) - 1, Err: err}
 				}
 				if len(ps.cache) < maxCached {
@@ -416,12 +433,63 @@ func (r *parseRun) feed(b []byte) error {
 			if r.openMetrics && parser.Exemplar(&r.ex) {
 				exp = &r.ex
 			}
-			if err := b2.apply(res, ts, v, exp); err != nil {
+			if r.openMetrics {
+				err = omBroken(ps.om.sample(omSample{
+					name: metricName(series), res: res, ts: ts, v: v, ex: exp, series: series,
+					lset: func() labels.Labels { parser.Labels(&r.lset); return r.lset },
+				}))
+			}
+			if err == nil {
+				err = b2.apply(res, ts, v, exp)
+			}
+			var tooMany *TooManySeriesError
+			if errors.As(err, &tooMany) {
 				return err
 			}
 		case textparse.EntryHistogram:
 			// Native histograms come only with the protobuf format, refused above.
 		}
+		if err != nil {
+			return &SyntaxError{Line: r.lines + lineAfter(b, lastOff) - 1, Err: err}
+		}
+	}
+}
+
+// metadata checks a metadata line against the OpenMetrics rules (OpenMetrics payloads only).
+func (r *parseRun) metadata(kind, name string, typ model.MetricType, unit string) error {
+	if !r.openMetrics {
+		return nil
+	}
+	return omBroken(r.ps.om.metadata(kind, name, typ, unit))
+}
+
+// metricName is the metric name of a series as exposed: what comes before its labels (empty for a
+// name written as a quoted label).
+func metricName(series []byte) []byte {
+	if i := bytes.IndexByte(series, '{'); i >= 0 {
+		return series[:i]
+	}
+	return series
+}
+
+// nulOutsideHelp is the offset of the first NUL byte of b that is not in the text of a # HELP line,
+// or -1.
+func nulOutsideHelp(b []byte) int {
+	for off := 0; ; {
+		i := bytes.IndexByte(b[off:], 0)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		start := bytes.LastIndexByte(b[:i], '\n') + 1
+		if !bytes.HasPrefix(b[start:i], []byte("# HELP ")) {
+			return i
+		}
+		end := bytes.IndexByte(b[i:], '\n')
+		if end < 0 {
+			return -1
+		}
+		off = i + end
 	}
 }
 
@@ -567,7 +635,7 @@ func (b *builder) stillMeans(r *resolved) bool {
 }
 
 // resolve works out what a series line means from its labels.
-func (b *builder) resolve(lset labels.Labels) (*resolved, error) {
+func (b *builder) resolve(lset labels.Labels, series []byte) (*resolved, error) {
 	name := lset.Get(model.MetricNameLabel)
 	f, role := b.familyOf(name)
 
@@ -575,7 +643,12 @@ func (b *builder) resolve(lset labels.Labels) (*resolved, error) {
 	var le, quantile string
 	hasLe, hasQuantile := false, false
 	b.lb.Reset()
+	prev, dup := "", ""
 	lset.Range(func(l labels.Label) {
+		if l.Name == prev {
+			dup = l.Name
+		}
+		prev = l.Name
 		switch {
 		case l.Name == model.MetricNameLabel:
 		case l.Name == model.BucketLabel && f.Kind == Histogram:
@@ -588,6 +661,9 @@ func (b *builder) resolve(lset labels.Labels) (*resolved, error) {
 			b.lb.Add(l.Name, l.Value)
 		}
 	})
+	if dup != "" {
+		return nil, fmt.Errorf("%s: the label %q appears twice", series, dup)
+	}
 	id := b.lb.Labels()
 	r := &resolved{family: f.Name, kind: f.Kind, role: role, id: id.Copy(), hash: id.Hash()}
 	var err error
@@ -600,6 +676,7 @@ func (b *builder) resolve(lset labels.Labels) (*resolved, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.omProblem = omLabelProblem(series, f.Kind, role, r.bound)
 	return r, nil
 }
 
