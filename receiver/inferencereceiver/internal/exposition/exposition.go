@@ -378,6 +378,9 @@ func (r *parseRun) feed(b []byte) error {
 		return fmt.Errorf("cannot choose a parser: %w", err)
 	}
 	ps, b2 := r.ps, &r.b
+	if r.openMetrics {
+		ps.om.labels = func() labels.Labels { parser.Labels(&r.lset); return r.lset }
+	}
 	lastOff := -1 // offset in b of the last entry read, for the line of a syntax error
 	for {
 		entry, err := parser.Next()
@@ -434,17 +437,16 @@ func (r *parseRun) feed(b []byte) error {
 				exp = &r.ex
 			}
 			if r.openMetrics {
-				err = omBroken(ps.om.sample(omSample{
-					name: metricName(series), res: res, ts: ts, v: v, ex: exp, series: series,
-					lset: func() labels.Labels { parser.Labels(&r.lset); return r.lset },
-				}))
+				err = omBroken(ps.om.sample(omSample{name: metricName(series), res: res, ts: ts, v: v, ex: exp, series: series}))
 			}
 			if err == nil {
 				err = b2.apply(res, ts, v, exp)
 			}
-			var tooMany *TooManySeriesError
-			if errors.As(err, &tooMany) {
-				return err
+			if err != nil {
+				var tooMany *TooManySeriesError
+				if errors.As(err, &tooMany) {
+					return err // not a syntax error
+				}
 			}
 		case textparse.EntryHistogram:
 			// Native histograms come only with the protobuf format, refused above.

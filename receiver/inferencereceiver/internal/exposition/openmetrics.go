@@ -30,12 +30,17 @@ type omRules struct {
 	inGroup  bool
 	groupTs  *int64
 	hist     omHistPoint
+	// labels parses the labels of the sample being checked (for statesets only).
+	labels func() labels.Labels
+	buf    []byte
 }
 
 // omFamily is the family being read.
 type omFamily struct {
 	name                string
 	typ                 model.MetricType
+	kind                omKind
+	suffixes            []string // of typ
 	typed, helped, unit bool
 	unitName            string
 	samples             int
@@ -62,11 +67,40 @@ var omSuffixes = map[model.MetricType][]string{
 	model.MetricTypeInfo:           {"_info"},
 }
 
+// omKind is a family's type, for the checks made on every sample.
+type omKind uint8
+
+const (
+	omUnknown omKind = iota
+	omCounter
+	omGauge
+	omHistogram
+	omGaugeHistogram
+	omSummary
+	omInfo
+	omStateset
+)
+
+var omKinds = map[model.MetricType]omKind{
+	model.MetricTypeCounter: omCounter, model.MetricTypeGauge: omGauge, model.MetricTypeHistogram: omHistogram,
+	model.MetricTypeGaugeHistogram: omGaugeHistogram, model.MetricTypeSummary: omSummary,
+	model.MetricTypeInfo: omInfo, model.MetricTypeStateset: omStateset,
+}
+
+// setType gives the family its type.
+func (f *omFamily) setType(t model.MetricType) {
+	f.typ, f.kind, f.suffixes = t, omKinds[t], suffixesOf(t)
+}
+
+// noSuffix is the suffixes of gauges, statesets and unknown families: their samples carry the
+// family's name.
+var noSuffix = []string{""}
+
 func suffixesOf(t model.MetricType) []string {
 	if s, ok := omSuffixes[t]; ok {
 		return s
 	}
-	return []string{""}
+	return noSuffix
 }
 
 // allSuffixes is every suffix any type uses, for telling a clash.
@@ -83,7 +117,8 @@ func (c *omRules) reset() {
 
 // startFamily ends the current family (if any) and begins the family name.
 func (c *omRules) startFamily(name string, typ model.MetricType) {
-	c.fam = omFamily{name: name, typ: typ}
+	c.fam = omFamily{name: name}
+	c.fam.setType(typ)
 	clear(c.groups)
 	c.inGroup, c.groupTs = false, nil
 	c.hist = omHistPoint{}
@@ -98,7 +133,7 @@ func (c *omRules) endFamily() error {
 	if err := c.endHistPoint(); err != nil {
 		return err
 	}
-	if f.unitName != "" && (f.typ == model.MetricTypeInfo || f.typ == model.MetricTypeStateset) {
+	if f.unitName != "" && (f.kind == omInfo || f.kind == omStateset) {
 		return fmt.Errorf("%s %q has a UNIT: an %s has none (remove the UNIT line)", f.typ, f.name, f.typ)
 	}
 	if clash := c.clash(f.name, f.typ); clash != "" {
@@ -126,8 +161,9 @@ func (c *omRules) clash(name string, typ model.MetricType) string {
 		if s == "" {
 			continue
 		}
-		if t, ok := c.families[name+s]; ok {
-			return fmt.Sprintf("its sample name %s is %s family %q", name+s, t, name+s)
+		c.buf = append(append(c.buf[:0], name...), s...)
+		if t, ok := c.families[string(c.buf)]; ok {
+			return fmt.Sprintf("its sample name %s is %s family %q", c.buf, t, c.buf)
 		}
 	}
 	return ""
@@ -158,7 +194,7 @@ func (c *omRules) metadata(kind, name string, typ model.MetricType, unit string)
 	switch kind {
 	case "TYPE":
 		seen = &f.typed
-		f.typ = typ
+		f.setType(typ)
 	case "HELP":
 		seen = &f.helped
 	case "UNIT":
@@ -176,7 +212,6 @@ func (c *omRules) metadata(kind, name string, typ model.MetricType, unit string)
 type omSample struct {
 	name   []byte // the sample's metric name
 	res    *resolved
-	lset   func() labels.Labels // the sample's labels, parsed on demand
 	ts     *int64
 	v      float64
 	ex     *exemplar.Exemplar // nil without one
@@ -206,8 +241,8 @@ func (c *omRules) sample(s omSample) error {
 		return err
 	}
 	if s.ex != nil {
-		allowed := (suffix == "_bucket" && (f.typ == model.MetricTypeHistogram || f.typ == model.MetricTypeGaugeHistogram)) ||
-			(suffix == "_total" && f.typ == model.MetricTypeCounter)
+		allowed := (suffix == "_bucket" && (f.kind == omHistogram || f.kind == omGaugeHistogram)) ||
+			(suffix == "_total" && f.kind == omCounter)
 		if !allowed {
 			return fmt.Errorf("%s: an exemplar on a %s sample: only counter totals and histogram buckets carry exemplars", s.series, typeName(f.typ))
 		}
@@ -217,7 +252,7 @@ func (c *omRules) sample(s omSample) error {
 			return fmt.Errorf("%s: the exemplar's labels are %d characters long; at most 128", s.series, n)
 		}
 	}
-	if f.typ == model.MetricTypeHistogram || f.typ == model.MetricTypeGaugeHistogram {
+	if f.kind == omHistogram || f.kind == omGaugeHistogram {
 		return c.histSample(suffix, s)
 	}
 	return nil
@@ -237,7 +272,7 @@ func (c *omRules) suffixIn(name []byte) (string, bool) {
 		return "", false
 	}
 	rest := name[len(f.name):]
-	for _, s := range suffixesOf(f.typ) {
+	for _, s := range f.suffixes {
 		if string(rest) == s {
 			return s, true
 		}
@@ -250,18 +285,18 @@ func (c *omRules) values(suffix string, s omSample) error {
 	f := &c.fam
 	v := s.v
 	switch {
-	case f.typ == model.MetricTypeStateset:
-		if !s.lset().Has(f.name) {
+	case f.kind == omStateset:
+		if !c.labels().Has(f.name) {
 			return fmt.Errorf("a stateset sample needs the label %q naming its state", f.name)
 		}
 		if v != 0 && v != 1 {
 			return fmt.Errorf("a stateset sample is 0 or 1, not %g", v)
 		}
-	case f.typ == model.MetricTypeInfo:
+	case f.kind == omInfo:
 		if v != 1 {
 			return fmt.Errorf("an info sample is 1, not %g", v)
 		}
-	case f.typ == model.MetricTypeSummary && suffix == "":
+	case f.kind == omSummary && suffix == "":
 		if v < 0 {
 			return fmt.Errorf("a quantile's value is not negative, got %g", v)
 		}
@@ -285,12 +320,12 @@ func (c *omRules) values(suffix string, s omSample) error {
 // back or come and go.
 func (c *omRules) grouping(s omSample) error {
 	f := &c.fam
-	if f.typ == model.MetricTypeInfo {
+	if f.kind == omInfo {
 		return nil // info points cannot be told apart
 	}
 	g := s.res.hash
-	if f.typ == model.MetricTypeStateset {
-		g = labels.NewBuilder(s.lset()).Del(model.MetricNameLabel, f.name).Labels().Hash()
+	if f.kind == omStateset {
+		g = labels.NewBuilder(c.labels()).Del(model.MetricNameLabel, f.name).Labels().Hash()
 	}
 	if c.inGroup && g == c.group {
 		if (s.ts == nil) != (c.groupTs == nil) {
@@ -299,7 +334,10 @@ func (c *omRules) grouping(s omSample) error {
 		if s.ts != nil && *s.ts < *c.groupTs {
 			return fmt.Errorf("%s: the timestamp goes back within a metric point", s.series)
 		}
-	} else if _, seen := c.groups[g]; seen {
+		c.groupTs = s.ts
+		return nil
+	}
+	if _, seen := c.groups[g]; seen {
 		return fmt.Errorf("%s: metric points of family %q are interleaved (a point's samples come together)", s.series, f.name)
 	}
 	c.groups[g] = struct{}{}
@@ -358,7 +396,7 @@ func (c *omRules) endHistPoint() error {
 	h.open = false
 	name := c.fam.name
 	count, sum := "_count", "_sum"
-	if c.fam.typ == model.MetricTypeGaugeHistogram {
+	if c.fam.kind == omGaugeHistogram {
 		count, sum = "_gcount", "_gsum"
 	}
 	switch {
