@@ -96,6 +96,8 @@ func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 		case errors.As(err, &tooMany):
 			t.dropped(ctx, tooMany.Limit+1, "max_series")
 			return fmt.Errorf("%w: the whole scrape is dropped, as Prometheus drops a scrape over its sample_limit (raise max_series, or have the server expose fewer series)", err)
+		case errors.Is(err, exposition.ErrOpenMetricsRule):
+			return err // a metrics payload, breaking a rule of the standard: the error says which
 		case errors.As(err, &syntax):
 			return fmt.Errorf("%w (is the endpoint a Prometheus metrics path, e.g. /metrics?)", err)
 		}

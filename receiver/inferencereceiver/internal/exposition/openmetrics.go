@@ -2,6 +2,7 @@ package exposition // import "github.com/otel-inference/collector/receiver/infer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -417,13 +418,17 @@ func (c *omRules) endHistPoint() error {
 // finish checks the last family.
 func (c *omRules) finish() error { return c.endFamily() }
 
+// ErrOpenMetricsRule is in the chain of a *SyntaxError that breaks a rule of OpenMetrics 1.0 beyond
+// its grammar (see omRules).
+var ErrOpenMetricsRule = errors.New("OpenMetrics 1.0 refuses the whole payload; fix the exporter, or read its text format: headers: {Accept: text/plain}")
+
 // omBroken says, after a broken OpenMetrics rule, what the standard asks and how to read the server
 // anyway.
 func omBroken(err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%w (OpenMetrics 1.0 refuses the whole payload; fix the exporter, or read its text format: headers: {Accept: text/plain})", err)
+	return fmt.Errorf("%w (%w)", err, ErrOpenMetricsRule)
 }
 
 // omLabelProblem is what OpenMetrics refuses in a series' labels that Prometheus's parser reads: a
