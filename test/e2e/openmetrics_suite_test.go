@@ -104,9 +104,10 @@ scrape_configs:
 		if assert.InDelta(t, want, ours[n], 0, "%s: inference_server_up (shouldParse %v):\n%s", n, shouldParse[n], bodies[n]) {
 			oursRight++
 		}
-		if theirs[n] == want {
+		switch theirs[n] {
+		case want:
 			theirsRight++
-		} else if theirs[n] == 1 {
+		case 1:
 			laxer = append(laxer, n)
 		}
 		if theirs[n] == 0 {
