@@ -116,3 +116,25 @@ func TestComponentConfig(t *testing.T) {
 	_, err = ComponentConfig(filepath.Join(dir, "missing.yaml"), id, f)
 	require.Error(t, err)
 }
+
+func TestOpenMetricsCases(t *testing.T) {
+	cases, err := OpenMetricsCases("../../testdata/openmetrics/parsers")
+	require.NoError(t, err)
+	require.Len(t, cases, 211, "testdata/openmetrics/SOURCES.md")
+	good := 0
+	for _, c := range cases {
+		if c.ShouldParse {
+			good++
+		}
+		assert.NotEmpty(t, c.Name)
+	}
+	assert.Equal(t, 44, good)
+	assert.Equal(t, "bad_blank_line", cases[0].Name, "in name order")
+	assert.Equal(t, "a 1\n\n# EOF\n", string(cases[0].Body))
+
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "x"), 0o750))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "x", "test.json"), []byte(`{"type":"proto","file":"m"}`), 0o600))
+	_, err = OpenMetricsCases(dir)
+	require.ErrorContains(t, err, `a "proto" case`)
+}

@@ -1,19 +1,17 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 // TestOpenMetricsSuiteOnTheBinary serves every case of the OpenMetrics parser test suite
@@ -24,22 +22,15 @@ import (
 func TestOpenMetricsSuiteOnTheBinary(t *testing.T) {
 	collectorBin, prometheusBin := binaries(t)
 	prom3 := prometheus3Bin(t)
-	dirs, err := filepath.Glob("../../testdata/openmetrics/parsers/*")
+	cases, err := testbed.OpenMetricsCases("../../testdata/openmetrics/parsers")
 	require.NoError(t, err)
-	require.Len(t, dirs, 211)
+	require.Len(t, cases, 211)
 	bodies := map[string][]byte{}
 	shouldParse := map[string]bool{}
-	for _, d := range dirs {
-		name := filepath.Base(d)
-		var meta struct {
-			ShouldParse bool `json:"shouldParse"`
-		}
-		raw, err := os.ReadFile(filepath.Join(d, "test.json"))
-		require.NoError(t, err)
-		require.NoError(t, json.Unmarshal(raw, &meta))
-		shouldParse[name] = meta.ShouldParse
-		bodies[name], err = os.ReadFile(filepath.Join(d, "metrics"))
-		require.NoError(t, err)
+	names := make([]string, 0, len(cases))
+	for _, c := range cases {
+		bodies[c.Name], shouldParse[c.Name] = c.Body, c.ShouldParse
+		names = append(names, c.Name)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := bodies[strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/metrics")]
@@ -52,11 +43,6 @@ func TestOpenMetricsSuiteOnTheBinary(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	names := make([]string, 0, len(bodies))
-	for n := range bodies {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var servers, targets strings.Builder
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for _, n := range names {

@@ -2,7 +2,6 @@ package exposition
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -21,37 +20,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 const omContentType = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
-type omCase struct {
-	name        string
-	body        []byte
-	shouldParse bool
-}
-
-func omCases(t *testing.T) []omCase {
+func omCases(t *testing.T) []testbed.OpenMetricsCase {
 	t.Helper()
-	dirs, err := filepath.Glob("../../../../testdata/openmetrics/parsers/*")
+	cases, err := testbed.OpenMetricsCases("../../../../testdata/openmetrics/parsers")
 	require.NoError(t, err)
-	require.Len(t, dirs, 211, "testdata/openmetrics/SOURCES.md")
-	var out []omCase
-	for _, d := range dirs {
-		raw, err := os.ReadFile(filepath.Join(d, "test.json"))
-		require.NoError(t, err)
-		var meta struct {
-			Type        string `json:"type"`
-			File        string `json:"file"`
-			ShouldParse bool   `json:"shouldParse"`
-		}
-		require.NoError(t, json.Unmarshal(raw, &meta))
-		require.Equal(t, "text", meta.Type)
-		body, err := os.ReadFile(filepath.Join(d, meta.File))
-		require.NoError(t, err)
-		out = append(out, omCase{name: filepath.Base(d), body: body, shouldParse: meta.ShouldParse})
-	}
-	return out
+	require.Len(t, cases, 211, "testdata/openmetrics/SOURCES.md")
+	return cases
 }
 
 // prometheusParses is what a Prometheus scrape makes of a payload: its OpenMetrics parser read to
@@ -86,17 +66,17 @@ func prometheusParses(b []byte) error {
 func TestOpenMetricsSuite(t *testing.T) {
 	var promWrong []string
 	for _, c := range omCases(t) {
-		prom := prometheusParses(c.body)
-		if (prom == nil) != c.shouldParse {
-			promWrong = append(promWrong, c.name)
+		prom := prometheusParses(c.Body)
+		if (prom == nil) != c.ShouldParse {
+			promWrong = append(promWrong, c.Name)
 		}
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse(c.body, omContentType)
-			if c.shouldParse {
-				require.NoError(t, err, "it must parse:\n%s", c.body)
+		t.Run(c.Name, func(t *testing.T) {
+			_, err := Parse(c.Body, omContentType)
+			if c.ShouldParse {
+				require.NoError(t, err, "it must parse:\n%s", c.Body)
 				return
 			}
-			require.Error(t, err, "it must be refused (Prometheus's parser: %v):\n%s", prom, c.body)
+			require.Error(t, err, "it must be refused (Prometheus's parser: %v):\n%s", prom, c.Body)
 		})
 	}
 	t.Logf("Prometheus's OpenMetrics parser gives the wrong answer on %d of 211 cases: %v", len(promWrong), promWrong)
