@@ -21,7 +21,6 @@ import (
 // cases Prometheus 3 takes although they must be refused are logged.
 func TestOpenMetricsSuiteOnTheBinary(t *testing.T) {
 	collectorBin, prometheusBin := binaries(t)
-	prom3 := prometheus3Bin(t)
 	cases, err := testbed.OpenMetricsCases("../../testdata/openmetrics/parsers")
 	require.NoError(t, err)
 	require.Len(t, cases, 211)
@@ -53,7 +52,7 @@ func TestOpenMetricsSuiteOnTheBinary(t *testing.T) {
 	}
 
 	// Prometheus 3 scrapes the cases itself; Prometheus 2.42 stores what the collector writes.
-	scraper := startPrometheusWith(t, prom3, fmt.Sprintf(`global:
+	scraper := startPrometheusWith(t, prometheus3Bin(t), fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
