@@ -364,9 +364,6 @@ func (c *omRules) histSample(suffix string, s omSample) error {
 	switch suffix {
 	case "_bucket":
 		b := s.res.bound
-		if h.hasCount || h.hasSum || h.hasGsum {
-			return fmt.Errorf("%s: a bucket after the point's _count or _sum (buckets come first)", s.series)
-		}
 		if h.buckets > 0 && b <= h.lastBound {
 			return fmt.Errorf("%s: buckets out of order (le increases)", s.series)
 		}
