@@ -201,3 +201,13 @@ func foldCreatedGauges(mfs map[string]*dto.MetricFamily) {
 		delete(mfs, name)
 	}
 }
+
+// TestOpenMetricsHistogramOrderFree: a histogram point may give _sum and _count before its buckets
+// (some encoders do; the standard orders only the buckets among themselves).
+func TestOpenMetricsHistogramOrderFree(t *testing.T) {
+	body := "# TYPE a histogram\na_sum 3\na_count 2\na_bucket{le=\"1\"} 1\na_bucket{le=\"+Inf\"} 2\n# EOF\n"
+	p, err := Parse([]byte(body), omContentType)
+	require.NoError(t, err)
+	require.Len(t, p.Families, 1)
+	assert.Equal(t, Histogram, p.Families[0].Kind)
+}
