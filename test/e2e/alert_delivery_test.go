@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,20 +18,6 @@ import (
 
 	"github.com/otel-inference/collector/internal/replay"
 )
-
-// alertmanagerBin is Debian's prometheus-alertmanager (`make test` installs it), or ALERTMANAGER_BIN.
-func alertmanagerBin(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("ALERTMANAGER_BIN")
-	if bin == "" {
-		bin = "prometheus-alertmanager"
-	}
-	path, err := exec.LookPath(bin)
-	if err != nil {
-		t.Fatalf("alertmanager not found (%v): `make test` installs Debian's prometheus-alertmanager package", err)
-	}
-	return path
-}
 
 // webhookAlert is the part of Alertmanager's webhook payload the test reads.
 type webhookAlert struct {

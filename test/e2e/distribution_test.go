@@ -102,12 +102,6 @@ func TestAgentToGateway(t *testing.T) {
 	t.Run("lean build", func(t *testing.T) { agentToGateway(t, agentBinary(t), "agent-lean.yaml") })
 }
 
-// agentBinary is the lean agent build (make build), from OTELCOL_INFERENCE_AGENT_BIN.
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	return toolFromEnv(t, "OTELCOL_INFERENCE_AGENT_BIN", "the lean agent", "make build")
-}
-
 func agentToGateway(t *testing.T, collectorBin, agentConfig string) {
 	_, prometheusBin := binaries(t)
 	srv, _ := replayedSequence(t)

@@ -23,12 +23,6 @@ import (
 
 const chartDir = "../../deploy/helm/otelcol-inference"
 
-// helmBin is helm v3.22.0 (`make helm` builds it), from HELM_BIN.
-func helmBin(t *testing.T) string {
-	t.Helper()
-	return toolFromEnv(t, "HELM_BIN", "helm", "make helm")
-}
-
 // rendered is what `helm template` made, each object strictly decoded into its Kubernetes type.
 type rendered struct {
 	text        string

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -12,28 +10,6 @@ import (
 
 	"github.com/otel-inference/collector/internal/replay"
 )
-
-// prometheus3Bin is Prometheus 3 (v0.316.0, `make prometheus3` installs it), from PROMETHEUS3_BIN.
-func prometheus3Bin(t *testing.T) string {
-	t.Helper()
-	return toolFromEnv(t, "PROMETHEUS3_BIN", "Prometheus 3", "make prometheus3")
-}
-
-// toolFromEnv is the path of a tool the Makefile builds and names in env: missing, the test fails
-// under `make e2e` (E2E_REQUIRED) and is skipped under a plain `go test`.
-func toolFromEnv(t *testing.T, env, what, target string) string {
-	t.Helper()
-	bin := os.Getenv(env)
-	if bin == "" {
-		if os.Getenv("E2E_REQUIRED") != "" {
-			t.Fatalf("%s is not set: `make e2e` builds %s (%s)", env, what, target)
-		}
-		t.Skipf("%s is not set; run `make test`", env)
-	}
-	path, err := exec.LookPath(bin)
-	require.NoError(t, err, "%s not found: `%s` builds it", what, target)
-	return path
-}
 
 // TestOTLPBackendPrometheus3 sends the collector's metrics over OTLP/HTTP (the distribution's
 // otlp_http exporter, no remote write) to Prometheus 3's OTLP receiver, the way a user with any
