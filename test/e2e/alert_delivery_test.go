@@ -34,7 +34,7 @@ type webhookAlert struct {
 // labels. A second server that stays healthy raises nothing.
 func TestErrorAlertDeliveredToWebhook(t *testing.T) {
 	collectorBin, prometheusBin := binaries(t)
-	amBin := alertmanagerBin(t)
+	amBin := alertmanagerProgram.path(t)
 
 	// The shipped rules, with the error alert's hold time shortened so the test ends in seconds.
 	src, err := os.ReadFile("../../deploy/prometheus/inference-rules.yaml")

@@ -99,7 +99,7 @@ func TestAgentToGateway(t *testing.T) {
 	collectorBin, _ := binaries(t)
 	t.Run("full build", func(t *testing.T) { agentToGateway(t, collectorBin, "agent.yaml") })
 	// The lean build runs both roles: agent-lean.yaml (host.name from the environment) and the gateway.
-	t.Run("lean build", func(t *testing.T) { agentToGateway(t, agentBinary(t), "agent-lean.yaml") })
+	t.Run("lean build", func(t *testing.T) { agentToGateway(t, agentProgram.path(t), "agent-lean.yaml") })
 }
 
 func agentToGateway(t *testing.T, collectorBin, agentConfig string) {

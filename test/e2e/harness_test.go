@@ -25,53 +25,40 @@ import (
 // stays a unit run. With E2E_REQUIRED set (make test sets it), a missing binary fails instead.
 func binaries(t *testing.T) (collector, prometheus string) {
 	t.Helper()
-	collector = tool(t, "OTELCOL_INFERENCE_BIN", "", "the distribution", "make build")
-	prometheus = tool(t, "PROMETHEUS_BIN", "prometheus", "prometheus", "`make test` installs Debian's prometheus package")
-	return collector, prometheus
+	return collectorProgram.path(t), prom2Program.path(t)
 }
 
-// tool is the path of a program the tests run: the one env names, else fallback on the PATH ("" for
-// none). When neither is given the test fails under `make e2e` (E2E_REQUIRED) and is skipped under a
-// plain `go test`; one that cannot be found fails it. how says what provides the program.
-func tool(t *testing.T, env, fallback, what, how string) string {
+// program is one the tests run: the one env names, else fallback on the PATH ("" for none); how
+// says what provides it.
+type program struct{ env, fallback, what, how string }
+
+// The programs the end-to-end tests run.
+var (
+	collectorProgram    = program{"OTELCOL_INFERENCE_BIN", "", "the distribution", "make build"}
+	agentProgram        = program{"OTELCOL_INFERENCE_AGENT_BIN", "", "the lean agent build", "make build"}
+	prom2Program        = program{"PROMETHEUS_BIN", "prometheus", "Prometheus 2", "`make test` (Debian's prometheus package)"}
+	prom3Program        = program{"PROMETHEUS3_BIN", "", "Prometheus 3 v0.316.0", "make prometheus3"}
+	helmProgram         = program{"HELM_BIN", "", "helm v3.22.0", "make helm"}
+	alertmanagerProgram = program{"ALERTMANAGER_BIN", "prometheus-alertmanager", "Alertmanager", "`make test` (Debian's prometheus-alertmanager package)"}
+)
+
+// path finds the program. When neither env nor a fallback names it, the test fails under `make e2e`
+// (E2E_REQUIRED) and is skipped under a plain `go test`; one that cannot be found fails it.
+func (p program) path(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv(env)
+	bin := os.Getenv(p.env)
 	if bin == "" {
-		bin = fallback
+		bin = p.fallback
 	}
 	if bin == "" {
 		if os.Getenv("E2E_REQUIRED") != "" {
-			t.Fatalf("%s is not set: %s provides %s", env, how, what)
+			t.Fatalf("%s is not set: %s provides %s", p.env, p.how, p.what)
 		}
-		t.Skipf("%s is not set; run `make test` for the end-to-end tests", env)
+		t.Skipf("%s is not set; run `make test` for the end-to-end tests", p.env)
 	}
 	path, err := exec.LookPath(bin)
-	require.NoError(t, err, "%s not found: %s provides it", what, how)
+	require.NoError(t, err, "%s not found: %s provides it", p.what, p.how)
 	return path
-}
-
-// prometheus3Bin is Prometheus 3 v0.316.0, from PROMETHEUS3_BIN.
-func prometheus3Bin(t *testing.T) string {
-	t.Helper()
-	return tool(t, "PROMETHEUS3_BIN", "", "Prometheus 3", "make prometheus3")
-}
-
-// agentBinary is the lean agent build, from OTELCOL_INFERENCE_AGENT_BIN.
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	return tool(t, "OTELCOL_INFERENCE_AGENT_BIN", "", "the lean agent", "make build")
-}
-
-// helmBin is helm v3.22.0, from HELM_BIN.
-func helmBin(t *testing.T) string {
-	t.Helper()
-	return tool(t, "HELM_BIN", "", "helm", "make helm")
-}
-
-// alertmanagerBin is Debian's prometheus-alertmanager (`make test` installs it), or ALERTMANAGER_BIN.
-func alertmanagerBin(t *testing.T) string {
-	t.Helper()
-	return tool(t, "ALERTMANAGER_BIN", "prometheus-alertmanager", "alertmanager", "`make test` installs Debian's prometheus-alertmanager package")
 }
 
 // freePort returns a loopback port that was free a moment ago.

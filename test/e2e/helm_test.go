@@ -41,7 +41,7 @@ func helmTemplate(t *testing.T, release string, args ...string) (string, error) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, helmBin(t), append([]string{"template", release, chartDir, "--namespace", "observability"}, args...)...)
+	cmd := exec.CommandContext(ctx, helmProgram.path(t), append([]string{"template", release, chartDir, "--namespace", "observability"}, args...)...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {

@@ -52,7 +52,7 @@ func TestOpenMetricsSuiteOnTheBinary(t *testing.T) {
 	}
 
 	// Prometheus 3 scrapes the cases itself; Prometheus 2.42 stores what the collector writes.
-	scraper := startPrometheusWith(t, prometheus3Bin(t), fmt.Sprintf(`global:
+	scraper := startPrometheusWith(t, prom3Program.path(t), fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:

@@ -18,7 +18,7 @@ import (
 // with the server's name promoted from the resource.
 func TestOTLPBackendPrometheus3(t *testing.T) {
 	collectorBin, _ := binaries(t)
-	prom3 := prometheus3Bin(t)
+	prom3 := prom3Program.path(t)
 	srv := replayedVLLM(t, 120, func(k int) replay.Counts {
 		return replay.Counts{Length: 10 + 9*float64(k), Stop: 5, Abort: 2, Error: 1 + float64(k)}
 	})

@@ -20,7 +20,7 @@ import (
 // the same data lands.
 func TestRemoteWrite2(t *testing.T) {
 	collectorBin, prometheus2 := binaries(t)
-	prom3 := prometheus3Bin(t)
+	prom3 := prom3Program.path(t)
 	for _, tc := range []struct {
 		name, bin string
 		flags     []string
