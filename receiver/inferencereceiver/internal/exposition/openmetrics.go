@@ -29,8 +29,10 @@ type omRules struct {
 	groups   map[uint64]struct{} // metric points of the current family read so far
 	group    uint64
 	inGroup  bool
-	groupTs  *int64
-	hist     omHistPoint
+	// groupTs is the timestamp of the point's last sample (hasGroupTs: whether it had one).
+	groupTs    int64
+	hasGroupTs bool
+	hist       omHistPoint
 	// labels parses the labels of the sample being checked (for statesets only).
 	labels func() labels.Labels
 	buf    []byte
@@ -113,15 +115,16 @@ func (c *omRules) reset() {
 		c.groups = make(map[uint64]struct{})
 	}
 	clear(c.families)
-	c.startFamily("", model.MetricTypeUnknown)
+	c.startFamily("")
 }
 
-// startFamily ends the current family (if any) and begins the family name.
-func (c *omRules) startFamily(name string, typ model.MetricType) {
+// startFamily begins the family name, of unknown type until a TYPE line says (the caller has ended
+// the family before it).
+func (c *omRules) startFamily(name string) {
 	c.fam = omFamily{name: name}
-	c.fam.setType(typ)
+	c.fam.setType(model.MetricTypeUnknown)
 	clear(c.groups)
-	c.inGroup, c.groupTs = false, nil
+	c.inGroup, c.hasGroupTs = false, false
 	c.hist = omHistPoint{}
 }
 
@@ -135,7 +138,7 @@ func (c *omRules) endFamily() error {
 		return err
 	}
 	if f.unitName != "" && (f.kind == omInfo || f.kind == omStateset) {
-		return fmt.Errorf("%s %q has a UNIT: an %s has none (remove the UNIT line)", f.typ, f.name, f.typ)
+		return fmt.Errorf("%s %q has a UNIT: a family of type %s has none (remove the UNIT line)", f.typ, f.name, f.typ)
 	}
 	if clash := c.clash(f.name, f.typ); clash != "" {
 		return fmt.Errorf("family %q: %s (family names must be unique, sample names included)", f.name, clash)
@@ -185,7 +188,7 @@ func (c *omRules) metadata(kind, name string, typ model.MetricType, unit string)
 		if err := c.endFamily(); err != nil {
 			return err
 		}
-		c.startFamily(name, model.MetricTypeUnknown)
+		c.startFamily(name)
 	}
 	f := &c.fam
 	if f.samples > 0 {
@@ -228,7 +231,7 @@ func (c *omRules) sample(s omSample) error {
 		if err := c.endFamily(); err != nil {
 			return err
 		}
-		c.startFamily(string(s.name), model.MetricTypeUnknown)
+		c.startFamily(string(s.name))
 		suffix = ""
 	}
 	f.samples++
@@ -328,21 +331,25 @@ func (c *omRules) grouping(s omSample) error {
 	if f.kind == omStateset {
 		g = labels.NewBuilder(c.labels()).Del(model.MetricNameLabel, f.name).Labels().Hash()
 	}
+	ts, hasTs := int64(0), s.ts != nil
+	if hasTs {
+		ts = *s.ts
+	}
 	if c.inGroup && g == c.group {
-		if (s.ts == nil) != (c.groupTs == nil) {
+		if hasTs != c.hasGroupTs {
 			return fmt.Errorf("%s: a timestamp on some samples of a metric point but not on others", s.series)
 		}
-		if s.ts != nil && *s.ts < *c.groupTs {
+		if hasTs && ts < c.groupTs {
 			return fmt.Errorf("%s: the timestamp goes back within a metric point", s.series)
 		}
-		c.groupTs = s.ts
+		c.groupTs = ts
 		return nil
 	}
 	if _, seen := c.groups[g]; seen {
 		return fmt.Errorf("%s: metric points of family %q are interleaved (a point's samples come together)", s.series, f.name)
 	}
 	c.groups[g] = struct{}{}
-	c.group, c.inGroup, c.groupTs = g, true, s.ts
+	c.group, c.inGroup, c.groupTs, c.hasGroupTs = g, true, ts, hasTs
 	return nil
 }
 
