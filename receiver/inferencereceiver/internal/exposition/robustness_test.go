@@ -240,3 +240,29 @@ func TestParseFromChunkEndsOnNewline(t *testing.T) {
 	require.NotNil(t, p.Family("h"))
 	assert.InDelta(t, 2.0, p.Family("h").Series[0].Value, 0)
 }
+
+// TestBoundLabelErrors: a bucket without le, or with an le or quantile that is not a number, is a
+// syntax error naming the family, the line and the value.
+func TestBoundLabelErrors(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"# TYPE h histogram\nh_bucket 1\n", `line 2: histogram "h": a _bucket sample has no le label`},
+		{"# TYPE h histogram\nh_bucket{le=\"x\"} 1\n", `line 2: histogram "h": bad le="x"`},
+		{"# TYPE s summary\ns 1\n", `line 2: summary "s": a sample has no quantile label`},
+		{"# TYPE s summary\ns{quantile=\"half\"} 1\n", `line 2: summary "s": bad quantile="half"`},
+		{"a 1\nb 2\n", ""},
+	} {
+		_, err := Parse([]byte(tc.body), ContentTypeText)
+		if tc.want == "" {
+			require.NoError(t, err)
+			continue
+		}
+		var se *SyntaxError
+		require.ErrorAs(t, err, &se, tc.body)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+	// A NUL byte is allowed in HELP text (any UTF-8), nowhere else.
+	_, err := Parse([]byte("# HELP a he\x00lp\n# TYPE a gauge\na 1\n"), ContentTypeText)
+	require.NoError(t, err)
+	_, err = Parse([]byte("# HELP a help\na\x00 1\n"), ContentTypeText)
+	require.ErrorContains(t, err, "NUL byte")
+}
