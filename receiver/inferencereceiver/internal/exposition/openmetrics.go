@@ -62,8 +62,13 @@ type omHistPoint struct {
 }
 
 // omSuffixes are the sample-name suffixes each type's samples carry (OpenMetrics 1.0, "Suffixes").
+//
+// A counter's samples may also carry the family's own name ("" here), as in the text format
+// (`# TYPE x_total counter` with `x_total 1`, or `x 1`): OpenMetrics names them x_total, but
+// Prometheus reads both, the OpenMetrics suite has no case against it, and exposers that announce
+// OpenMetrics write them (the remote-write compliance suite's targets among them).
 var omSuffixes = map[model.MetricType][]string{
-	model.MetricTypeCounter:        {"_total", "_created"},
+	model.MetricTypeCounter:        {"_total", "_created", ""},
 	model.MetricTypeSummary:        {"", "_count", "_sum", "_created"},
 	model.MetricTypeHistogram:      {"_count", "_sum", "_bucket", "_created"},
 	model.MetricTypeGaugeHistogram: {"_gcount", "_gsum", "_bucket"},
@@ -246,7 +251,7 @@ func (c *omRules) sample(s omSample) error {
 	}
 	if s.ex != nil {
 		allowed := (suffix == "_bucket" && (f.kind == omHistogram || f.kind == omGaugeHistogram)) ||
-			(suffix == "_total" && f.kind == omCounter)
+			((suffix == "_total" || suffix == "") && f.kind == omCounter)
 		if !allowed {
 			return fmt.Errorf("%s: an exemplar on a %s sample: only counter totals and histogram buckets carry exemplars", s.series, typeName(f.typ))
 		}
@@ -304,6 +309,9 @@ func (c *omRules) values(suffix string, s omSample) error {
 		if v < 0 {
 			return fmt.Errorf("a quantile's value is not negative, got %g", v)
 		}
+	}
+	if suffix == "" && f.kind == omCounter {
+		suffix = "_total" // a counter's value under the family's own name
 	}
 	switch suffix {
 	case "_total", "_sum", "_count", "_bucket", "_gcount", "_gsum":

@@ -211,3 +211,21 @@ func TestOpenMetricsHistogramOrderFree(t *testing.T) {
 	require.Len(t, p.Families, 1)
 	assert.Equal(t, Histogram, p.Families[0].Kind)
 }
+
+// TestOpenMetricsCounterTextNames: a counter whose samples carry the family's own name, as in the
+// text format, is read as Prometheus reads it (the remote-write compliance suite's targets expose
+// counters so), exemplars and all; its values are still held to a counter's rules.
+func TestOpenMetricsCounterTextNames(t *testing.T) {
+	for _, body := range []string{
+		"# TYPE request_count counter\nrequest_count 1000 # {trace_id=\"abc123\"} 999 1234567890.123\n# EOF\n",
+		"# TYPE http_requests_total counter\nhttp_requests_total 1000 # {trace_id=\"abc\",span_id=\"def\"} 999 1234567890.5\n# EOF\n",
+	} {
+		p, err := Parse([]byte(body), omContentType)
+		require.NoError(t, err, body)
+		require.Len(t, p.Families, 1, body)
+		require.Len(t, p.Families[0].Series, 1)
+		assert.Len(t, p.Families[0].Series[0].Exemplars, 1, body)
+	}
+	_, err := Parse([]byte("# TYPE a counter\na -1\n# EOF\n"), omContentType)
+	require.ErrorContains(t, err, "not negative")
+}
