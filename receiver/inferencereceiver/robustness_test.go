@@ -8,12 +8,14 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
@@ -371,4 +373,35 @@ func itoa(i int) string {
 			return string(buf[n:])
 		}
 	}
+}
+
+// A server whose OpenMetrics output breaks the standard's rules fails the scrape with the rule and
+// the way out, and the way out works: `headers: {Accept: text/plain}` reads its text format.
+func TestOpenMetricsRuleBrokenAndTheWayOut(t *testing.T) {
+	var lastAccept atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lastAccept.Store(r.Header.Get("Accept"))
+		if strings.Contains(r.Header.Get("Accept"), "application/openmetrics-text") {
+			w.Header().Set("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+			_, _ = w.Write([]byte("# TYPE app_requests counter\napp_requests_total NaN\n# EOF\n"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_, _ = w.Write([]byte("# TYPE app_requests_total counter\napp_requests_total NaN\n"))
+	}))
+	defer srv.Close()
+
+	md, err := scrapeOnce(t, testConfig(serverConfig("app", srv.URL+"/metrics", "prometheus")))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a _total sample is not NaN")
+	assert.Contains(t, err.Error(), "headers: {Accept: text/plain}")
+	assert.NotContains(t, err.Error(), "is the endpoint a Prometheus metrics path", "it is one")
+	assert.Equal(t, "parse_error", scrapeErrorKind(md))
+
+	cfg := serverConfig("app", srv.URL+"/metrics", "prometheus")
+	cfg.Headers = configopaque.MapList{{Name: "Accept", Value: "text/plain"}}
+	md, err = scrapeOnce(t, testConfig(cfg))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), upOf(md))
+	assert.Equal(t, "text/plain", lastAccept.Load(), "the configured header replaces the receiver's")
 }
