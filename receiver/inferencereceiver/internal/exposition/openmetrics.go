@@ -61,20 +61,6 @@ type omHistPoint struct {
 	negBucket                          bool
 }
 
-// omSuffixes are the sample-name suffixes each type's samples carry (OpenMetrics 1.0, "Suffixes").
-//
-// A counter's samples may also carry the family's own name ("" here), as in the text format
-// (`# TYPE x_total counter` with `x_total 1`, or `x 1`): OpenMetrics names them x_total, but
-// Prometheus reads both, the OpenMetrics suite has no case against it, and exposers that announce
-// OpenMetrics write them (the remote-write compliance suite's targets among them).
-var omSuffixes = map[model.MetricType][]string{
-	model.MetricTypeCounter:        {"_total", "_created", ""},
-	model.MetricTypeSummary:        {"", "_count", "_sum", "_created"},
-	model.MetricTypeHistogram:      {"_count", "_sum", "_bucket", "_created"},
-	model.MetricTypeGaugeHistogram: {"_gcount", "_gsum", "_bucket"},
-	model.MetricTypeInfo:           {"_info"},
-}
-
 // omKind is a family's type, for the checks made on every sample.
 type omKind uint8
 
@@ -89,26 +75,42 @@ const (
 	omStateset
 )
 
-var omKinds = map[model.MetricType]omKind{
-	model.MetricTypeCounter: omCounter, model.MetricTypeGauge: omGauge, model.MetricTypeHistogram: omHistogram,
-	model.MetricTypeGaugeHistogram: omGaugeHistogram, model.MetricTypeSummary: omSummary,
-	model.MetricTypeInfo: omInfo, model.MetricTypeStateset: omStateset,
+// omType is a type's kind and the sample-name suffixes its samples carry (OpenMetrics 1.0,
+// "Suffixes"; "" is the family's own name).
+//
+// A counter's samples may also carry the family's own name, as in the text format
+// (`# TYPE x_total counter` with `x_total 1`, or `x 1`): OpenMetrics names them x_total, but
+// Prometheus reads both, the OpenMetrics suite has no case against it, and exposers that announce
+// OpenMetrics write them (the remote-write compliance suite's targets among them).
+type omType struct {
+	kind     omKind
+	suffixes []string
+}
+
+var omTypes = map[model.MetricType]omType{
+	model.MetricTypeCounter:        {omCounter, []string{"_total", "_created", ""}},
+	model.MetricTypeGauge:          {omGauge, []string{""}},
+	model.MetricTypeHistogram:      {omHistogram, []string{"_count", "_sum", "_bucket", "_created"}},
+	model.MetricTypeGaugeHistogram: {omGaugeHistogram, []string{"_gcount", "_gsum", "_bucket"}},
+	model.MetricTypeSummary:        {omSummary, []string{"", "_count", "_sum", "_created"}},
+	model.MetricTypeInfo:           {omInfo, []string{"_info"}},
+	model.MetricTypeStateset:       {omStateset, []string{""}},
+}
+
+// unknownType is the type of a family without a TYPE line (or of type unknown).
+var unknownType = omType{omUnknown, []string{""}}
+
+func typeOf(t model.MetricType) omType {
+	if ot, ok := omTypes[t]; ok {
+		return ot
+	}
+	return unknownType
 }
 
 // setType gives the family its type.
 func (f *omFamily) setType(t model.MetricType) {
-	f.typ, f.kind, f.suffixes = t, omKinds[t], suffixesOf(t)
-}
-
-// noSuffix is the suffixes of gauges, statesets and unknown families: their samples carry the
-// family's name.
-var noSuffix = []string{""}
-
-func suffixesOf(t model.MetricType) []string {
-	if s, ok := omSuffixes[t]; ok {
-		return s
-	}
-	return noSuffix
+	ot := typeOf(t)
+	f.typ, f.kind, f.suffixes = t, ot.kind, ot.suffixes
 }
 
 // allSuffixes is every suffix any type uses, for telling a clash.
@@ -166,7 +168,7 @@ func (c *omRules) clash(name string, typ model.MetricType) string {
 			return fmt.Sprintf("it is a sample name of %s %q", t, base)
 		}
 	}
-	for _, s := range suffixesOf(typ) {
+	for _, s := range typeOf(typ).suffixes {
 		if s == "" {
 			continue
 		}
@@ -179,7 +181,7 @@ func (c *omRules) clash(name string, typ model.MetricType) string {
 }
 
 func hasSuffix(t model.MetricType, s string) bool {
-	for _, x := range suffixesOf(t) {
+	for _, x := range typeOf(t).suffixes {
 		if x == s {
 			return true
 		}
@@ -450,10 +452,17 @@ func omLabelProblem(series []byte, kind Kind, role sampleRole, bound float64) st
 	if len(series) >= 2 && series[len(series)-2] == ',' && series[len(series)-1] == '}' {
 		return "a comma before the closing brace"
 	}
-	// Prometheus's parser hands le and quantile back normalised: the spelling is read from the line.
+	// Prometheus's parser hands le and quantile back normalised: the spelling of an infinity is read
+	// from the line (only then, as this runs for every new line of either format).
 	canonical := func(name string, v float64) bool {
+		if math.IsNaN(v) {
+			return false
+		}
+		if !math.IsInf(v, 0) {
+			return true
+		}
 		s, ok := rawLabel(series, name)
-		return !math.IsNaN(v) && (!math.IsInf(v, 0) || !ok || s == "+Inf" || s == "-Inf")
+		return !ok || s == "+Inf" || s == "-Inf"
 	}
 	switch {
 	case kind == Histogram && role == roleBucket && !canonical("le", bound):

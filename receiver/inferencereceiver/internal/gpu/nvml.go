@@ -263,10 +263,10 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) (hea
 		out.record(names.HwTemperature, a, float64(c), "hw.sensor_location", "gpu")
 	}
 	for _, c := range []struct {
-		kind nvml.ClockType
-		name string
-	}{{nvml.CLOCK_SM, "sm"}, {nvml.CLOCK_MEM, "memory"}} {
-		if mhz, ret := dev.GetClockInfo(c.kind); r.read("hw.gpu.clock.frequency "+c.name, ret) {
+		kind       nvml.ClockType
+		name, what string
+	}{{nvml.CLOCK_SM, "sm", "hw.gpu.clock.frequency sm"}, {nvml.CLOCK_MEM, "memory", "hw.gpu.clock.frequency memory"}} {
+		if mhz, ret := dev.GetClockInfo(c.kind); r.read(c.what, ret) {
 			out.record(names.HwGPUClockFrequency, a, float64(mhz)*1e6, "hw.gpu.clock.type", c.name)
 		}
 	}
@@ -281,10 +281,10 @@ func (r *reader) readDevice(dev nvml.Device, a deviceAttrs, out *metricSet) (hea
 		h.hwSlowdown = reasons&hwSlowdownReasons != 0
 	}
 	for _, e := range []struct {
-		kind nvml.MemoryErrorType
-		name string
-	}{{nvml.MEMORY_ERROR_TYPE_CORRECTED, "corrected"}, {nvml.MEMORY_ERROR_TYPE_UNCORRECTED, "uncorrected"}} {
-		if n, ret := dev.GetTotalEccErrors(e.kind, nvml.AGGREGATE_ECC); r.read("hw.errors "+e.name, ret) {
+		kind       nvml.MemoryErrorType
+		name, what string
+	}{{nvml.MEMORY_ERROR_TYPE_CORRECTED, "corrected", "hw.errors corrected"}, {nvml.MEMORY_ERROR_TYPE_UNCORRECTED, "uncorrected", "hw.errors uncorrected"}} {
+		if n, ret := dev.GetTotalEccErrors(e.kind, nvml.AGGREGATE_ECC); r.read(e.what, ret) {
 			out.record(names.HwErrors, a, float64(n), "error.type", e.name)
 		}
 	}
