@@ -25,7 +25,9 @@ type Config struct {
 
 	// Servers are the model servers to scrape.
 	Servers []ServerConfig `mapstructure:"servers"`
-	// GPU reads this host's NVIDIA GPUs through NVML.
+	// Discovery finds more servers: this host's model-server processes, this node's pods.
+	Discovery DiscoveryConfig `mapstructure:"discovery"`
+	// GPU reads this host's NVIDIA GPUs through NVML and AMD GPUs through sysfs.
 	GPU GPUConfig `mapstructure:"gpu"`
 
 	_ struct{}
@@ -201,9 +203,10 @@ func (cfg *Config) Validate() error {
 	case cfg.CollectionInterval > 0 && cfg.Timeout > cfg.CollectionInterval:
 		errs = append(errs, fmt.Errorf(`"timeout" (%s) must not be longer than "collection_interval" (%s): a server would be scraped again before its last scrape gave up`, cfg.Timeout, cfg.CollectionInterval))
 	}
-	if len(cfg.Servers) == 0 && !cfg.GPU.Enabled {
-		errs = append(errs, errors.New(`"servers" must list at least one server (or enable "gpu")`))
+	if len(cfg.Servers) == 0 && !cfg.GPU.Enabled && !cfg.Discovery.enabled() {
+		errs = append(errs, errors.New(`"servers" must list at least one server (or enable "discovery" or "gpu")`))
 	}
+	errs = append(errs, cfg.Discovery.validate(cfg.CollectionInterval)...)
 	if _, err := cfg.GPU.deviceList(); err != nil {
 		errs = append(errs, err)
 	}

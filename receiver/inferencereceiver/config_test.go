@@ -47,7 +47,7 @@ func TestLoadConfigCustom(t *testing.T) {
 
 func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 	_, err := loadConfig(t, component.NewIDWithName(metadata.Type, "no_servers"))
-	require.ErrorContains(t, err, `"servers" must list at least one server (or enable "gpu")`)
+	require.ErrorContains(t, err, `"servers" must list at least one server (or enable "discovery" or "gpu")`)
 
 	_, err = loadConfig(t, component.NewIDWithName(metadata.Type, "gpu_bad_devices"))
 	require.ErrorContains(t, err, `"gpu.devices" must be "all" or a list of GPU indexes and UUIDs`)

@@ -36,6 +36,7 @@ func createDefaultConfig() component.Config {
 		ControllerConfig:     cc,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		GPU:                  GPUConfig{Enabled: true, Processes: true, PodResourcesSocket: kubepod.DefaultSocket}, // devices unset: all
+		Discovery:            DiscoveryConfig{Kubernetes: KubernetesDiscoveryConfig{Annotations: true}},
 	}
 }
 

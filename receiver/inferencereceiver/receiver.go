@@ -3,6 +3,7 @@ package inferencereceiver // import "github.com/otel-inference/collector/receive
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
@@ -21,9 +22,10 @@ import (
 // its timeout and nothing else; Shutdown cancels the scrapes in flight first, so that it returns at
 // once.
 type inferenceReceiver struct {
-	servers *serverGroup
-	parts   []receiver.Metrics
-	started []receiver.Metrics
+	servers    *serverGroup
+	discovered *discoveredServers
+	parts      []receiver.Metrics
+	started    []receiver.Metrics
 }
 
 // scrapeErrorMessage is what scraperhelper logs, at error level and with a stack trace, for every
@@ -36,7 +38,8 @@ func newInferenceReceiver(cfg *Config, set receiver.Settings, next consumer.Metr
 	// The GPUs' energy, attributed to the servers whose processes use them, is reported by each
 	// server's scrape on its own resource (so that a ratio of energy to tokens can be taken there).
 	energy := gpu.NewServerLedger()
-	if len(cfg.Servers) > 0 {
+	local := localNames(cfg)
+	if len(cfg.Servers) > 0 || cfg.Discovery.enabled() {
 		g, err := newServerGroup(cfg, set)
 		if err != nil {
 			return nil, err
@@ -62,9 +65,17 @@ func newInferenceReceiver(cfg *Config, set receiver.Settings, next consumer.Metr
 			}
 			r.parts = append(r.parts, ctrl)
 		}
+		if cfg.Discovery.enabled() {
+			r.discovered = newDiscoveredServers(cfg, g, quiet, next, local)
+		}
 	}
 	if cfg.GPU.Enabled {
-		gs := newGPUScraper(cfg, set, energy)
+		listed := localServers(cfg.Servers, local)
+		servers := fixedServers(listed)
+		if d := r.discovered; d != nil {
+			servers = func() []gpu.Server { return append(slices.Clone(listed), d.joinServers()...) }
+		}
+		gs := newGPUScraper(cfg, set, energy, servers)
 		sc, err := scraper.NewMetrics(gs.scrape, scraper.WithStart(gs.start), scraper.WithShutdown(gs.shutdown))
 		if err != nil {
 			return nil, err
@@ -87,12 +98,21 @@ func (r *inferenceReceiver) Start(ctx context.Context, host component.Host) erro
 		}
 		r.started = append(r.started, p)
 	}
+	if r.discovered != nil {
+		if err := r.discovered.start(ctx, host); err != nil {
+			return errors.Join(err, r.Shutdown(ctx))
+		}
+	}
 	return nil
 }
 
 // Shutdown cancels the scrapes in flight, then stops every controller (at once: each waits for its
 // own scrape to return).
 func (r *inferenceReceiver) Shutdown(ctx context.Context) error {
+	if r.discovered != nil {
+		r.discovered.close(ctx)
+		r.discovered = nil
+	}
 	if r.servers != nil {
 		r.servers.shutdown()
 	}

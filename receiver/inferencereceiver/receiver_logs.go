@@ -38,7 +38,7 @@ func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, 
 			Devices:     devices,
 			LibraryPath: rCfg.GPU.LibraryPath,
 			SysfsRoot:   rCfg.GPU.SysfsRoot,
-			Servers:     localServers(rCfg.Servers, append([]string{host}, rCfg.GPU.LocalAddresses...)),
+			Servers:     fixedServers(localServers(rCfg.Servers, append([]string{host}, rCfg.GPU.LocalAddresses...))),
 			OnXid:       x.emit,
 		}, set.Logger)
 	}

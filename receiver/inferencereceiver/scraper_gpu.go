@@ -24,7 +24,7 @@ type gpuScraper struct {
 	disabled map[string]bool
 }
 
-func newGPUScraper(cfg *Config, set receiver.Settings, energy *gpu.ServerLedger) *gpuScraper {
+func newGPUScraper(cfg *Config, set receiver.Settings, energy *gpu.ServerLedger, servers func() []gpu.Server) *gpuScraper {
 	devices, _ := cfg.GPU.deviceList() // validated
 	host, _ := os.Hostname()
 	return &gpuScraper{
@@ -38,10 +38,13 @@ func newGPUScraper(cfg *Config, set receiver.Settings, energy *gpu.ServerLedger)
 			SysfsRoot:    cfg.GPU.SysfsRoot,
 			Energy:       energy,
 			PodResources: podLister(cfg.GPU.PodResourcesSocket),
-			Servers:      localServers(cfg.Servers, append([]string{host}, cfg.GPU.LocalAddresses...)),
+			Servers:      servers,
 		}, set.Logger),
 	}
 }
+
+// fixedServers is a list of servers that does not change, for the GPU join.
+func fixedServers(s []gpu.Server) func() []gpu.Server { return func() []gpu.Server { return s } }
 
 // localServers are the configured servers on this host (loopback, or one of its names and
 // addresses), by port: the GPU processes listening on them are joined to their names.

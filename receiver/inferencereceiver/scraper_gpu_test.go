@@ -30,7 +30,7 @@ func (f fakeReader) Scrape(_ context.Context, _ time.Time, ms pmetric.MetricSlic
 func TestGPUMetricsCanBeTurnedOff(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Metrics.NvidiaGpuClockEventActive.Enabled = false
-	g := newGPUScraper(cfg, receivertest.NewNopSettings(metadata.Type), nil)
+	g := newGPUScraper(cfg, receivertest.NewNopSettings(metadata.Type), nil, fixedServers(nil))
 	g.reader = fakeReader{names: []string{"hw.power", "nvidia.gpu.clock_event.active"}}
 	md, err := g.scrape(context.Background())
 	require.NoError(t, err)

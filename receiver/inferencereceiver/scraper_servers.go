@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-inference/collector/internal/errkind"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/discovery"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
@@ -135,6 +136,14 @@ type target struct {
 	port    int64
 	src     source
 
+	// disc is what discovery found of the server (nil for a listed one).
+	disc *discovery.Endpoint
+	// stop ends the target's scrape in flight: at Shutdown, or when a discovered server goes.
+	stop   context.Context
+	cancel context.CancelFunc
+	// last is a discovered server's last successful scrape, marked stale when it goes.
+	last pmetric.Metrics
+
 	// failing is the kind of the failure last logged ("" while the server answers), so that a
 	// server that stays down is logged once per kind of failure, not every scrape.
 	failing string
@@ -145,6 +154,11 @@ type target struct {
 }
 
 func (g *serverGroup) newTarget(sc *ServerConfig) (*target, error) {
+	return g.newDiscoveredTarget(sc, nil)
+}
+
+// newDiscoveredTarget is a target for a server discovery found (disc; nil for a listed server).
+func (g *serverGroup) newDiscoveredTarget(sc *ServerConfig, disc *discovery.Endpoint) (*target, error) {
 	endpoint := redactURL(sc.Endpoint)
 	label := endpoint
 	if sc.Name != "" {
@@ -163,6 +177,11 @@ func (g *serverGroup) newTarget(sc *ServerConfig) (*target, error) {
 		address:     address,
 		port:        port,
 		errorCounts: map[string]int64{},
+		disc:        disc,
+	}
+	t.stop, t.cancel = context.WithCancel(g.stop)
+	if disc != nil {
+		t.last = pmetric.NewMetrics()
 	}
 	switch sc.Flavor {
 	case schema.FlavorOllama:
@@ -172,6 +191,7 @@ func (g *serverGroup) newTarget(sc *ServerConfig) (*target, error) {
 	default:
 		src, err := newPromSource(t)
 		if err != nil {
+			t.cancel()
 			return nil, fmt.Errorf("server %q: %w", label, err)
 		}
 		t.src = src
@@ -228,7 +248,7 @@ func hostPort(endpoint string) (string, int64) {
 func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(t.g.stop, cancel)()
+	defer context.AfterFunc(t.stop, cancel)()
 
 	began := time.Now()
 	now := pcommon.NewTimestampFromTime(began)
@@ -245,8 +265,9 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	case <-ctx.Done():
 		err = kindErr(errkind.Timeout, fmt.Errorf("server %q: no scrape slot free within %s (more than %d servers are being scraped at once)", t.label, t.timeout, maxParallelScrapes))
 	}
-	if err != nil && t.g.stop.Err() != nil {
-		// Canceled by Shutdown: not the server's failure, and nothing to report.
+	if err != nil && t.stop.Err() != nil {
+		// Canceled by Shutdown (or the server is gone): not the server's failure, and nothing to
+		// report.
 		return pmetric.NewMetrics(), nil
 	}
 	if err == nil {
@@ -293,6 +314,9 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	if err != nil {
 		return out, scrapererror.NewPartialScrapeError(err, 1)
 	}
+	if t.disc != nil {
+		out.CopyTo(t.last)
+	}
 	return out, nil
 }
 
@@ -327,6 +351,9 @@ func (t *target) resource() pcommon.Resource {
 	rb.SetServiceInstanceID(net.JoinHostPort(t.address, strconv.FormatInt(t.port, 10)))
 	if version != "" {
 		rb.SetInferenceServerVersion(version)
+	}
+	if t.disc != nil {
+		t.discoveredResource(rb)
 	}
 	if p, ok := t.g.energy.Pod(t.joinName()); ok {
 		// The server's process was found in a pod (GPU join, on Kubernetes).

@@ -45,7 +45,7 @@ func TestNVIDIAAndAMDTogether(t *testing.T) {
 func TestXidEventsToCallback(t *testing.T) {
 	srv, _ := h100(t)
 	events := make(chan XidEvent, 4)
-	r := newReaderWithLib(Options{ProcRoot: fakeProc(t), Servers: []Server{{Name: "vllm-a", Port: 8000}}, OnXid: func(ev XidEvent) { events <- ev }},
+	r := newReaderWithLib(Options{ProcRoot: fakeProc(t), Servers: servers(Server{Name: "vllm-a", Port: 8000}), OnXid: func(ev XidEvent) { events <- ev }},
 		zap.NewNop(), func() nvml.Interface { return srv })
 	require.NoError(t, r.Start(context.Background()))
 	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
@@ -94,7 +94,7 @@ func TestEnergyAttributedToServers(t *testing.T) {
 	ledger := NewServerLedger()
 	r := newReaderWithLib(Options{
 		Processes: true, ProcRoot: fakeProcTwoServers(t), Energy: ledger,
-		Servers: []Server{{Name: "vllm-a", Port: 8000}, {Name: "tgi-b", Port: 8001}},
+		Servers: servers(Server{Name: "vllm-a", Port: 8000}, Server{Name: "tgi-b", Port: 8001}),
 	},
 		zap.NewNop(), func() nvml.Interface { return srv })
 	require.NoError(t, r.Start(context.Background()))

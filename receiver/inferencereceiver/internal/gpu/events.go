@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-inference/collector/internal/names"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 )
 
 // eventWaitMs bounds each wait for an NVML event, so that Shutdown is noticed within it.
@@ -107,10 +108,11 @@ func (r *reader) xidEvent(uuid string, data nvml.EventData) XidEvent {
 	if ret != nvml.SUCCESS || len(procs) == 0 {
 		return ev
 	}
-	sockets := newSockets(r.opts.ProcRoot, r.opts.Servers)
+	sockets := newSockets(r.opts.ProcRoot, r.servers())
 	for _, p := range procs {
 		pid := strconv.FormatUint(uint64(p.Pid), 10)
-		ev.Processes = append(ev.Processes, XidProcess{PID: pid, Executable: processName(r.opts.ProcRoot, pid), Server: sockets.serverOf(pid)})
+		ref, _ := kubepod.OfProcess(r.opts.ProcRoot, pid)
+		ev.Processes = append(ev.Processes, XidProcess{PID: pid, Executable: processName(r.opts.ProcRoot, pid), Server: sockets.serverOf(pid, ref)})
 	}
 	return ev
 }

@@ -15,10 +15,18 @@ import (
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
 )
 
-// Server is a configured model server on this host that GPU processes may be joined to.
+// Server is a model server on this host that GPU processes may be joined to: a configured one by
+// the port it listens on, a discovered one by its processes or its pod.
 type Server struct {
 	Name string
+	// Port is the server's port on this host (configured servers): a process listening there, or
+	// whose parent does, is the server's.
 	Port int
+	// PIDs are the server's processes (discovered on the host): they and their children are its.
+	PIDs []int
+	// PodUID and ContainerID are the server's pod and container (discovered on Kubernetes): the
+	// processes of that container (else of that pod) are its.
+	PodUID, ContainerID string
 }
 
 // Options configure the reader.
@@ -31,8 +39,9 @@ type Options struct {
 	PCIe bool
 	// LibraryPath is libnvidia-ml's path; empty means libnvidia-ml.so.1.
 	LibraryPath string
-	// Servers are joined to the GPU processes that listen on their ports.
-	Servers []Server
+	// Servers are the servers the GPU processes are joined to (asked each scrape: discovered
+	// servers come and go); nil for none.
+	Servers func() []Server
 	// ProcRoot is /proc (tests point it at a fake tree).
 	ProcRoot string
 	// SysfsRoot is where AMD GPUs are read (/sys; a container may mount the host's elsewhere).

@@ -44,3 +44,6 @@ func find(t *testing.T, ps []point, match map[string]any) point {
 	t.Fatalf("no point with %v in %v", match, ps)
 	return point{}
 }
+
+// servers is a fixed list of servers to join GPU processes to.
+func servers(s ...Server) func() []Server { return func() []Server { return s } }

@@ -80,7 +80,7 @@ func TestPodAttribution(t *testing.T) {
 	}})
 	ledger := NewServerLedger()
 	r := newReaderWithLib(Options{
-		Processes: true, ProcRoot: podProc(t), Servers: []Server{{Name: "vllm-a", Port: 8000}},
+		Processes: true, ProcRoot: podProc(t), Servers: servers(Server{Name: "vllm-a", Port: 8000}),
 		Energy: ledger, PodResources: kubepod.NewLister(kubelet.Socket),
 	}, zap.NewNop(), func() nvml.Interface { return srv })
 	require.NoError(t, r.Start(context.Background()))

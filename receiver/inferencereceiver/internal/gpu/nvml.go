@@ -205,7 +205,7 @@ func (r *reader) Scrape(ctx context.Context, now time.Time, ms pmetric.MetricSli
 		r.readGPM(dev, attrs, now, out)
 		if r.opts.Processes {
 			if ports == nil {
-				ports = newSockets(r.opts.ProcRoot, r.opts.Servers)
+				ports = newSockets(r.opts.ProcRoot, r.servers())
 			}
 			use := r.readProcesses(dev, attrs, now, ports, out)
 			if j, ok := r.energyDelta(attrs.id, h.energyMJ, h.hasEnergy); ok {
@@ -404,7 +404,7 @@ func (r *reader) readProcesses(dev nvml.Device, a deviceAttrs, now time.Time, po
 			extra = append(extra, "process.executable.name", exe)
 		}
 		extra = append(extra, pods[i].Attributes()...)
-		server := ports.serverOf(pid)
+		server := ports.serverOf(pid, pods[i].Ref)
 		if server != "" && pods[i].PodUID != "" {
 			r.opts.Energy.SetPod(server, pods[i])
 		}

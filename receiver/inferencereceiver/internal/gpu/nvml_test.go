@@ -163,7 +163,7 @@ func fakeProc(t *testing.T) string {
 func TestH100Readings(t *testing.T) {
 	srv, xidWaits := h100(t)
 	core, logs := observer.New(zap.DebugLevel)
-	r := newReaderWithLib(Options{Processes: true, ProcRoot: fakeProc(t), Servers: []Server{{Name: "vllm-a", Port: 8000}}},
+	r := newReaderWithLib(Options{Processes: true, ProcRoot: fakeProc(t), Servers: servers(Server{Name: "vllm-a", Port: 8000})},
 		zap.New(core), func() nvml.Interface { return srv })
 	require.NoError(t, r.Start(context.Background()))
 	require.Eventually(t, func() bool { return xidWaits.Load() > 1 }, 5*time.Second, 5*time.Millisecond)
@@ -413,7 +413,7 @@ func TestNoGrowthOver10000Scrapes(t *testing.T) {
 		t.Skip("10,000 scrapes")
 	}
 	srv, _ := h100(t)
-	r := newReaderWithLib(Options{Processes: true, ProcRoot: fakeProc(t), Servers: []Server{{Name: "vllm-a", Port: 8000}}},
+	r := newReaderWithLib(Options{Processes: true, ProcRoot: fakeProc(t), Servers: servers(Server{Name: "vllm-a", Port: 8000})},
 		zap.NewNop(), func() nvml.Interface { return srv })
 	require.NoError(t, r.Start(context.Background()))
 	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()

@@ -2045,23 +2045,30 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 
 // ResourceAttributesConfig provides config for inference resource attributes.
 type ResourceAttributesConfig struct {
-	ContainerID            ResourceAttributeConfig `mapstructure:"container.id"`
-	InferenceServerFlavor  ResourceAttributeConfig `mapstructure:"inference.server.flavor"`
-	InferenceServerName    ResourceAttributeConfig `mapstructure:"inference.server.name"`
-	InferenceServerVersion ResourceAttributeConfig `mapstructure:"inference.server.version"`
-	K8sContainerName       ResourceAttributeConfig `mapstructure:"k8s.container.name"`
-	K8sNamespaceName       ResourceAttributeConfig `mapstructure:"k8s.namespace.name"`
-	K8sPodName             ResourceAttributeConfig `mapstructure:"k8s.pod.name"`
-	K8sPodUID              ResourceAttributeConfig `mapstructure:"k8s.pod.uid"`
-	ServerAddress          ResourceAttributeConfig `mapstructure:"server.address"`
-	ServerPort             ResourceAttributeConfig `mapstructure:"server.port"`
-	ServiceInstanceID      ResourceAttributeConfig `mapstructure:"service.instance.id"`
-	ServiceName            ResourceAttributeConfig `mapstructure:"service.name"`
+	ContainerID              ResourceAttributeConfig `mapstructure:"container.id"`
+	InferenceDiscoverySource ResourceAttributeConfig `mapstructure:"inference.discovery.source"`
+	InferenceServerFlavor    ResourceAttributeConfig `mapstructure:"inference.server.flavor"`
+	InferenceServerName      ResourceAttributeConfig `mapstructure:"inference.server.name"`
+	InferenceServerVersion   ResourceAttributeConfig `mapstructure:"inference.server.version"`
+	K8sContainerName         ResourceAttributeConfig `mapstructure:"k8s.container.name"`
+	K8sNamespaceName         ResourceAttributeConfig `mapstructure:"k8s.namespace.name"`
+	K8sNodeName              ResourceAttributeConfig `mapstructure:"k8s.node.name"`
+	K8sPodName               ResourceAttributeConfig `mapstructure:"k8s.pod.name"`
+	K8sPodUID                ResourceAttributeConfig `mapstructure:"k8s.pod.uid"`
+	ProcessExecutableName    ResourceAttributeConfig `mapstructure:"process.executable.name"`
+	ProcessPid               ResourceAttributeConfig `mapstructure:"process.pid"`
+	ServerAddress            ResourceAttributeConfig `mapstructure:"server.address"`
+	ServerPort               ResourceAttributeConfig `mapstructure:"server.port"`
+	ServiceInstanceID        ResourceAttributeConfig `mapstructure:"service.instance.id"`
+	ServiceName              ResourceAttributeConfig `mapstructure:"service.name"`
 }
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 	return ResourceAttributesConfig{
 		ContainerID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		InferenceDiscoverySource: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		InferenceServerFlavor: ResourceAttributeConfig{
@@ -2079,11 +2086,20 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 		K8sNamespaceName: ResourceAttributeConfig{
 			Enabled: true,
 		},
+		K8sNodeName: ResourceAttributeConfig{
+			Enabled: true,
+		},
 		K8sPodName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		K8sPodUID: ResourceAttributeConfig{
 			Enabled: true,
+		},
+		ProcessExecutableName: ResourceAttributeConfig{
+			Enabled: false,
+		},
+		ProcessPid: ResourceAttributeConfig{
+			Enabled: false,
 		},
 		ServerAddress: ResourceAttributeConfig{
 			Enabled: true,

@@ -28,6 +28,13 @@ func (rb *ResourceBuilder) SetContainerID(val string) {
 	}
 }
 
+// SetInferenceDiscoverySource sets provided value as "inference.discovery.source" attribute.
+func (rb *ResourceBuilder) SetInferenceDiscoverySource(val string) {
+	if rb.config.InferenceDiscoverySource.Enabled {
+		rb.res.Attributes().PutStr("inference.discovery.source", val)
+	}
+}
+
 // SetInferenceServerFlavor sets provided value as "inference.server.flavor" attribute.
 func (rb *ResourceBuilder) SetInferenceServerFlavor(val string) {
 	if rb.config.InferenceServerFlavor.Enabled {
@@ -63,6 +70,13 @@ func (rb *ResourceBuilder) SetK8sNamespaceName(val string) {
 	}
 }
 
+// SetK8sNodeName sets provided value as "k8s.node.name" attribute.
+func (rb *ResourceBuilder) SetK8sNodeName(val string) {
+	if rb.config.K8sNodeName.Enabled {
+		rb.res.Attributes().PutStr("k8s.node.name", val)
+	}
+}
+
 // SetK8sPodName sets provided value as "k8s.pod.name" attribute.
 func (rb *ResourceBuilder) SetK8sPodName(val string) {
 	if rb.config.K8sPodName.Enabled {
@@ -74,6 +88,20 @@ func (rb *ResourceBuilder) SetK8sPodName(val string) {
 func (rb *ResourceBuilder) SetK8sPodUID(val string) {
 	if rb.config.K8sPodUID.Enabled {
 		rb.res.Attributes().PutStr("k8s.pod.uid", val)
+	}
+}
+
+// SetProcessExecutableName sets provided value as "process.executable.name" attribute.
+func (rb *ResourceBuilder) SetProcessExecutableName(val string) {
+	if rb.config.ProcessExecutableName.Enabled {
+		rb.res.Attributes().PutStr("process.executable.name", val)
+	}
+}
+
+// SetProcessPid sets provided value as "process.pid" attribute.
+func (rb *ResourceBuilder) SetProcessPid(val int64) {
+	if rb.config.ProcessPid.Enabled {
+		rb.res.Attributes().PutInt("process.pid", val)
 	}
 }
 

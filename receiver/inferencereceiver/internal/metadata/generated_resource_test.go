@@ -14,13 +14,17 @@ func TestResourceBuilder(t *testing.T) {
 			cfg := loadResourceAttributesConfig(t, tt)
 			rb := NewResourceBuilder(cfg)
 			rb.SetContainerID("container.id-val")
+			rb.SetInferenceDiscoverySource("inference.discovery.source-val")
 			rb.SetInferenceServerFlavor("inference.server.flavor-val")
 			rb.SetInferenceServerName("inference.server.name-val")
 			rb.SetInferenceServerVersion("inference.server.version-val")
 			rb.SetK8sContainerName("k8s.container.name-val")
 			rb.SetK8sNamespaceName("k8s.namespace.name-val")
+			rb.SetK8sNodeName("k8s.node.name-val")
 			rb.SetK8sPodName("k8s.pod.name-val")
 			rb.SetK8sPodUID("k8s.pod.uid-val")
+			rb.SetProcessExecutableName("process.executable.name-val")
+			rb.SetProcessPid(11)
 			rb.SetServerAddress("server.address-val")
 			rb.SetServerPort(11)
 			rb.SetServiceInstanceID("service.instance.id-val")
@@ -31,9 +35,9 @@ func TestResourceBuilder(t *testing.T) {
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 12, res.Attributes().Len())
+				assert.Equal(t, 14, res.Attributes().Len())
 			case "all_set":
-				assert.Equal(t, 12, res.Attributes().Len())
+				assert.Equal(t, 16, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
@@ -44,6 +48,11 @@ func TestResourceBuilder(t *testing.T) {
 			assert.True(t, ok)
 			if ok {
 				assert.Equal(t, "container.id-val", containerIDAttrVal.Str())
+			}
+			inferenceDiscoverySourceAttrVal, ok := res.Attributes().Get("inference.discovery.source")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "inference.discovery.source-val", inferenceDiscoverySourceAttrVal.Str())
 			}
 			inferenceServerFlavorAttrVal, ok := res.Attributes().Get("inference.server.flavor")
 			assert.True(t, ok)
@@ -70,6 +79,11 @@ func TestResourceBuilder(t *testing.T) {
 			if ok {
 				assert.Equal(t, "k8s.namespace.name-val", k8sNamespaceNameAttrVal.Str())
 			}
+			k8sNodeNameAttrVal, ok := res.Attributes().Get("k8s.node.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "k8s.node.name-val", k8sNodeNameAttrVal.Str())
+			}
 			k8sPodNameAttrVal, ok := res.Attributes().Get("k8s.pod.name")
 			assert.True(t, ok)
 			if ok {
@@ -79,6 +93,16 @@ func TestResourceBuilder(t *testing.T) {
 			assert.True(t, ok)
 			if ok {
 				assert.Equal(t, "k8s.pod.uid-val", k8sPodUIDAttrVal.Str())
+			}
+			processExecutableNameAttrVal, ok := res.Attributes().Get("process.executable.name")
+			assert.Equal(t, tt == "all_set", ok)
+			if ok {
+				assert.Equal(t, "process.executable.name-val", processExecutableNameAttrVal.Str())
+			}
+			processPidAttrVal, ok := res.Attributes().Get("process.pid")
+			assert.Equal(t, tt == "all_set", ok)
+			if ok {
+				assert.EqualValues(t, 11, processPidAttrVal.Int())
 			}
 			serverAddressAttrVal, ok := res.Attributes().Get("server.address")
 			assert.True(t, ok)

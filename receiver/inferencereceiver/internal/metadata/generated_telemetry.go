@@ -23,11 +23,12 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                          metric.Meter
-	mu                             sync.Mutex
-	registrations                  []metric.Registration
-	ReceiverInferenceScrapeErrors  metric.Int64Counter
-	ReceiverInferenceSeriesDropped metric.Int64Counter
+	meter                              metric.Meter
+	mu                                 sync.Mutex
+	registrations                      []metric.Registration
+	ReceiverInferenceDiscoveredServers metric.Int64UpDownCounter
+	ReceiverInferenceScrapeErrors      metric.Int64Counter
+	ReceiverInferenceSeriesDropped     metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -59,6 +60,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ReceiverInferenceDiscoveredServers, err = builder.meter.Int64UpDownCounter(
+		"otelcol_receiver_inference_discovered_servers",
+		metric.WithDescription("Model servers discovery is scraping now, by source (host, kubernetes). [Development]"),
+		metric.WithUnit("{server}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverInferenceScrapeErrors, err = builder.meter.Int64Counter(
 		"otelcol_receiver_inference_scrape_errors",
 		metric.WithDescription("Failed scrapes of model servers (unreachable, HTTP error, unreadable payload). [Development]"),

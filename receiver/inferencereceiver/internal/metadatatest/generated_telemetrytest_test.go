@@ -19,8 +19,12 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ReceiverInferenceDiscoveredServers.Add(context.Background(), 1)
 	tb.ReceiverInferenceScrapeErrors.Add(context.Background(), 1)
 	tb.ReceiverInferenceSeriesDropped.Add(context.Background(), 1)
+	AssertEqualReceiverInferenceDiscoveredServers(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverInferenceScrapeErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())

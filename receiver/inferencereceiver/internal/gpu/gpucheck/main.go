@@ -32,7 +32,7 @@ func main() {
 	if *port > 0 {
 		servers = []gpu.Server{{Name: "workload", Port: *port}}
 	}
-	r := gpu.New(gpu.Options{Processes: true, PCIe: *pcie, Servers: servers}, logger)
+	r := gpu.New(gpu.Options{Processes: true, PCIe: *pcie, Servers: func() []gpu.Server { return servers }}, logger)
 	ctx := context.Background()
 	if err := r.Start(ctx); err != nil {
 		log.Fatal(err)

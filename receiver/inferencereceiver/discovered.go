@@ -1,0 +1,352 @@
+package inferencereceiver // import "github.com/otel-inference/collector/receiver/inferencereceiver"
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/scraper"
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otel-inference/collector/internal/names"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/discovery"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
+)
+
+// discoveredServers runs the servers discovery finds, each as a target with its own controller
+// (the same loop, timeout, detection and error contract as a listed server): started when first
+// reported, stopped when a report no longer has it. A server that goes reports
+// inference.server.up 0 once and marks the rest of its series stale (as Prometheus marks a
+// vanished target's), so that no exporter keeps showing it. A listed server wins over a discovered
+// one on the same endpoint, a pod found on Kubernetes over the same endpoint found on the host.
+type discoveredServers struct {
+	g        *serverGroup
+	cfg      *Config
+	settings receiver.Settings // the servers' (scraperhelper's per-scrape error dropped)
+	next     consumer.Metrics
+	logger   *zap.Logger
+	// listed are the listed servers' endpoint keys (see endpointKey).
+	listed map[string]bool
+	local  []string
+
+	mu      sync.Mutex
+	host    component.Host
+	running map[string]*discoveredServer
+	skipped map[string]bool // endpoints left to a listed server, each said once
+	closed  bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// discoveredServer is one running discovered server.
+type discoveredServer struct {
+	ep   discovery.Endpoint
+	t    *target
+	ctrl receiver.Metrics
+}
+
+func newDiscoveredServers(cfg *Config, g *serverGroup, quiet receiver.Settings, next consumer.Metrics, local []string) *discoveredServers {
+	d := &discoveredServers{g: g, cfg: cfg, settings: quiet, next: next, logger: g.settings.Logger, local: local,
+		listed: map[string]bool{}, running: map[string]*discoveredServer{}, skipped: map[string]bool{}}
+	for i := range cfg.Servers {
+		d.listed[endpointKey(cfg.Servers[i].Endpoint, local)] = true
+	}
+	return d
+}
+
+// start makes the probes' client and starts the sources. A source that cannot start (Kubernetes
+// discovery outside a cluster) fails the start, naming what to set.
+func (d *discoveredServers) start(ctx context.Context, host component.Host) error {
+	dc := &d.cfg.Discovery
+	client, err := dc.Server.ToClient(ctx, host.GetExtensions(), d.g.settings.TelemetrySettings)
+	if err != nil {
+		return fmt.Errorf("discovery: cannot make the discovered servers' HTTP client: %w", err)
+	}
+	prober := &discovery.Prober{Client: client, Timeout: dc.probeTimeout()}
+	type source interface {
+		Run(ctx context.Context, report func([]discovery.Endpoint))
+	}
+	var sources []source
+	var names []string
+	if dc.Host.Enabled {
+		h, err := discovery.NewHost(discovery.HostOptions{ProcRoot: dc.Host.ProcRoot, Rules: dc.rules(), Interval: dc.refreshInterval(), Prober: prober, Logger: d.logger})
+		if err != nil {
+			return err
+		}
+		sources, names = append(sources, h), append(names, discovery.SourceHost)
+	}
+	if dc.Kubernetes.Enabled {
+		rc, err := discovery.RESTConfig(dc.Kubernetes.AuthType, dc.Kubernetes.KubeConfig)
+		if err != nil {
+			return err
+		}
+		k, err := discovery.NewKube(discovery.KubeOptions{Config: rc, Node: dc.Kubernetes.Node, Rules: dc.rules(), Annotations: dc.Kubernetes.Annotations,
+			Interval: dc.refreshInterval(), Prober: prober, Logger: d.logger})
+		if err != nil {
+			return err
+		}
+		sources, names = append(sources, k), append(names, discovery.SourceKubernetes)
+	}
+	d.mu.Lock()
+	d.host = host
+	d.mu.Unlock()
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	for i, s := range sources {
+		name := names[i]
+		d.wg.Go(func() { s.Run(runCtx, func(eps []discovery.Endpoint) { d.report(name, eps) }) })
+	}
+	d.logger.Info("Discovering model servers", zap.Strings("sources", names), zap.Duration("refresh_interval", dc.refreshInterval()))
+	return nil
+}
+
+// close stops the sources and every discovered server (the collector is stopping: nothing is
+// marked stale).
+func (d *discoveredServers) close(ctx context.Context) {
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	for key, s := range d.running {
+		s.t.cancel()
+		_ = s.ctrl.Shutdown(ctx)
+		delete(d.running, key)
+	}
+}
+
+// report takes a source's whole set of endpoints: the new ones start, the gone or changed ones stop.
+func (d *discoveredServers) report(source string, eps []discovery.Endpoint) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	want := make(map[string]discovery.Endpoint, len(eps))
+	for _, ep := range eps {
+		key := endpointKey(ep.URL, d.local)
+		if d.listed[key] {
+			if !d.skipped[key] {
+				d.skipped[key] = true
+				d.logger.Debug("A discovered model server is listed in servers: scraped as listed", zap.String("endpoint", redactURL(ep.URL)))
+			}
+			continue
+		}
+		want[key] = ep
+	}
+	for key, s := range d.running {
+		if s.ep.Source != source {
+			continue
+		}
+		if ep, ok := want[key]; !ok || !ep.Equal(&s.ep) {
+			d.stop(key, s, ok)
+		}
+	}
+	for key, ep := range want {
+		if s, ok := d.running[key]; ok {
+			if s.ep.Source == source || s.ep.Source == discovery.SourceKubernetes {
+				continue // running, or found with its pod's attributes
+			}
+			d.stop(key, s, true)
+		}
+		d.startOne(key, ep)
+	}
+}
+
+// startOne starts scraping a discovered server.
+func (d *discoveredServers) startOne(key string, ep discovery.Endpoint) {
+	sc := d.cfg.Discovery.Server
+	sc.Endpoint, sc.Name, sc.Flavor = ep.URL, ep.Name, ep.Flavor
+	t, err := d.g.newDiscoveredTarget(&sc, &ep)
+	if err != nil {
+		d.logger.Warn("Cannot scrape a discovered model server", zap.String("server", ep.Name), zap.Error(err))
+		return
+	}
+	sm, err := scraper.NewMetrics(t.scrape, scraper.WithStart(t.start), scraper.WithShutdown(t.shutdown))
+	if err == nil {
+		cc := d.cfg.ControllerConfig
+		cc.Timeout = t.timeout
+		var ctrl receiver.Metrics
+		ctrl, err = scraperhelper.NewMetricsController(&cc, d.settings, d.next, scraperhelper.AddMetricsScraper(serversScraperType, sm))
+		if err == nil {
+			err = ctrl.Start(context.Background(), d.host)
+			if err == nil {
+				d.running[key] = &discoveredServer{ep: ep, t: t, ctrl: ctrl}
+				d.g.telemetry.ReceiverInferenceDiscoveredServers.Add(context.Background(), 1, sourceAttr(ep.Source))
+				d.logger.Info(fmt.Sprintf("Discovered model server %q; scraping it every %s", ep.Name, d.cfg.CollectionInterval),
+					zap.String("endpoint", redactURL(ep.URL)), zap.String("source", ep.Source), zap.String("rule", ep.Rule), zap.Ints("process.pid", ep.PIDs))
+				return
+			}
+		}
+	}
+	t.cancel()
+	d.logger.Warn("Cannot scrape a discovered model server", zap.String("server", ep.Name), zap.Error(err))
+}
+
+// stop stops scraping a discovered server. When it is gone (not replaced by a changed report of
+// it) its up is reported 0 once and the rest of its series are marked stale.
+func (d *discoveredServers) stop(key string, s *discoveredServer, replaced bool) {
+	s.t.cancel() // its scrape in flight, if any, ends now
+	_ = s.ctrl.Shutdown(context.Background())
+	delete(d.running, key)
+	d.g.telemetry.ReceiverInferenceDiscoveredServers.Add(context.Background(), -1, sourceAttr(s.ep.Source))
+	if replaced {
+		return
+	}
+	d.logger.Info(fmt.Sprintf("Model server %q is gone; it is no longer scraped and its series are marked stale", s.ep.Name),
+		zap.String("endpoint", redactURL(s.ep.URL)), zap.String("source", s.ep.Source))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.next.ConsumeMetrics(ctx, s.t.final(pcommon.NewTimestampFromTime(time.Now()))); err != nil {
+		d.logger.Debug("The last report of a gone model server was refused", zap.String("server", s.ep.Name), zap.Error(err))
+	}
+}
+
+// joinServers are the running discovered servers, for the GPU join.
+func (d *discoveredServers) joinServers() []gpu.Server {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]gpu.Server, 0, len(d.running))
+	for _, s := range d.running {
+		out = append(out, gpu.Server{Name: s.ep.Name, PIDs: s.ep.PIDs, PodUID: s.ep.PodUID, ContainerID: s.ep.Resource["container.id"]})
+	}
+	return out
+}
+
+func sourceAttr(source string) metric.MeasurementOption {
+	return metric.WithAttributes(attribute.String("source", source))
+}
+
+// endpointKey is what makes two endpoints the same server: scheme, port and path, with every
+// address of this host (loopback, the wildcard, its names and local_addresses) read as one.
+func endpointKey(raw string, local []string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); (ip != nil && (ip.IsLoopback() || ip.IsUnspecified())) || host == "localhost" || slices.Contains(local, host) {
+		host = "this-host"
+	}
+	_, port := hostPort(raw)
+	return u.Scheme + "://" + net.JoinHostPort(host, strconv.FormatInt(port, 10)) + u.EscapedPath()
+}
+
+// localNames are this host's names for endpointKey and the GPU join: its hostname and the
+// configured local_addresses.
+func localNames(cfg *Config) []string {
+	host, _ := os.Hostname()
+	return append([]string{host}, cfg.GPU.LocalAddresses...)
+}
+
+// discoveredResource puts what discovery found on the server's resource.
+func (t *target) discoveredResource(rb *metadata.ResourceBuilder) {
+	rb.SetInferenceDiscoverySource(t.disc.Source)
+	for k, v := range t.disc.Resource {
+		switch k {
+		case "k8s.namespace.name":
+			rb.SetK8sNamespaceName(v)
+		case "k8s.pod.name":
+			rb.SetK8sPodName(v)
+		case "k8s.pod.uid":
+			rb.SetK8sPodUID(v)
+		case "k8s.container.name":
+			rb.SetK8sContainerName(v)
+		case "k8s.node.name":
+			rb.SetK8sNodeName(v)
+		case "container.id":
+			rb.SetContainerID(v)
+		case "process.executable.name":
+			rb.SetProcessExecutableName(v)
+		case "process.pid":
+			if pid, err := strconv.ParseInt(v, 10, 64); err == nil {
+				rb.SetProcessPid(pid)
+			}
+		}
+	}
+}
+
+// final is what a gone server reports last: inference.server.up 0, and every other series of its
+// last successful scrape marked stale (no recorded value: Prometheus's staleness marker).
+func (t *target) final(now pcommon.Timestamp) pmetric.Metrics {
+	out := t.last
+	t.last = pmetric.NewMetrics()
+	if out.ResourceMetrics().Len() == 0 {
+		// It never answered: its up alone, as its scrapes reported it.
+		rm := out.ResourceMetrics().AppendEmpty()
+		t.mb.RecordInferenceServerUpDataPoint(now, 0)
+		own := t.mb.Emit()
+		own.ResourceMetrics().At(0).ScopeMetrics().MoveAndAppendTo(rm.ScopeMetrics())
+		t.resource().MoveTo(rm.Resource())
+		return out
+	}
+	stale := pmetric.DefaultDataPointFlags.WithNoRecordedValue(true)
+	rms := out.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				markStale(ms.At(k), now, stale)
+			}
+		}
+	}
+	return out
+}
+
+// markStale marks a metric's points stale at now; inference.server.up gets 0 instead.
+func markStale(m pmetric.Metric, now pcommon.Timestamp, stale pmetric.DataPointFlags) {
+	number := func(pts pmetric.NumberDataPointSlice) {
+		for i := 0; i < pts.Len(); i++ {
+			p := pts.At(i)
+			p.SetTimestamp(now)
+			if m.Name() == names.InferenceServerUp.Name {
+				p.SetIntValue(0)
+				continue
+			}
+			p.SetFlags(stale)
+		}
+	}
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		number(m.Gauge().DataPoints())
+	case pmetric.MetricTypeSum:
+		number(m.Sum().DataPoints())
+	case pmetric.MetricTypeHistogram:
+		pts := m.Histogram().DataPoints()
+		for i := 0; i < pts.Len(); i++ {
+			pts.At(i).SetTimestamp(now)
+			pts.At(i).SetFlags(stale)
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		pts := m.ExponentialHistogram().DataPoints()
+		for i := 0; i < pts.Len(); i++ {
+			pts.At(i).SetTimestamp(now)
+			pts.At(i).SetFlags(stale)
+		}
+	case pmetric.MetricTypeSummary:
+		pts := m.Summary().DataPoints()
+		for i := 0; i < pts.Len(); i++ {
+			pts.At(i).SetTimestamp(now)
+			pts.At(i).SetFlags(stale)
+		}
+	}
+}
