@@ -330,7 +330,9 @@ func containerCandidates(pod *corev1.Pod, c *corev1.Container, rule *Rule) []can
 		}
 	}
 	if ports == nil {
-		ports = rule.ports(Command{Env: env})
+		// Recognized by its image: its args follow the image's entrypoint (vllm/vllm-openai's is
+		// ["vllm", "serve"]), so every word of them may be a flag.
+		ports = rule.ports(Command{Argv: slices.Concat([]string{"entrypoint"}, c.Command, c.Args), Env: env})
 	}
 	declared := slices.Clone(c.Ports)
 	slices.SortStableFunc(declared, func(a, b corev1.ContainerPort) int {

@@ -27,7 +27,7 @@ type Rule struct {
 	Executables []string
 	// Modules are Python modules run with `python -m MODULE`.
 	Modules []string
-	// Args are the arguments that must come right after the program (a subcommand: `serve`).
+	// Args are the arguments that must come right after an executable (a subcommand: `serve`).
 	Args []string
 	// Images are container image repositories (registry and tag left out), path.Match patterns:
 	// "vllm/vllm-openai", "nim/*/*".
@@ -153,27 +153,18 @@ func (r *Rule) MatchCommand(c Command) bool {
 }
 
 func (r *Rule) matchProgram(p program) bool {
+	if p.module != "" && slices.Contains(r.Modules, p.module) {
+		return true // the module is the server: no subcommand follows it
+	}
 	named := false
-	if p.module != "" {
-		for _, m := range r.Modules {
-			if p.module == m {
+	for _, n := range p.names {
+		for _, e := range r.Executables {
+			if ok, _ := path.Match(e, n); ok {
 				named = true
 			}
 		}
 	}
-	if !named && len(r.Executables) > 0 {
-		for _, n := range p.names {
-			for _, e := range r.Executables {
-				if ok, _ := path.Match(e, n); ok {
-					named = true
-				}
-			}
-		}
-	}
-	if !named {
-		return false
-	}
-	if len(r.Args) > len(p.rest) {
+	if !named || len(r.Args) > len(p.rest) {
 		return false
 	}
 	for i, a := range r.Args {
