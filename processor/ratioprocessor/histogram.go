@@ -23,6 +23,14 @@ func (h histogramPoint) attrs() pcommon.Map {
 	return h.exponential.Attributes()
 }
 
+// stale reports a staleness marker (no recorded value).
+func (h histogramPoint) stale() bool {
+	if h.isExplicit {
+		return h.explicit.Flags().NoRecordedValue()
+	}
+	return h.exponential.Flags().NoRecordedValue()
+}
+
 // layout identifies the bucket layout: a window of counts is only comparable within one.
 func (h histogramPoint) layout() uint64 {
 	if h.isExplicit {

@@ -139,6 +139,9 @@ func (p *ratioProcessor) updateSum(name string, resHash, seed uint64, sum pmetri
 points:
 	for k := 0; k < dps.Len(); k++ {
 		dp := dps.At(k)
+		if dp.Flags().NoRecordedValue() {
+			continue // a staleness marker (its server is gone): no value, not a reset
+		}
 		attrs := dp.Attributes()
 		var s *tracking.Series
 		for _, r := range rules {
@@ -179,6 +182,9 @@ func (p *ratioProcessor) updateHistogram(name string, resHash, seed uint64, m pm
 			pt = histogramPoint{explicit: m.Histogram().DataPoints().At(k), isExplicit: true}
 		} else {
 			pt = histogramPoint{exponential: m.ExponentialHistogram().DataPoints().At(k)}
+		}
+		if pt.stale() {
+			continue
 		}
 		attrs := pt.attrs()
 		t, start := pt.times()

@@ -211,3 +211,25 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+// A staleness marker (a gone server's last report) is neither a value nor a counter reset: the
+// next real point's ratio is taken over the window as if the marker had not come.
+func TestStaleMarkersAreNotResets(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Window = 30 * time.Second
+	p := newRatioProcessor(cfg, zap.NewNop())
+	step := func(md pmetric.Metrics) []float64 {
+		out, err := p.processMetrics(context.Background(), md)
+		require.NoError(t, err)
+		return ratios(t, out, "inference.requests.error_ratio")
+	}
+	assert.Empty(t, step(batch("a", 10, 1, counts{100, 10, 0})))
+	stale := batch("a", 15, 1, counts{0, 0, 0})
+	dps := stale.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dps.At(i).SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
+	}
+	assert.Empty(t, step(stale), "no ratio from a staleness marker")
+	// +8 success, +2 error since t=10: 2/10 (a reset at the marker would have made it 12/120).
+	assert.InDeltaSlice(t, []float64{0.2}, step(batch("a", 20, 1, counts{108, 12, 0})), 1e-12)
+}
