@@ -25,16 +25,17 @@ GENERATED  := receiver/inferencereceiver receiver/inferenceprobereceiver process
 
 all: build
 
-## run: the collector on its embedded default configuration (scrapes a vLLM at 127.0.0.1:8000)
+## run: the collector on its embedded default configuration (finds this host's model servers)
 run: build
 	./$(BIN)
 
-## demo: a replayed vLLM on 127.0.0.1:8000 with advancing counters, and the collector scraping it
+## demo: a replayed vLLM on 127.0.0.1:8000 with advancing counters, started as `vllm serve` so that
+## the collector's zero-configuration discovery finds it
 demo: build
-	@$(GO) build -o $(BUILD_DIR)/replay ./cmd/replay
-	@set -m; ./$(BUILD_DIR)/replay & replay=$$!; \
+	@mkdir -p $(BUILD_DIR)/demo && $(GO) build -o $(BUILD_DIR)/demo/vllm ./cmd/replay
+	@set -m; ./$(BUILD_DIR)/demo/vllm serve facebook/opt-125m --port 8000 2>/dev/null & replay=$$!; \
 	trap 'kill $$replay 2>/dev/null' EXIT INT TERM; \
-	echo; echo "Replayed vLLM: http://127.0.0.1:8000/metrics"; \
+	echo; echo "Replayed vLLM (process: vllm serve facebook/opt-125m --port 8000): http://127.0.0.1:8000/metrics"; \
 	echo "Collector output, unified metrics and ratios: curl -s 127.0.0.1:8889/metrics | grep -E '^(inference|gen_ai)'"; \
 	echo "Health: curl -s 127.0.0.1:13133/   (Ctrl-C stops both)"; echo; \
 	./$(BIN)

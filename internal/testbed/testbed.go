@@ -58,8 +58,15 @@ func (p *Process) Output() string {
 
 // Start runs bin with args and extra environment variables (KEY=value).
 func Start(name string, env []string, bin string, args ...string) (*Process, error) {
+	return StartArgv(name, env, bin, append([]string{bin}, args...))
+}
+
+// StartArgv is Start with the whole argv given, argv[0] included: a process that shows in /proc
+// as another program would (the kernel names it after bin's file name; argv is its command line).
+func StartArgv(name string, env []string, bin string, argv []string) (*Process, error) {
 	p := &Process{Name: name, done: make(chan struct{})}
-	p.Cmd = exec.Command(bin, args...) //nolint:gosec // G204: the binaries under test, named by the caller
+	p.Cmd = exec.Command(bin) //nolint:gosec // G204: the binaries under test, named by the caller
+	p.Cmd.Args = argv
 	p.Cmd.Env = append(os.Environ(), env...)
 	p.Cmd.Stdout = p
 	p.Cmd.Stderr = p

@@ -29,6 +29,9 @@ type ratioProcessor struct {
 	gen       uint64
 	outMetric []pmetric.Metric
 	outGen    []uint64
+	// ended are the groups of the resource being processed whose last series a staleness marker
+	// ended: their output is marked stale too.
+	ended []*tracking.Group
 
 	stop chan struct{}
 	done chan struct{}
@@ -92,8 +95,9 @@ func (p *ratioProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (
 		rm := rms.At(i)
 		p.gen++
 		p.state.Begin()
+		p.ended = p.ended[:0]
 		p.update(rm, nowNs)
-		if len(p.state.Touched()) > 0 {
+		if len(p.state.Touched()) > 0 || len(p.ended) > 0 {
 			p.emit(rm)
 		}
 	}
@@ -139,10 +143,12 @@ func (p *ratioProcessor) updateSum(name string, resHash, seed uint64, sum pmetri
 points:
 	for k := 0; k < dps.Len(); k++ {
 		dp := dps.At(k)
-		if dp.Flags().NoRecordedValue() {
-			continue // a staleness marker (its server is gone): no value, not a reset
-		}
 		attrs := dp.Attributes()
+		if dp.Flags().NoRecordedValue() {
+			// A staleness marker (its server is gone): no value and no reset, the end of the series.
+			p.end(tracking.Key(seed, attrs, 0), int64(dp.Timestamp()))
+			continue
+		}
 		var s *tracking.Series
 		for _, r := range rules {
 			if r.hist != nil {
@@ -183,13 +189,14 @@ func (p *ratioProcessor) updateHistogram(name string, resHash, seed uint64, m pm
 		} else {
 			pt = histogramPoint{exponential: m.ExponentialHistogram().DataPoints().At(k)}
 		}
-		if pt.stale() {
-			continue
-		}
 		attrs := pt.attrs()
 		t, start := pt.times()
 		for _, r := range rules {
 			if r.hist == nil || !r.hist.matches(name, attrs) {
+				continue
+			}
+			if pt.stale() {
+				p.end(tracking.Key(seed, attrs, uint64(r.index)+1), t)
 				continue
 			}
 			s := p.series(tracking.Key(seed, attrs, uint64(r.index)+1), name)
@@ -204,6 +211,15 @@ func (p *ratioProcessor) updateHistogram(name string, resHash, seed uint64, m pm
 			s.LastSeen = nowNs
 			p.link(s, r, resHash, attrs, false, true, t)
 		}
+	}
+}
+
+// end forgets the series of key, which a staleness marker at t ended; the groups it leaves empty
+// end too (their output is marked stale in this resource).
+func (p *ratioProcessor) end(key uint64, t int64) {
+	for _, g := range p.state.Forget(key) {
+		g.TouchedT = t
+		p.ended = append(p.ended, g)
 	}
 }
 
@@ -250,23 +266,19 @@ func numberValue(dp pmetric.NumberDataPoint) float64 {
 	return dp.DoubleValue()
 }
 
-// emit appends one point per touched group to the resource, in the processor's own scope.
+// emit appends one point per touched group to the resource, in the processor's own scope, and a
+// staleness marker per ended group.
 func (p *ratioProcessor) emit(rm pmetric.ResourceMetrics) {
 	var out pmetric.MetricSlice
 	scoped := false
-	for _, g := range p.state.Touched() {
-		r := p.rules[g.Rule]
-		value, ok := r.value(g, p.logger)
-		if !ok {
-			continue
-		}
+	point := func(r *rule, g *tracking.Group, alone bool) pmetric.NumberDataPoint {
 		if !scoped {
 			sm := rm.ScopeMetrics().AppendEmpty()
 			sm.Scope().SetName(metadata.ScopeName)
 			out = sm.Metrics()
 			scoped = true
 		}
-		if p.outGen[r.index] != p.gen {
+		if p.outGen[r.index] != p.gen || alone {
 			m := out.AppendEmpty()
 			m.SetName(r.name)
 			m.SetUnit(r.unit)
@@ -277,7 +289,18 @@ func (p *ratioProcessor) emit(rm pmetric.ResourceMetrics) {
 		dp := p.outMetric[r.index].Gauge().DataPoints().AppendEmpty()
 		dp.SetTimestamp(pcommon.Timestamp(g.TouchedT))
 		dp.SetStartTimestamp(pcommon.Timestamp(g.TouchedT - r.window))
-		dp.SetDoubleValue(value)
 		g.Attrs.CopyTo(dp.Attributes())
+		return dp
+	}
+	for _, g := range p.state.Touched() {
+		r := p.rules[g.Rule]
+		if value, ok := r.value(g, p.logger); ok {
+			point(r, g, false).SetDoubleValue(value)
+		}
+	}
+	// Each marker in a metric of its own: contrib's Prometheus exporter drops only the first stale
+	// point of a metric.
+	for _, g := range p.ended {
+		point(p.rules[g.Rule], g, true).SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
 	}
 }

@@ -212,24 +212,36 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
-// A staleness marker (a gone server's last report) is neither a value nor a counter reset: the
-// next real point's ratio is taken over the window as if the marker had not come.
-func TestStaleMarkersAreNotResets(t *testing.T) {
+// A staleness marker (a gone server's last report) is neither a value nor a counter reset: it ends
+// its series, and the ratio it fed is marked stale too (no recorded value), so that no exporter
+// keeps showing it; a series that comes back starts anew.
+func TestStaleMarkersEndTheirRatios(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Window = 30 * time.Second
 	p := newRatioProcessor(cfg, zap.NewNop())
-	step := func(md pmetric.Metrics) []float64 {
+	step := func(md pmetric.Metrics) []pmetric.NumberDataPoint {
 		out, err := p.processMetrics(context.Background(), md)
 		require.NoError(t, err)
-		return ratios(t, out, "inference.requests.error_ratio")
+		return gaugePoints(out, "inference.requests.error_ratio")
 	}
 	assert.Empty(t, step(batch("a", 10, 1, counts{100, 10, 0})))
+	require.Len(t, step(batch("a", 12, 1, counts{108, 12, 0})), 1)
 	stale := batch("a", 15, 1, counts{0, 0, 0})
 	dps := stale.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints()
 	for i := 0; i < dps.Len(); i++ {
 		dps.At(i).SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
 	}
-	assert.Empty(t, step(stale), "no ratio from a staleness marker")
-	// +8 success, +2 error since t=10: 2/10 (a reset at the marker would have made it 12/120).
-	assert.InDeltaSlice(t, []float64{0.2}, step(batch("a", 20, 1, counts{108, 12, 0})), 1e-12)
+	ended := step(stale)
+	require.Len(t, ended, 1, "the ratio is marked stale once, not once per input series")
+	assert.True(t, ended[0].Flags().NoRecordedValue())
+	assert.Equal(t, pcommon.Timestamp(15*sec), ended[0].Timestamp())
+	series, groups := p.state.Len()
+	assert.Zero(t, series)
+	assert.Zero(t, groups)
+	// It comes back (a new server on the same address): a new series, not a reset of the old one.
+	assert.Empty(t, step(batch("a", 20, 19, counts{5, 0, 0})))
+	got := step(batch("a", 30, 19, counts{9, 1, 0}))
+	require.Len(t, got, 1)
+	assert.InDelta(t, 0.2, got[0].DoubleValue(), 1e-12)
+	assert.False(t, got[0].Flags().NoRecordedValue())
 }

@@ -307,9 +307,74 @@ func (t *target) final(now pcommon.Timestamp) pmetric.Metrics {
 			for k := 0; k < ms.Len(); k++ {
 				markStale(ms.At(k), now, stale)
 			}
+			onePointEach(ms)
 		}
 	}
 	return out
+}
+
+// onePointEach moves every point after a metric's first into a copy of the metric of its own:
+// contrib's Prometheus exporter drops only the first stale point of each metric it is given.
+func onePointEach(ms pmetric.MetricSlice) {
+	n := ms.Len()
+	for k := 0; k < n; k++ {
+		m := ms.At(k)
+		like := func() pmetric.Metric {
+			c := ms.AppendEmpty()
+			c.SetName(m.Name())
+			c.SetUnit(m.Unit())
+			c.SetDescription(m.Description())
+			m.Metadata().CopyTo(c.Metadata())
+			return c
+		}
+		switch m.Type() {
+		case pmetric.MetricTypeGauge:
+			splitPoints(m.Gauge().DataPoints(), func() pmetric.NumberDataPointSlice { return like().SetEmptyGauge().DataPoints() })
+		case pmetric.MetricTypeSum:
+			splitPoints(m.Sum().DataPoints(), func() pmetric.NumberDataPointSlice {
+				s := like().SetEmptySum()
+				s.SetAggregationTemporality(m.Sum().AggregationTemporality())
+				s.SetIsMonotonic(m.Sum().IsMonotonic())
+				return s.DataPoints()
+			})
+		case pmetric.MetricTypeHistogram:
+			splitPoints(m.Histogram().DataPoints(), func() pmetric.HistogramDataPointSlice {
+				h := like().SetEmptyHistogram()
+				h.SetAggregationTemporality(m.Histogram().AggregationTemporality())
+				return h.DataPoints()
+			})
+		case pmetric.MetricTypeExponentialHistogram:
+			splitPoints(m.ExponentialHistogram().DataPoints(), func() pmetric.ExponentialHistogramDataPointSlice {
+				h := like().SetEmptyExponentialHistogram()
+				h.SetAggregationTemporality(m.ExponentialHistogram().AggregationTemporality())
+				return h.DataPoints()
+			})
+		case pmetric.MetricTypeSummary:
+			splitPoints(m.Summary().DataPoints(), func() pmetric.SummaryDataPointSlice { return like().SetEmptySummary().DataPoints() })
+		}
+	}
+}
+
+// points is a pdata slice of data points.
+type points[P interface{ CopyTo(P) }] interface {
+	Len() int
+	At(int) P
+	AppendEmpty() P
+	RemoveIf(func(P) bool)
+}
+
+// splitPoints copies each point after the first into a new metric's points (fresh makes them) and
+// leaves the first alone.
+func splitPoints[P interface{ CopyTo(P) }, S points[P]](pts S, fresh func() S) {
+	for i := 1; i < pts.Len(); i++ {
+		pts.At(i).CopyTo(fresh().AppendEmpty())
+	}
+	first := true
+	pts.RemoveIf(func(P) bool {
+		keep := first
+		first = false
+		return !keep
+	})
 }
 
 // markStale marks a metric's points stale at now; inference.server.up gets 0 instead.

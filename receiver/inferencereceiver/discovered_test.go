@@ -97,8 +97,16 @@ func TestDiscoveredServerIsScrapedThenMarkedStale(t *testing.T) {
 	last := reports[len(reports)-1]
 	ups, stale, live := 0, 0, 0
 	ms := last.ScopeMetrics().At(0).Metrics()
+	seen := map[string]pmetric.MetricType{}
+	for _, m := range byServer(sink)[name][1].ScopeMetrics().At(0).Metrics().All() {
+		seen[m.Name()] = m.Type()
+	}
 	for i := 0; i < ms.Len(); i++ {
 		m := ms.At(i)
+		points := 0
+		eachPointFlags(m, func(pmetric.DataPointFlags, float64) { points++ })
+		assert.Equal(t, 1, points, "%s: one point per metric (contrib's Prometheus exporter drops only a metric's first stale point)", m.Name())
+		assert.Equal(t, seen[m.Name()], m.Type(), m.Name())
 		eachPointFlags(m, func(flags pmetric.DataPointFlags, v float64) {
 			switch {
 			case m.Name() == "inference.server.up":

@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -54,45 +51,6 @@ func portFree(port int) bool {
 	return true
 }
 
-// TestDefaultConfigRunsWithoutServer is `make run` on a bare machine: the embedded configuration,
-// no vLLM on 127.0.0.1:8000; the collector stays up and reports the server as down.
-func TestDefaultConfigRunsWithoutServer(t *testing.T) {
-	collectorBin, _ := binaries(t)
-	for _, port := range []int{8000, 8888, 8889, 13133} {
-		if !portFree(port) {
-			t.Skipf("127.0.0.1:%d is in use; the default configuration needs it free", port)
-		}
-	}
-	collector := startProcess(t, "otelcol-inference (default config)", collectorBin)
-	var body string
-	waitFor(t, 60*time.Second, "inference_server_up 0 on 127.0.0.1:8889/metrics", func() bool {
-		collector.requireRunning(t)
-		resp, err := http.Get("http://127.0.0.1:8889/metrics")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
-		return strings.Contains(body, "inference_server_up{")
-	})
-	var upLine string
-	for _, line := range strings.Split(body, "\n") {
-		if strings.HasPrefix(line, "inference_server_up{") {
-			upLine = line
-		}
-	}
-	assert.True(t, strings.HasSuffix(upLine, " 0"), upLine)
-	assert.Contains(t, upLine, `inference_server_name="vllm"`)
-	// Still running a scrape later.
-	time.Sleep(2 * time.Second)
-	collector.requireRunning(t)
-	resp, err := http.Get("http://127.0.0.1:13133/")
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-}
-
 // TestAgentToGateway runs the shipped agent.yaml and gateway.yaml unchanged (endpoints through their
 // environment variables): vLLM → agent → OTLP with a bearer token → gateway (ratio) → Prometheus.
 func TestAgentToGateway(t *testing.T) {
@@ -122,9 +80,8 @@ func agentToGateway(t *testing.T, collectorBin, agentConfig string) {
 		fmt.Sprintf("OTELCOL_GATEWAY_ENDPOINT=http://127.0.0.1:%d", otlpPort),
 		fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
 		fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)),
-		"VLLM_ENDPOINT="+srv.URL+"/metrics",
 		"OTELCOL_STORAGE_DIR="+t.TempDir(),
-	), collectorBin, "--config=../../otelcol-dist/"+agentConfig,
+	), collectorBin, "--config=../../otelcol-dist/"+agentConfig, listedServer(t, "vllm", srv.URL+"/metrics", "vllm"),
 		"--set=receivers::inference::collection_interval=1s")
 
 	var ratios []sample

@@ -268,12 +268,11 @@ func TestDurabilityAgentGateway(t *testing.T) {
 		fmt.Sprintf("OTELCOL_GATEWAY_ENDPOINT=http://127.0.0.1:%d", otlpPort),
 		fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
 		fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)),
-		"VLLM_ENDPOINT=" + target + "/metrics",
 		"OTELCOL_STORAGE_DIR=" + t.TempDir(),
 	}
 	gatewayArgs := []string{"--config=../../otelcol-dist/gateway.yaml", "--set=exporters::remote_write::retry_on_failure::max_interval=1s"}
 	agentArgs := []string{
-		"--config=../../otelcol-dist/agent.yaml", "--set=receivers::inference::collection_interval=1s",
+		"--config=../../otelcol-dist/agent.yaml", listedServer(t, "vllm", target+"/metrics", "vllm"), "--set=receivers::inference::collection_interval=1s",
 		"--set=exporters::otlp_http/gateway::retry_on_failure::initial_interval=200ms", "--set=exporters::otlp_http/gateway::retry_on_failure::max_interval=1s",
 	}
 	gateway := startProcessEnv(t, "gateway", gatewayEnv, collectorBin, gatewayArgs...)

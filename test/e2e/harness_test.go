@@ -292,3 +292,14 @@ func metricNames(t *testing.T, base string) []string {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
 	return r.Data
 }
+
+// listedServer writes a configuration overlay that lists one server for the inference receiver
+// (the shipped agent configurations only discover theirs; lists in a later --config replace) and
+// returns the --config flag that adds it.
+func listedServer(t *testing.T, name, endpoint, flavor string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "servers.yaml")
+	overlay := fmt.Sprintf("receivers:\n  inference:\n    servers:\n      - {name: %s, endpoint: %q, flavor: %s}\n", name, endpoint, flavor)
+	require.NoError(t, os.WriteFile(path, []byte(overlay), 0o600))
+	return "--config=" + path
+}

@@ -21,6 +21,7 @@ type Series struct {
 // Group is one output stream of one rule: a resource and the values of the rule's group_by
 // attributes. Num and Den are the series whose increases it sums (a histogram rule uses Den only).
 type Group struct {
+	key      uint64
 	Rule     int
 	Attrs    pcommon.Map
 	Num, Den []*Series
@@ -69,7 +70,7 @@ func (t *Tracker) Series(key uint64) (s *Series, first bool) {
 func (t *Tracker) Group(key uint64, rule int, attrs func() pcommon.Map) *Group {
 	g, ok := t.groups[key]
 	if !ok {
-		g = &Group{Rule: rule, Attrs: attrs()}
+		g = &Group{key: key, Rule: rule, Attrs: attrs()}
 		t.groups[key] = g
 	}
 	return g
@@ -138,6 +139,30 @@ func live(ss []*Series) []*Series {
 	}
 	clear(ss[len(out):])
 	return out
+}
+
+// Forget drops the series of key at once (its stream ended: a staleness marker came) and returns
+// the groups it leaves with no series, which are dropped too.
+func (t *Tracker) Forget(key uint64) []*Group {
+	s, ok := t.series[key]
+	if !ok {
+		return nil
+	}
+	s.dead = true
+	delete(t.series, key)
+	var emptied []*Group
+	for _, g := range s.Groups {
+		if g == nil {
+			continue
+		}
+		g.Num = live(g.Num)
+		g.Den = live(g.Den)
+		if len(g.Num) == 0 && len(g.Den) == 0 {
+			delete(t.groups, g.key)
+			emptied = append(emptied, g)
+		}
+	}
+	return emptied
 }
 
 // Any returns one tracked series (nil when there is none), for inspection.
