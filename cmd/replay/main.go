@@ -47,7 +47,9 @@ func imitate(args []string, testdata string) (imitation, bool) {
 		}
 		return def
 	}
-	listen := func(port string) string { return net.JoinHostPort(flagValue("--host", "127.0.0.1"), flagValue("--port", port)) }
+	listen := func(port string) string {
+		return net.JoinHostPort(flagValue("--host", "127.0.0.1"), flagValue("--port", port))
+	}
 	for i, a := range args {
 		switch {
 		case path.Base(a) == "vllm" && i+1 < len(args) && args[i+1] == "serve":

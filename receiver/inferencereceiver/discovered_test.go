@@ -91,7 +91,7 @@ func TestDiscoveredServerIsScrapedThenMarkedStale(t *testing.T) {
 
 	f.Remove(4242)
 	require.Eventually(t, func() bool {
-		return len(logs.FilterMessageSnippet(`Model server "` + name + `" is gone`).All()) == 1
+		return len(logs.FilterMessageSnippet(`Model server "`+name+`" is gone`).All()) == 1
 	}, 10*time.Second, 20*time.Millisecond)
 	reports := byServer(sink)[name]
 	last := reports[len(reports)-1]
@@ -217,13 +217,17 @@ func TestDiscoveryConfigErrorsNameTheKey(t *testing.T) {
 		{func(c *Config) { c.Discovery.Server.Endpoint = "http://x/metrics" }, `discovery: "server" is how discovered servers are scraped`},
 		{func(c *Config) { c.Discovery.Server.Passthrough = "some" }, `discovery: server: "passthrough"`},
 		{func(c *Config) { c.Discovery.Kubernetes.Enabled = true }, `discovery.kubernetes: "node" must be this node's name`},
-		{func(c *Config) { c.Discovery.Kubernetes = KubernetesDiscoveryConfig{Enabled: true, Node: "n", AuthType: "token"} }, `unknown "auth_type" "token"`},
+		{func(c *Config) {
+			c.Discovery.Kubernetes = KubernetesDiscoveryConfig{Enabled: true, Node: "n", AuthType: "token"}
+		}, `unknown "auth_type" "token"`},
 		{func(c *Config) { c.Discovery.Rules = []RuleConfig{{Name: "mine"}} }, `discovery: rule "mine": rule "mine" matches nothing`},
 		{func(c *Config) { c.Discovery.Rules = []RuleConfig{{Name: "nope", Enabled: &off}} }, `turns off a built-in rule, and there is none of that name`},
 		{func(c *Config) {
 			c.Discovery.Rules = []RuleConfig{{Name: "a", Executables: []string{"a"}}, {Name: "a", Executables: []string{"b"}}}
 		}, `"name" is used by another rule too`},
-		{func(c *Config) { c.Discovery.Rules = []RuleConfig{{Name: "a", Executables: []string{"a"}, Flavor: "vlm"}} }, `unknown "flavor" "vlm"`},
+		{func(c *Config) {
+			c.Discovery.Rules = []RuleConfig{{Name: "a", Executables: []string{"a"}, Flavor: "vlm"}}
+		}, `unknown "flavor" "vlm"`},
 		{func(c *Config) { c.Discovery.RefreshInterval = -time.Second }, `"refresh_interval" must be positive`},
 	} {
 		cfg := testConfig()
@@ -258,4 +262,3 @@ func TestDiscoveryRulesInForce(t *testing.T) {
 	assert.Equal(t, []int{9100, 9200}, []int{rules[0].Ports[0].Default, rules[0].Ports[1].Default})
 	assert.Equal(t, []string{"--listen-port"}, rules[0].Ports[0].Flags)
 }
-
