@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -34,6 +35,9 @@ type rendered struct {
 	pdbs        []*policyv1.PodDisruptionBudget
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	netpols     []*networkingv1.NetworkPolicy
+	accounts    []*corev1.ServiceAccount
+	roles       []*rbacv1.ClusterRole
+	bindings    []*rbacv1.ClusterRoleBinding
 	kinds       []string
 }
 
@@ -88,6 +92,12 @@ func render(t *testing.T, args ...string) rendered {
 			r.hpas = append(r.hpas, decodeStrict[autoscalingv2.HorizontalPodAutoscaler](t, doc, what))
 		case "networking.k8s.io/v1 NetworkPolicy":
 			r.netpols = append(r.netpols, decodeStrict[networkingv1.NetworkPolicy](t, doc, what))
+		case "v1 ServiceAccount":
+			r.accounts = append(r.accounts, decodeStrict[corev1.ServiceAccount](t, doc, what))
+		case "rbac.authorization.k8s.io/v1 ClusterRole":
+			r.roles = append(r.roles, decodeStrict[rbacv1.ClusterRole](t, doc, what))
+		case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
+			r.bindings = append(r.bindings, decodeStrict[rbacv1.ClusterRoleBinding](t, doc, what))
 		default:
 			t.Fatalf("the chart renders %s %s, which this test does not know", meta.APIVersion, meta.Kind)
 		}
@@ -139,7 +149,7 @@ func envVar(c corev1.Container, name string) (corev1.EnvVar, bool) {
 func TestHelmChartDefaults(t *testing.T) {
 	collector, _ := binaries(t)
 	r := render(t)
-	assert.Equal(t, []string{"ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "PodDisruptionBudget", "Service", "Service"}, r.kinds)
+	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"}, r.kinds)
 
 	require.Len(t, r.daemonSets, 1)
 	ds := r.daemonSets[0]
@@ -175,6 +185,7 @@ func TestHelmChartDefaults(t *testing.T) {
 	assert.NotContains(t, agent.Resources.Limits, corev1.ResourceName("nvidia.com/gpu"), "the agent must not take a GPU from the servers")
 	agentCM := r.configMaps[vols["config"].ConfigMap.Name]
 	require.NotNil(t, agentCM, "the agent's config map %s is rendered", vols["config"].ConfigMap.Name)
+	agentRBAC(t, r, pod)
 
 	require.Len(t, r.deployments, 1)
 	dep := r.deployments[0]
@@ -202,6 +213,13 @@ func TestHelmChartDefaults(t *testing.T) {
 	assert.Contains(t, agentCfg, "hostname: otelcol-inference-gateway-headless.observability.svc.cluster.local")
 	assert.Contains(t, agentCfg, "routing_key: resource")
 	assert.Contains(t, agentCfg, "pod_resources_socket: /var/lib/kubelet/pod-resources/kubelet.sock")
+	// Each agent discovers its own node's pods, and puts their workload on the servers' resources.
+	assert.Contains(t, agentCfg, "kubernetes:\n        enabled: true\n        node: ${env:K8S_NODE_NAME}")
+	assert.Contains(t, agentCfg, "node_from_env_var: K8S_NODE_NAME")
+	assert.Contains(t, agentCfg, "processors: [memory_limiter, k8sattributes, resource]")
+	nodeName, ok := envVar(agent, "K8S_NODE_NAME")
+	require.True(t, ok)
+	assert.Equal(t, "spec.nodeName", nodeName.ValueFrom.FieldRef.FieldPath)
 
 	for name, cm := range map[string]*corev1.ConfigMap{"agent": agentCM, "gateway": gatewayCM} {
 		out, err := validate(t, collector, cm.Data["config.yaml"])
@@ -216,6 +234,24 @@ func TestHelmChartDefaults(t *testing.T) {
 	shipped, err := os.ReadFile("../../deploy/kubernetes/otelcol-inference.yaml")
 	require.NoError(t, err)
 	assert.Equal(t, r.text, stripHeader(string(shipped)), "deploy/kubernetes/otelcol-inference.yaml is stale: run `make manifests`")
+}
+
+// agentRBAC checks the agents' access: a service account of their own, bound to a role that may
+// get, list and watch pods and nothing else, its token mounted.
+func agentRBAC(t *testing.T, r rendered, pod corev1.PodSpec) {
+	t.Helper()
+	require.Len(t, r.accounts, 1)
+	require.Len(t, r.roles, 1)
+	require.Len(t, r.bindings, 1)
+	assert.Equal(t, r.accounts[0].Name, pod.ServiceAccountName)
+	require.NotNil(t, pod.AutomountServiceAccountToken)
+	assert.True(t, *pod.AutomountServiceAccountToken)
+	assert.Equal(t, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}}}, r.roles[0].Rules,
+		"least privilege: the pods of the nodes, read only")
+	b := r.bindings[0]
+	assert.Equal(t, rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: r.roles[0].Name}, b.RoleRef)
+	require.Len(t, b.Subjects, 1)
+	assert.Equal(t, rbacv1.Subject{Kind: "ServiceAccount", Name: r.accounts[0].Name, Namespace: "observability"}, b.Subjects[0])
 }
 
 func stripHeader(s string) string {
@@ -236,7 +272,7 @@ func TestHelmChartEverythingOn(t *testing.T) {
 		"--set", "gateway.queue.ephemeralVolume.enabled=true",
 		"--set", "agent.gpu.runtimeClassName=nvidia",
 		"--set", "agent.gpu.podResources=false")
-	assert.Equal(t, []string{"ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service"}, r.kinds)
+	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount"}, r.kinds)
 	dep := r.deployments[0]
 	assert.Nil(t, dep.Spec.Replicas, "the autoscaler owns the replica count")
 	assert.Equal(t, dep.Name, r.hpas[0].Spec.ScaleTargetRef.Name)
@@ -265,6 +301,20 @@ func TestHelmChartEverythingOn(t *testing.T) {
 		require.NoError(t, err, "%s\n%s", out, cfg)
 	}
 
+	// Discovery and pod metadata off, a server listed: no access to the API at all.
+	r = render(t, "--set", "agent.discovery.kubernetes=false", "--set", "agent.podMetadata=false",
+		"--set", "agent.servers[0].name=vllm", "--set", "agent.servers[0].endpoint=http://${env:K8S_NODE_IP}:8000/metrics")
+	assert.Empty(t, r.roles)
+	assert.Empty(t, r.accounts)
+	ds = r.daemonSets[0].Spec.Template.Spec
+	require.NotNil(t, ds.AutomountServiceAccountToken)
+	assert.False(t, *ds.AutomountServiceAccountToken)
+	agentCfg = r.configMaps[ds.Volumes[0].ConfigMap.Name].Data["config.yaml"]
+	assert.NotContains(t, agentCfg, "discovery:")
+	assert.NotContains(t, agentCfg, "k8sattributes")
+	out, err := validate(t, collector, agentCfg)
+	require.NoError(t, err, "%s\n%s", out, agentCfg)
+
 	// An existing Secret: referenced, not made.
 	r = render(t, "--set", "gateway.remoteWrite.existingSecret=rw-token", "--set", "gateway.remoteWrite.existingSecretKey=password")
 	assert.Empty(t, r.secrets)
@@ -281,6 +331,7 @@ func TestHelmChartRefusesBadValues(t *testing.T) {
 	}{
 		{"gateway.replica=3", "replica"},                             // a typo of replicas
 		{"agent.servers[0].flavor=vlm", "flavor"},                    // not a flavor
+		{"agent.discovery.kubernets=true", "kubernets"},              // a typo
 		{"gateway.remoteWrite.endpoint=prometheus:9090", "endpoint"}, // no scheme
 		{"agent.collectionInterval=10", "collectionInterval"},        // no unit
 		{"gateway.autoscaling.enabled=true,gateway.autoscaling.minReplicas=9", "minReplicas"},
