@@ -51,6 +51,8 @@ func main() {
 	vmagent := flag.String("vmagent", "", "vmagent binary (make vmagent): compare -vm-bins with it end to end into -prometheus, on -vm-payloads")
 	vmBins := flag.String("vm-bins", "build/otelcol-inference,build/otelcol-inference-agent", "our builds in the vmagent comparison")
 	vmPayloads := flag.String("vm-payloads", "tgi,vllm", "payloads of the vmagent comparison")
+	discoveryServers := flag.Int("discovery", 0, "also compare n servers listed, found as Kubernetes pods and found as host processes")
+	discoveryPairs := flag.Int("discovery-pairs", 3, "rotated rounds of the discovery comparison")
 	flag.Parse()
 
 	var report bytes.Buffer
@@ -120,6 +122,12 @@ func main() {
 		fmt.Fprintln(w)
 		if err := leanCompare(w, strings.Split(*leanBins, ","), p, *pairs, *targets, *interval, *warmup, *measure); err != nil {
 			log.Fatalf("benchharness: lean run: %v", err)
+		}
+	}
+	if *discoveryServers > 0 {
+		fmt.Fprintln(w)
+		if err := discoveryRun(w, *bin, *discoveryServers, *discoveryPairs, *interval, 20*time.Second, 30*time.Second); err != nil {
+			log.Fatalf("benchharness: discovery run: %v", err)
 		}
 	}
 	if *scale {

@@ -42,8 +42,8 @@ type HostOptions struct {
 // Host finds the model servers among this host's processes: a process one of the rules recognizes
 // (by its command line), in this collector's network namespace, listening on a port where a probe
 // finds metrics. A process is probed when it is first seen listening, and again (backing off to
-// every 5 minutes) while it serves none; a found endpoint is kept while its process lives and
-// listens there.
+// every 5 minutes) while it serves none; a found endpoint is kept while its process lives (a server
+// that stops answering there is reported down by its scrapes).
 type Host struct {
 	opts  HostOptions
 	fs    procfs.FS
@@ -63,6 +63,9 @@ type procKey struct {
 type hostProc struct {
 	tracked
 	comm string
+	// ignored is set for a process that is not scraped however long it lives: in another network
+	// namespace, or a child its rule is not recognized under (NotUnder).
+	ignored bool
 }
 
 // NewHost returns the host source.
@@ -113,18 +116,24 @@ type socket struct {
 	port int
 }
 
-// Scan reads the processes once and returns the endpoints found.
+// Scan reads the processes once and returns the endpoints found. Only the command lines are read
+// of every process; a recognized one's sockets are read while it has no endpoint yet (reading the
+// listening sockets costs about a millisecond however few there are: the kernel walks its whole
+// table), and a found endpoint is kept while its process lives.
 func (h *Host) Scan(ctx context.Context, now time.Time) ([]Endpoint, error) {
 	procs, err := h.fs.AllProcs()
 	if err != nil {
 		return nil, err
 	}
-	byInode, byPort := h.listening()
-	selfNS, _ := os.Readlink(filepath.Join(h.opts.ProcRoot, "self", "ns", "net"))
 	for _, hp := range h.procs {
 		hp.seen = false
 	}
-	var toProbe []*probeJob
+	type waiting struct {
+		p   procfs.Proc
+		hp  *hostProc
+		cmd Command
+	}
+	var due []waiting
 	for _, p := range procs {
 		argv, err := p.CmdLine()
 		if err != nil || len(argv) == 0 {
@@ -140,46 +149,55 @@ func (h *Host) Scan(ctx context.Context, now time.Time) ([]Endpoint, error) {
 		if err != nil {
 			continue
 		}
-		if len(rule.NotUnder) > 0 && rule.under(h.comm(st.PPID)) {
-			continue
-		}
 		key := procKey{pid: p.PID, start: st.Starttime}
 		hp := h.procs[key]
 		if hp == nil {
 			hp = &hostProc{tracked: tracked{rule: rule}, comm: comm}
+			hp.ignored = len(rule.NotUnder) > 0 && rule.under(h.comm(st.PPID))
 			h.procs[key] = hp
 		}
-		if ns, err := os.Readlink(filepath.Join(h.opts.ProcRoot, strconv.Itoa(p.PID), "ns", "net")); err == nil && selfNS != "" && ns != selfNS {
-			// Another network namespace (a container): its sockets are not reachable at this
-			// host's addresses. Pods are found by Kubernetes discovery.
-			if hp.said != "netns" {
-				hp.said = "netns"
-				h.opts.Logger.Debug("A model-server process runs in another network namespace (a container) and is not scraped from the host; Kubernetes pods are found by discovery.kubernetes",
-					zap.Int("process.pid", p.PID), zap.String("rule", rule.Name))
-			}
-			hp.seen = true
+		hp.seen = true
+		if hp.ignored || hp.found != nil || now.Before(hp.nextProbe) {
 			continue
 		}
-		if rule.needsEnv() {
-			if env, err := p.Environ(); err == nil {
-				cmd.Env = environ(env)
-			}
-		}
-		cands := h.candidates(p, rule, cmd, byInode, byPort)
-		if hp.update(now, cands) {
-			pid, comm := p.PID, comm
-			toProbe = append(toProbe, &probeJob{t: &hp.tracked, cands: cands, log: func(why string) {
-				h.opts.Logger.Info(fmt.Sprintf("Process %d looks like a model server (%s) but is not scraped: %s", pid, rule.Name, why),
-					zap.String("rule", rule.Name), zap.String("process.executable.name", comm))
-			}})
-		}
+		due = append(due, waiting{p: p, hp: hp, cmd: cmd})
 	}
 	for key, hp := range h.procs {
 		if !hp.seen {
 			delete(h.procs, key)
 		}
 	}
-	h.opts.Prober.probeAll(ctx, now, h.opts.Interval, toProbe)
+	if len(due) == 0 {
+		return h.endpoints(), nil
+	}
+	byInode, byPort := h.listening()
+	selfNS, _ := os.Readlink(filepath.Join(h.opts.ProcRoot, "self", "ns", "net"))
+	var jobs []*probeJob
+	for _, w := range due {
+		hp, rule, pid := w.hp, w.hp.rule, w.p.PID
+		if ns, err := os.Readlink(filepath.Join(h.opts.ProcRoot, strconv.Itoa(pid), "ns", "net")); err == nil && selfNS != "" && ns != selfNS {
+			// Another network namespace (a container): its sockets are not reachable at this
+			// host's addresses. Pods are found by Kubernetes discovery.
+			hp.ignored = true
+			h.opts.Logger.Debug("A model-server process runs in another network namespace (a container) and is not scraped from the host; Kubernetes pods are found by discovery.kubernetes",
+				zap.Int("process.pid", pid), zap.String("rule", rule.Name))
+			continue
+		}
+		if rule.needsEnv() {
+			if env, err := w.p.Environ(); err == nil {
+				w.cmd.Env = environ(env)
+			}
+		}
+		cands := h.candidates(w.p, rule, w.cmd, byInode, byPort)
+		if hp.update(now, cands) {
+			comm := hp.comm
+			jobs = append(jobs, &probeJob{t: &hp.tracked, cands: cands, log: func(why string) {
+				h.opts.Logger.Info(fmt.Sprintf("Process %d looks like a model server (%s) but is not scraped: %s", pid, rule.Name, why),
+					zap.String("rule", rule.Name), zap.String("process.executable.name", comm))
+			}})
+		}
+	}
+	h.opts.Prober.probeAll(ctx, now, h.opts.Interval, jobs)
 	return h.endpoints(), nil
 }
 

@@ -99,9 +99,8 @@ func TestHostFindsModelServerProcesses(t *testing.T) {
 	assert.Empty(t, eps)
 }
 
-// A server that is still loading (recognized, not listening yet) is found once it listens; one
-// that moves to another port is found there; a process that reuses a gone server's PID is a new
-// process.
+// A server that is still loading (recognized, not listening yet) is found once it listens, and is
+// not probed again while it lives; one restarted on another port is found there.
 func TestHostFindsAServerOnceItListens(t *testing.T) {
 	f := discoverytest.NewProc(t)
 	_, port, hits := metricsServer(t, "/metrics")
@@ -128,7 +127,7 @@ func TestHostFindsAServerOnceItListens(t *testing.T) {
 
 	_, port2, _ := metricsServer(t, "/metrics")
 	f.Remove(100)
-	f.Add(discoverytest.Process{PID: 100, PPID: 1, Comm: "vllm", Argv: argv, Sockets: []uint64{f.Listen(port2, true)}})
+	f.Add(discoverytest.Process{PID: 101, PPID: 1, Comm: "vllm", Argv: argv, Sockets: []uint64{f.Listen(port2, true)}})
 	eps, err = h.Scan(context.Background(), now.Add(300*time.Millisecond))
 	require.NoError(t, err)
 	require.Len(t, eps, 1)
