@@ -284,32 +284,64 @@ func (t *target) discoveredResource(rb *metadata.ResourceBuilder) {
 	}
 }
 
-// final is what a gone server reports last: inference.server.up 0, and every other series of its
-// last successful scrape marked stale (no recorded value: Prometheus's staleness marker).
-func (t *target) final(now pcommon.Timestamp) pmetric.Metrics {
-	out := t.last
-	t.last = pmetric.NewMetrics()
-	if out.ResourceMetrics().Len() == 0 {
-		// It never answered: its up alone, as its scrapes reported it.
-		rm := out.ResourceMetrics().AppendEmpty()
-		t.mb.RecordInferenceServerUpDataPoint(now, 0)
-		own := t.mb.Emit()
-		own.ResourceMetrics().At(0).ScopeMetrics().MoveAndAppendTo(rm.ScopeMetrics())
-		t.resource().MoveTo(rm.Resource())
-		return out
+// replayer is a source that can give its last successful scrape again without a copy of its
+// output kept (the Prometheus source keeps the parsed payload, and converts it again).
+type replayer interface {
+	again(now time.Time, ms pmetric.MetricSlice)
+}
+
+// remember keeps what a discovered server's successful scrape read (ms), for its staleness markers.
+func (t *target) remember(ms pmetric.MetricSlice) {
+	t.answered = true
+	if t.disc == nil {
+		return
 	}
-	stale := pmetric.DefaultDataPointFlags.WithNoRecordedValue(true)
-	rms := out.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		sms := rms.At(i).ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				markStale(ms.At(k), now, stale)
-			}
-			onePointEach(ms)
+	if _, ok := t.src.(replayer); ok {
+		return
+	}
+	if t.lastSource == (pmetric.MetricSlice{}) {
+		t.lastSource = pmetric.NewMetricSlice()
+	}
+	ms.CopyTo(t.lastSource)
+}
+
+// final is what a gone server reports last: inference.server.up 0, and every other series of its
+// last successful scrape (its own metrics too) with no recorded value, Prometheus's staleness
+// marker. Called once its controller stopped.
+func (t *target) final(now pcommon.Timestamp) pmetric.Metrics {
+	out := pmetric.NewMetrics()
+	rm := out.ResourceMetrics().AppendEmpty()
+	sm := rm.ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(metadata.ScopeName)
+	ms := sm.Metrics()
+	if t.answered {
+		if r, ok := t.src.(replayer); ok {
+			r.again(now.AsTime(), ms)
+		} else if t.lastSource != (pmetric.MetricSlice{}) {
+			t.lastSource.CopyTo(ms)
+		}
+		t.mb.RecordInferenceServerScrapeDurationDataPoint(now, 0)
+		if j, ok := t.g.energy.Get(t.joinName()); ok {
+			t.mb.RecordInferenceServerEnergyDataPoint(now, j)
 		}
 	}
+	if len(t.g.disabled) > 0 {
+		ms.RemoveIf(func(m pmetric.Metric) bool { return t.g.disabled[m.Name()] })
+	}
+	t.mb.RecordInferenceServerUpDataPoint(now, 0)
+	for kind, n := range t.errorCounts {
+		t.mb.RecordInferenceServerScrapeErrorsDataPoint(now, n, kind)
+	}
+	own := t.mb.Emit()
+	if own.ResourceMetrics().Len() > 0 {
+		own.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().MoveAndAppendTo(ms)
+	}
+	stale := pmetric.DefaultDataPointFlags.WithNoRecordedValue(true)
+	for k := 0; k < ms.Len(); k++ {
+		markStale(ms.At(k), now, stale)
+	}
+	onePointEach(ms)
+	t.resource().MoveTo(rm.Resource())
 	return out
 }
 

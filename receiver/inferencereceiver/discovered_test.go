@@ -2,7 +2,9 @@ package inferencereceiver
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
@@ -122,10 +125,39 @@ func TestDiscoveredServerIsScrapedThenMarkedStale(t *testing.T) {
 	}
 	assert.Equal(t, 1, ups)
 	assert.Zero(t, live, "every other series is marked stale")
+	assert.Equal(t, identities(reports[len(reports)-2]), identities(last), "the markers end exactly the series of the last scrape")
 	assert.Greater(t, stale, 10)
 	n := len(byServer(sink)[name])
 	time.Sleep(500 * time.Millisecond)
 	assert.Len(t, byServer(sink)[name], n, "nothing more after it went")
+}
+
+// identities are the series of a resource's report: metric name and point attributes.
+func identities(rm pmetric.ResourceMetrics) []string {
+	var out []string
+	for _, m := range rm.ScopeMetrics().At(0).Metrics().All() {
+		add := func(attrs pcommon.Map) { out = append(out, fmt.Sprint(m.Name(), attrs.AsRaw())) }
+		switch m.Type() {
+		case pmetric.MetricTypeGauge:
+			for _, p := range m.Gauge().DataPoints().All() {
+				add(p.Attributes())
+			}
+		case pmetric.MetricTypeSum:
+			for _, p := range m.Sum().DataPoints().All() {
+				add(p.Attributes())
+			}
+		case pmetric.MetricTypeHistogram:
+			for _, p := range m.Histogram().DataPoints().All() {
+				add(p.Attributes())
+			}
+		case pmetric.MetricTypeSummary:
+			for _, p := range m.Summary().DataPoints().All() {
+				add(p.Attributes())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // eachPointFlags calls f with each point's flags (and its value, for numbers).

@@ -141,8 +141,11 @@ type target struct {
 	// stop ends the target's scrape in flight: at Shutdown, or when a discovered server goes.
 	stop   context.Context
 	cancel context.CancelFunc
-	// last is a discovered server's last successful scrape, marked stale when it goes.
-	last pmetric.Metrics
+	// answered is set once a scrape succeeded; lastSource is what a discovered server's last
+	// successful scrape read, for a source that cannot give it again (see replayer): both for the
+	// staleness markers of a server that goes.
+	answered   bool
+	lastSource pmetric.MetricSlice
 
 	// failing is the kind of the failure last logged ("" while the server answers), so that a
 	// server that stays down is logged once per kind of failure, not every scrape.
@@ -180,9 +183,6 @@ func (g *serverGroup) newDiscoveredTarget(sc *ServerConfig, disc *discovery.Endp
 		disc:        disc,
 	}
 	t.stop, t.cancel = context.WithCancel(g.stop)
-	if disc != nil {
-		t.last = pmetric.NewMetrics()
-	}
 	switch sc.Flavor {
 	case schema.FlavorOllama:
 		t.src = &ollamaSource{t: t}
@@ -262,6 +262,9 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	case t.g.scrapeSlots <- struct{}{}:
 		err = t.src.scrape(ctx, began, sm.Metrics())
 		<-t.g.scrapeSlots
+		if err == nil {
+			t.remember(sm.Metrics())
+		}
 	case <-ctx.Done():
 		err = kindErr(errkind.Timeout, fmt.Errorf("server %q: no scrape slot free within %s (more than %d servers are being scraped at once)", t.label, t.timeout, maxParallelScrapes))
 	}
@@ -313,9 +316,6 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 	t.resource().MoveTo(rm.Resource())
 	if err != nil {
 		return out, scrapererror.NewPartialScrapeError(err, 1)
-	}
-	if t.disc != nil {
-		out.CopyTo(t.last)
 	}
 	return out, nil
 }

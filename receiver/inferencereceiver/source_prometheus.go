@@ -53,6 +53,10 @@ type promSource struct {
 	startToken string
 	// invalidLogged are the invalid families already reported, each once.
 	invalidLogged map[string]bool
+
+	// lastPayload and lastStartMs are a discovered server's last payload read, for again.
+	lastPayload *exposition.Payload
+	lastStartMs int64
 }
 
 func newPromSource(t *target) (*promSource, error) {
@@ -119,6 +123,9 @@ func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 	}
 	invalid := p.conv.AppendWithStart(payload, now.UnixMilli(), startMs, ms)
 	<-t.g.cpuSlots
+	if t.disc != nil {
+		p.lastPayload, p.lastStartMs = payload, startMs
+	}
 	if payload.Duplicates > 0 {
 		t.dropped(ctx, payload.Duplicates, "duplicate")
 		if !p.invalidLogged[""] {
@@ -134,6 +141,14 @@ func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 		}
 	}
 	return nil
+}
+
+// again converts the last payload read once more (a discovered server that went: the series its
+// staleness markers end).
+func (p *promSource) again(now time.Time, ms pmetric.MetricSlice) {
+	if p.lastPayload != nil && p.conv != nil {
+		p.conv.AppendWithStart(p.lastPayload, now.UnixMilli(), p.lastStartMs, ms)
+	}
 }
 
 // detect chooses the flavor from the first payload when none is configured, and looks again while

@@ -21,6 +21,7 @@ func TestComponentsListed(t *testing.T) {
 		"name: resource", "name: resource_detection", "name: transform", "name: filter", "name: debug",
 		"name: otlp_grpc", "name: otlp_http", "name: prometheus_remote_write", "name: file", "name: load_balancing",
 		"name: remote_write", "name: health_check", "name: file_storage", "name: bearertokenauth", "name: basicauth", "name: zpages", "name: pprof",
+		"name: k8s_attributes",
 	} {
 		assert.Contains(t, string(out), want)
 	}

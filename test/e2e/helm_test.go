@@ -216,7 +216,7 @@ func TestHelmChartDefaults(t *testing.T) {
 	// Each agent discovers its own node's pods, and puts their workload on the servers' resources.
 	assert.Contains(t, agentCfg, "kubernetes:\n        enabled: true\n        node: ${env:K8S_NODE_NAME}")
 	assert.Contains(t, agentCfg, "node_from_env_var: K8S_NODE_NAME")
-	assert.Contains(t, agentCfg, "processors: [memory_limiter, k8sattributes, resource]")
+	assert.Contains(t, agentCfg, "processors: [memory_limiter, k8s_attributes, resource]")
 	nodeName, ok := envVar(agent, "K8S_NODE_NAME")
 	require.True(t, ok)
 	assert.Equal(t, "spec.nodeName", nodeName.ValueFrom.FieldRef.FieldPath)
@@ -311,7 +311,7 @@ func TestHelmChartEverythingOn(t *testing.T) {
 	assert.False(t, *ds.AutomountServiceAccountToken)
 	agentCfg = r.configMaps[ds.Volumes[0].ConfigMap.Name].Data["config.yaml"]
 	assert.NotContains(t, agentCfg, "discovery:")
-	assert.NotContains(t, agentCfg, "k8sattributes")
+	assert.NotContains(t, agentCfg, "k8s_attributes")
 	out, err := validate(t, collector, agentCfg)
 	require.NoError(t, err, "%s\n%s", out, agentCfg)
 
