@@ -7,7 +7,8 @@ export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 GO         ?= go
 BUILD_DIR  := build
 BIN        := $(BUILD_DIR)/otelcol-inference
-# The lean agent build (builder-config-agent.yaml): the agent role's components only.
+# The lean agent build (builder-config-agent.yaml): the agent role's components only, for hosts
+# (tag inference_nokube: no Kubernetes client, so no Kubernetes discovery).
 AGENT_BIN  := $(BUILD_DIR)/otelcol-inference-agent
 TOOLS_MOD  := internal/tools/go.mod
 PROMETHEUS ?= $(shell command -v prometheus 2>/dev/null || echo /usr/bin/prometheus)
@@ -43,7 +44,7 @@ demo: build
 ## build: the distribution binary (from the committed ocb sources in otelcol-dist/)
 build:
 	cd otelcol-dist && CGO_ENABLED=1 $(GO) build -trimpath -ldflags="-s -w" -o ../$(BIN) .
-	cd otelcol-dist-agent && CGO_ENABLED=1 $(GO) build -trimpath -ldflags="-s -w" -o ../$(AGENT_BIN) .
+	cd otelcol-dist-agent && CGO_ENABLED=1 $(GO) build -trimpath -tags inference_nokube -ldflags="-s -w" -o ../$(AGENT_BIN) .
 
 ## generate: metric descriptors (cmd/schemagen), mdatagen for our components, ocb sources for the distribution
 ## The receiver's metadata.yaml declares histograms, which mdatagen v0.159 documents but cannot build:

@@ -79,10 +79,7 @@ func (d *discoveredServers) start(ctx context.Context, host component.Host) erro
 		return fmt.Errorf("discovery: cannot make the discovered servers' HTTP client: %w", err)
 	}
 	prober := &discovery.Prober{Client: client, Timeout: dc.probeTimeout()}
-	type source interface {
-		Run(ctx context.Context, report func([]discovery.Endpoint))
-	}
-	var sources []source
+	var sources []discovery.Source
 	var names []string
 	if dc.Host.Enabled {
 		h, err := discovery.NewHost(discovery.HostOptions{ProcRoot: dc.Host.ProcRoot, Rules: dc.rules(), Interval: dc.refreshInterval(), Prober: prober, Logger: d.logger})
@@ -92,11 +89,8 @@ func (d *discoveredServers) start(ctx context.Context, host component.Host) erro
 		sources, names = append(sources, h), append(names, discovery.SourceHost)
 	}
 	if dc.Kubernetes.Enabled {
-		rc, err := discovery.RESTConfig(dc.Kubernetes.AuthType, dc.Kubernetes.KubeConfig)
-		if err != nil {
-			return err
-		}
-		k, err := discovery.NewKube(discovery.KubeOptions{Config: rc, Node: dc.Kubernetes.Node, Rules: dc.rules(), Annotations: dc.Kubernetes.Annotations,
+		k, err := discovery.NewKube(discovery.KubeOptions{AuthType: dc.Kubernetes.AuthType, KubeConfig: dc.Kubernetes.KubeConfig,
+			Node: dc.Kubernetes.Node, Rules: dc.rules(), Annotations: dc.Kubernetes.Annotations,
 			Interval: dc.refreshInterval(), Prober: prober, Logger: d.logger})
 		if err != nil {
 			return err

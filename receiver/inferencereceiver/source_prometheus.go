@@ -124,6 +124,7 @@ func (p *promSource) scrape(ctx context.Context, now time.Time, ms pmetric.Metri
 	invalid := p.conv.AppendWithStart(payload, now.UnixMilli(), startMs, ms)
 	<-t.g.cpuSlots
 	if t.disc != nil {
+		payload.Compact()
 		p.lastPayload, p.lastStartMs = payload, startMs
 	}
 	if payload.Duplicates > 0 {

@@ -6,8 +6,12 @@
 package discovery // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/discovery"
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"time"
+
+	"go.uber.org/zap"
 )
 
 // Sources of discovered endpoints (the value of inference.discovery.source in logs and telemetry).
@@ -15,6 +19,38 @@ const (
 	SourceHost       = "host"
 	SourceKubernetes = "kubernetes"
 )
+
+// Source is a source of endpoints: Run reports its whole set whenever it may have changed, until
+// ctx is done.
+type Source interface {
+	Run(ctx context.Context, report func([]Endpoint))
+}
+
+// RuleAnnotations names the endpoints found by the prometheus.io/scrape annotation.
+const RuleAnnotations = "annotations"
+
+// Kubernetes API authentication (auth_type).
+const (
+	AuthServiceAccount = "serviceAccount"
+	AuthKubeConfig     = "kubeConfig"
+)
+
+// KubeOptions configure the Kubernetes source.
+type KubeOptions struct {
+	// AuthType is AuthServiceAccount (in a pod) or AuthKubeConfig (KubeConfig: a path, else
+	// $KUBECONFIG, else ~/.kube/config).
+	AuthType, KubeConfig string
+	// Node is this node's name: only its pods are watched (spec.nodeName).
+	Node string
+	// Rules recognize model-server containers by image or command.
+	Rules []Rule
+	// Annotations turns on pods annotated prometheus.io/scrape: "true".
+	Annotations bool
+	// Interval is how often pods whose containers served no metrics yet are probed again.
+	Interval time.Duration
+	Prober   *Prober
+	Logger   *zap.Logger
+}
 
 // FlavorOllama is the one flavor a rule must pin: Ollama serves an API, not a metrics payload.
 const FlavorOllama = "ollama"

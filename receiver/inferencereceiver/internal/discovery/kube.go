@@ -1,3 +1,5 @@
+//go:build !inference_nokube
+
 package discovery // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/discovery"
 
 import (
@@ -29,31 +31,7 @@ const (
 	annotationPort   = "prometheus.io/port"
 	annotationPath   = "prometheus.io/path"
 	annotationScheme = "prometheus.io/scheme"
-	// RuleAnnotations names the endpoints found by annotation.
-	RuleAnnotations = "annotations"
 )
-
-// Kubernetes API authentication (auth_type).
-const (
-	AuthServiceAccount = "serviceAccount"
-	AuthKubeConfig     = "kubeConfig"
-)
-
-// KubeOptions configure the Kubernetes source.
-type KubeOptions struct {
-	// Config reaches the API server (RESTConfig).
-	Config *rest.Config
-	// Node is this node's name: only its pods are watched (spec.nodeName).
-	Node string
-	// Rules recognize model-server containers by image or command.
-	Rules []Rule
-	// Annotations turns on pods annotated prometheus.io/scrape: "true".
-	Annotations bool
-	// Interval is how often pods whose containers served no metrics yet are probed again.
-	Interval time.Duration
-	Prober   *Prober
-	Logger   *zap.Logger
-}
 
 // RESTConfig is how the collector reaches the Kubernetes API: the pod's service account
 // (serviceAccount), or a kubeconfig file (kubeConfig: path, else $KUBECONFIG, else ~/.kube/config).
@@ -97,9 +75,13 @@ type Kube struct {
 }
 
 // NewKube returns the Kubernetes source.
-func NewKube(opts KubeOptions) (*Kube, error) {
+func NewKube(opts KubeOptions) (Source, error) {
 	if opts.Node == "" {
 		return nil, errors.New(`discovery.kubernetes: "node" must be set to this node's name (the chart sets it from the downward API: ${env:K8S_NODE_NAME})`)
+	}
+	restConfig, err := RESTConfig(opts.AuthType, opts.KubeConfig)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
@@ -108,7 +90,7 @@ func NewKube(opts KubeOptions) (*Kube, error) {
 	if err := corev1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	cfg := rest.CopyConfig(opts.Config)
+	cfg := rest.CopyConfig(restConfig)
 	cfg.GroupVersion = &corev1.SchemeGroupVersion
 	cfg.APIPath = "/api"
 	cfg.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()

@@ -1,3 +1,5 @@
+//go:build !inference_nokube
+
 package discovery
 
 import (
@@ -85,10 +87,8 @@ func TestKubeFollowsThisNodesPods(t *testing.T) {
 
 	kubeconfig, err := api.WriteKubeconfig(t.TempDir())
 	require.NoError(t, err)
-	rc, err := RESTConfig(AuthKubeConfig, kubeconfig)
-	require.NoError(t, err)
 	core, logs := observer.New(zap.InfoLevel)
-	k, err := NewKube(KubeOptions{Config: rc, Node: "node-1", Rules: Builtin(), Annotations: true, Interval: 200 * time.Millisecond,
+	k, err := NewKube(KubeOptions{AuthType: AuthKubeConfig, KubeConfig: kubeconfig, Node: "node-1", Rules: Builtin(), Annotations: true, Interval: 200 * time.Millisecond,
 		Prober: &Prober{Client: &http.Client{}, Timeout: time.Second}, Logger: zap.New(core)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -154,10 +154,8 @@ func TestKubeSaysOnceWhenThePodsAreForbidden(t *testing.T) {
 	}))
 	kubeconfig, err := api.WriteKubeconfig(t.TempDir())
 	require.NoError(t, err)
-	rc, err := RESTConfig(AuthKubeConfig, kubeconfig)
-	require.NoError(t, err)
 	core, logs := observer.New(zap.InfoLevel)
-	k, err := NewKube(KubeOptions{Config: rc, Node: "node-1", Rules: Builtin(), Interval: time.Second,
+	k, err := NewKube(KubeOptions{AuthType: AuthKubeConfig, KubeConfig: kubeconfig, Node: "node-1", Rules: Builtin(), Interval: time.Second,
 		Prober: &Prober{Client: &http.Client{}, Timeout: time.Second}, Logger: zap.New(core)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -176,6 +174,10 @@ func TestKubeSaysOnceWhenThePodsAreForbidden(t *testing.T) {
 func TestKubeNeedsANode(t *testing.T) {
 	_, err := NewKube(KubeOptions{})
 	assert.ErrorContains(t, err, `"node" must be set`)
+	_, err = NewKube(KubeOptions{Node: "n", AuthType: AuthKubeConfig, KubeConfig: "/nonexistent/kubeconfig"})
+	assert.ErrorContains(t, err, "cannot read the kubeconfig")
+	_, err = NewKube(KubeOptions{Node: "n"})
+	assert.ErrorContains(t, err, "not in a pod with a service account", "serviceAccount outside a pod says what to set")
 	_, err = RESTConfig("token", "")
 	assert.ErrorContains(t, err, `unknown auth_type "token"`)
 }

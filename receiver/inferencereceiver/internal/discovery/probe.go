@@ -54,6 +54,9 @@ func (p *Prober) probe(ctx context.Context, rawURL, flavor string) (probeResult,
 	if err != nil {
 		return probeNotMetrics, err
 	}
+	// A probe is once: its connection is not kept (200 idle connections would hold buffers and two
+	// goroutines each).
+	req.Close = true
 	req.Header.Set("Accept", probeAccept)
 	if flavor == FlavorOllama {
 		req.Header.Set("Accept", "application/json")

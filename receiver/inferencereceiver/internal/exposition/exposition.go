@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,18 @@ type Payload struct {
 	// Prometheus keeps it).
 	Duplicates int
 	byName     map[string]*Family
+}
+
+// Compact drops what only parsing needs (each family's index of its series), for a payload kept
+// after it was read: a discovered server's last payload, converted again into the staleness
+// markers of its series when it goes. Its series and their values are unchanged.
+func (p *Payload) Compact() {
+	for _, f := range p.Families {
+		f.index = nil
+		if cap(f.Series) > len(f.Series) {
+			f.Series = slices.Clone(f.Series) // the growth margin of appends
+		}
+	}
 }
 
 // Family returns the family exposed under name, or nil.
