@@ -92,7 +92,7 @@ func main() {
 	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		log.Printf("replay: GET %s from %s", r.URL.Path, r.RemoteAddr)
+		log.Printf("replay: GET %q from %s", r.URL.Path, r.RemoteAddr) //nolint:gosec // G706: quoted
 		body := tmpl
 		if im.vllm {
 			mu.Lock()
@@ -105,10 +105,10 @@ func main() {
 			mu.Unlock()
 		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_, _ = w.Write(body)
+		_, _ = w.Write(body) //nolint:gosec // G705: a recorded metrics payload, served as text/plain
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		log.Printf("replay: GET %s from %s", r.URL.Path, r.RemoteAddr)
+		log.Printf("replay: GET %q from %s", r.URL.Path, r.RemoteAddr) //nolint:gosec // G706: quoted
 		http.NotFound(w, r)
 	})
 	log.Printf("replay: serving %s (model %s) on http://%s/metrics", im.payload, im.model, im.listen)

@@ -62,8 +62,10 @@ type discoveredServer struct {
 }
 
 func newDiscoveredServers(cfg *Config, g *serverGroup, quiet receiver.Settings, next consumer.Metrics, local []string) *discoveredServers {
-	d := &discoveredServers{g: g, cfg: cfg, settings: quiet, next: next, logger: g.settings.Logger, local: local,
-		listed: map[string]bool{}, running: map[string]*discoveredServer{}, skipped: map[string]bool{}}
+	d := &discoveredServers{
+		g: g, cfg: cfg, settings: quiet, next: next, logger: g.settings.Logger, local: local,
+		listed: map[string]bool{}, running: map[string]*discoveredServer{}, skipped: map[string]bool{},
+	}
 	for i := range cfg.Servers {
 		d.listed[endpointKey(cfg.Servers[i].Endpoint, local)] = true
 	}
@@ -89,9 +91,11 @@ func (d *discoveredServers) start(ctx context.Context, host component.Host) erro
 		sources, names = append(sources, h), append(names, discovery.SourceHost)
 	}
 	if dc.Kubernetes.Enabled {
-		k, err := discovery.NewKube(discovery.KubeOptions{AuthType: dc.Kubernetes.AuthType, KubeConfig: dc.Kubernetes.KubeConfig,
+		k, err := discovery.NewKube(discovery.KubeOptions{
+			AuthType: dc.Kubernetes.AuthType, KubeConfig: dc.Kubernetes.KubeConfig,
 			Node: dc.Kubernetes.Node, Rules: dc.rules(), Annotations: dc.Kubernetes.Annotations,
-			Interval: dc.refreshInterval(), Prober: prober, Logger: d.logger})
+			Interval: dc.refreshInterval(), Prober: prober, Logger: d.logger,
+		})
 		if err != nil {
 			return err
 		}

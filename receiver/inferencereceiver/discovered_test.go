@@ -68,8 +68,10 @@ func TestDiscoveredServerIsScrapedThenMarkedStale(t *testing.T) {
 	srv, _ := serveFile(t, payloadDir+"/vllm/datadog-vllm_metrics.txt")
 	port := portOf(t, srv.URL)
 	f := discoverytest.NewProc(t)
-	f.Add(discoverytest.Process{PID: 4242, PPID: 1, Comm: "vllm",
-		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "Qwen/Qwen3-0.6B", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, false)}})
+	f.Add(discoverytest.Process{
+		PID: 4242, PPID: 1, Comm: "vllm",
+		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "Qwen/Qwen3-0.6B", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, false)},
+	})
 	cfg := discoveryConfig(t, f.Root)
 	sink := new(consumertest.MetricsSink)
 	core, logs := observer.New(zap.InfoLevel)
@@ -194,8 +196,10 @@ func TestListedServerWinsOverDiscovered(t *testing.T) {
 	srv, hits := serveFile(t, payloadDir+"/vllm/datadog-vllm_metrics.txt")
 	port := portOf(t, srv.URL)
 	f := discoverytest.NewProc(t)
-	f.Add(discoverytest.Process{PID: 4242, PPID: 1, Comm: "vllm",
-		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, true)}})
+	f.Add(discoverytest.Process{
+		PID: 4242, PPID: 1, Comm: "vllm",
+		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, true)},
+	})
 	cfg := discoveryConfig(t, f.Root)
 	cfg.Servers = []ServerConfig{serverConfig("listed", "http://localhost:"+strconv.Itoa(port)+"/metrics", "")}
 	sink := new(consumertest.MetricsSink)
@@ -212,8 +216,10 @@ func TestListedServerWinsOverDiscovered(t *testing.T) {
 
 func TestEndpointKey(t *testing.T) {
 	local := []string{"gpu-node-7", "10.0.0.7"}
-	same := []string{"http://127.0.0.1:8000/metrics", "http://localhost:8000/metrics", "http://0.0.0.0:8000/metrics",
-		"http://[::1]:8000/metrics", "http://gpu-node-7:8000/metrics", "http://10.0.0.7:8000/metrics"}
+	same := []string{
+		"http://127.0.0.1:8000/metrics", "http://localhost:8000/metrics", "http://0.0.0.0:8000/metrics",
+		"http://[::1]:8000/metrics", "http://gpu-node-7:8000/metrics", "http://10.0.0.7:8000/metrics",
+	}
 	for _, u := range same {
 		assert.Equal(t, endpointKey(same[0], local), endpointKey(u, local), u)
 	}
@@ -227,8 +233,10 @@ func TestDiscoveredServersJoinTheGPUs(t *testing.T) {
 	srv, _ := serveFile(t, payloadDir+"/vllm/datadog-vllm_metrics.txt")
 	port := portOf(t, srv.URL)
 	f := discoverytest.NewProc(t)
-	f.Add(discoverytest.Process{PID: 4242, PPID: 1, Comm: "vllm",
-		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, false)}})
+	f.Add(discoverytest.Process{
+		PID: 4242, PPID: 1, Comm: "vllm",
+		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, false)},
+	})
 	cfg := discoveryConfig(t, f.Root)
 	rcv, err := newInferenceReceiver(cfg, receivertest.NewNopSettings(metadata.Type), new(consumertest.MetricsSink))
 	require.NoError(t, err)
@@ -265,7 +273,7 @@ func TestDiscoveryConfigErrorsNameTheKey(t *testing.T) {
 		cfg := testConfig()
 		cfg.Discovery.Host.Enabled = true
 		c.edit(cfg)
-		assert.ErrorContains(t, cfg.Validate(), c.want)
+		require.ErrorContains(t, cfg.Validate(), c.want)
 	}
 	cfg := testConfig()
 	cfg.GPU.Enabled = false

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/procfs"
 	"go.uber.org/zap"
+
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/listening"
 )
 
 // Bounds of the host source.
@@ -226,21 +228,12 @@ func (h *Host) match(c Command) *Rule {
 func (h *Host) listening() (map[uint64]socket, map[int][]net.IP) {
 	byInode := map[uint64]socket{}
 	byPort := map[int][]net.IP{}
-	for _, read := range []func() (procfs.NetTCP, error){h.fs.NetTCP, h.fs.NetTCP6} {
-		lines, err := read()
-		if err != nil {
-			continue
+	for _, l := range listening.Read(h.opts.ProcRoot) {
+		s := socket{ip: l.IP, port: l.Port}
+		if l.Inode != 0 {
+			byInode[l.Inode] = s
 		}
-		for _, l := range lines {
-			if l.St != 0x0A { // LISTEN
-				continue
-			}
-			s := socket{ip: l.LocalAddr, port: int(l.LocalPort)}
-			if l.Inode != 0 {
-				byInode[l.Inode] = s
-			}
-			byPort[s.port] = append(byPort[s.port], s.ip)
-		}
+		byPort[s.port] = append(byPort[s.port], s.ip)
 	}
 	return byInode, byPort
 }

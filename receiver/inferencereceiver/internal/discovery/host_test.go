@@ -21,7 +21,7 @@ import (
 
 // metricsServer is a loopback server answering GETs of path with a small Prometheus payload (else
 // 404), counting its requests.
-func metricsServer(t *testing.T, path string) (*httptest.Server, int, *atomic.Int64) {
+func metricsServer(t *testing.T, path string) (int, *atomic.Int64) {
 	t.Helper()
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -36,13 +36,15 @@ func metricsServer(t *testing.T, path string) (*httptest.Server, int, *atomic.In
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
-	return srv, p, &hits
+	return p, &hits
 }
 
 func newTestHost(t *testing.T, root string, logger *zap.Logger) *Host {
 	t.Helper()
-	h, err := NewHost(HostOptions{ProcRoot: root, Rules: Builtin(), Interval: time.Second, Logger: logger,
-		Prober: &Prober{Client: &http.Client{}, Timeout: time.Second}})
+	h, err := NewHost(HostOptions{
+		ProcRoot: root, Rules: Builtin(), Interval: time.Second, Logger: logger,
+		Prober: &Prober{Client: &http.Client{}, Timeout: time.Second},
+	})
 	require.NoError(t, err)
 	return h
 }
@@ -54,15 +56,21 @@ func newTestHost(t *testing.T, root string, logger *zap.Logger) *Host {
 // from the next scan.
 func TestHostFindsModelServerProcesses(t *testing.T) {
 	f := discoverytest.NewProc(t)
-	_, vllmPort, _ := metricsServer(t, "/metrics")
-	_, plainPort, plainHits := metricsServer(t, "/metrics")
-	_, sglangPort, sglangHits := metricsServer(t, "/nothing-here")
-	f.Add(discoverytest.Process{PID: 100, PPID: 1, Comm: "vllm", Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "Qwen/Qwen3-0.6B", "--port", strconv.Itoa(vllmPort)},
-		Sockets: []uint64{f.Listen(vllmPort, true)}})
-	f.Add(discoverytest.Process{PID: 200, PPID: 1, Comm: "python3", Argv: []string{"python3", "-m", "http.server", strconv.Itoa(plainPort)},
-		Sockets: []uint64{f.Listen(plainPort, false)}})
-	f.Add(discoverytest.Process{PID: 300, PPID: 1, Comm: "python3", Argv: []string{"python3", "-m", "sglang.launch_server", "--model-path", "m", "--port", strconv.Itoa(sglangPort)},
-		Sockets: []uint64{f.Listen(sglangPort, false)}})
+	vllmPort, _ := metricsServer(t, "/metrics")
+	plainPort, plainHits := metricsServer(t, "/metrics")
+	sglangPort, sglangHits := metricsServer(t, "/nothing-here")
+	f.Add(discoverytest.Process{
+		PID: 100, PPID: 1, Comm: "vllm", Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "Qwen/Qwen3-0.6B", "--port", strconv.Itoa(vllmPort)},
+		Sockets: []uint64{f.Listen(vllmPort, true)},
+	})
+	f.Add(discoverytest.Process{
+		PID: 200, PPID: 1, Comm: "python3", Argv: []string{"python3", "-m", "http.server", strconv.Itoa(plainPort)},
+		Sockets: []uint64{f.Listen(plainPort, false)},
+	})
+	f.Add(discoverytest.Process{
+		PID: 300, PPID: 1, Comm: "python3", Argv: []string{"python3", "-m", "sglang.launch_server", "--model-path", "m", "--port", strconv.Itoa(sglangPort)},
+		Sockets: []uint64{f.Listen(sglangPort, false)},
+	})
 
 	core, logs := observer.New(zap.InfoLevel)
 	h := newTestHost(t, f.Root, zap.New(core))
@@ -103,7 +111,7 @@ func TestHostFindsModelServerProcesses(t *testing.T) {
 // not probed again while it lives; one restarted on another port is found there.
 func TestHostFindsAServerOnceItListens(t *testing.T) {
 	f := discoverytest.NewProc(t)
-	_, port, hits := metricsServer(t, "/metrics")
+	port, hits := metricsServer(t, "/metrics")
 	argv := []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(port)}
 	f.Add(discoverytest.Process{PID: 100, PPID: 1, Comm: "vllm", Argv: argv})
 	h := newTestHost(t, f.Root, zap.NewNop())
@@ -125,7 +133,7 @@ func TestHostFindsAServerOnceItListens(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), hits.Load())
 
-	_, port2, _ := metricsServer(t, "/metrics")
+	port2, _ := metricsServer(t, "/metrics")
 	f.Remove(100)
 	f.Add(discoverytest.Process{PID: 101, PPID: 1, Comm: "vllm", Argv: argv, Sockets: []uint64{f.Listen(port2, true)}})
 	eps, err = h.Scan(context.Background(), now.Add(300*time.Millisecond))
@@ -139,19 +147,23 @@ func TestHostFindsAServerOnceItListens(t *testing.T) {
 // llama-server children are Ollama's, not llama.cpp servers of their own.
 func TestHostSharedSocketsNamespacesAndChildren(t *testing.T) {
 	f := discoverytest.NewProc(t)
-	_, port, _ := metricsServer(t, "/metrics")
-	_, podPort, podHits := metricsServer(t, "/metrics")
-	_, childPort, childHits := metricsServer(t, "/metrics")
+	port, _ := metricsServer(t, "/metrics")
+	podPort, podHits := metricsServer(t, "/metrics")
+	childPort, childHits := metricsServer(t, "/metrics")
 	inode := f.Listen(port, true)
 	argv := []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(port)}
 	f.Add(discoverytest.Process{PID: 100, PPID: 1, Comm: "vllm", Argv: argv, Sockets: []uint64{inode}})
 	f.Add(discoverytest.Process{PID: 101, PPID: 100, Comm: "vllm", Argv: argv, Sockets: []uint64{inode}})
 	f.Add(discoverytest.Process{PID: 102, PPID: 100, Comm: "VLLM::EngineCor", Argv: []string{"VLLM::EngineCore"}, Sockets: []uint64{inode}})
-	f.Add(discoverytest.Process{PID: 400, PPID: 1, Comm: "vllm", Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(podPort)},
-		Sockets: []uint64{f.Listen(podPort, true)}, NetNS: "net:[4026532999]"})
+	f.Add(discoverytest.Process{
+		PID: 400, PPID: 1, Comm: "vllm", Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(podPort)},
+		Sockets: []uint64{f.Listen(podPort, true)}, NetNS: "net:[4026532999]",
+	})
 	f.Add(discoverytest.Process{PID: 500, PPID: 1, Comm: "ollama", Argv: []string{"/usr/local/bin/ollama", "serve"}})
-	f.Add(discoverytest.Process{PID: 501, PPID: 500, Comm: "llama-server", Argv: []string{"/usr/local/lib/ollama/llama-server", "--model", "/root/.ollama/models/blobs/sha256-0", "--port", strconv.Itoa(childPort), "--host", "127.0.0.1", "--no-webui"},
-		Sockets: []uint64{f.Listen(childPort, false)}})
+	f.Add(discoverytest.Process{
+		PID: 501, PPID: 500, Comm: "llama-server", Argv: []string{"/usr/local/lib/ollama/llama-server", "--model", "/root/.ollama/models/blobs/sha256-0", "--port", strconv.Itoa(childPort), "--host", "127.0.0.1", "--no-webui"},
+		Sockets: []uint64{f.Listen(childPort, false)},
+	})
 
 	h := newTestHost(t, f.Root, zap.NewNop())
 	eps, err := h.Scan(context.Background(), time.Now())
@@ -167,10 +179,12 @@ func TestHostSharedSocketsNamespacesAndChildren(t *testing.T) {
 // its command line (or its rule's default) and counts when something listens there.
 func TestHostReadsPortsFromTheCommandLineWithoutFDs(t *testing.T) {
 	f := discoverytest.NewProc(t)
-	_, port, _ := metricsServer(t, "/metrics")
+	port, _ := metricsServer(t, "/metrics")
 	f.Listen(port, false)
-	f.Add(discoverytest.Process{PID: 100, PPID: 1, Comm: "llama-server", Argv: []string{"llama-server", "-m", "m.gguf", "--metrics"},
-		Env: []string{"LLAMA_ARG_PORT=" + strconv.Itoa(port)}, NoFD: true})
+	f.Add(discoverytest.Process{
+		PID: 100, PPID: 1, Comm: "llama-server", Argv: []string{"llama-server", "-m", "m.gguf", "--metrics"},
+		Env: []string{"LLAMA_ARG_PORT=" + strconv.Itoa(port)}, NoFD: true,
+	})
 	f.Add(discoverytest.Process{PID: 200, PPID: 1, Comm: "tritonserver", Argv: []string{"tritonserver", "--model-repository=/models", "--metrics-port=1"}, NoFD: true})
 	h := newTestHost(t, f.Root, zap.NewNop())
 	eps, err := h.Scan(context.Background(), time.Now())
@@ -193,8 +207,10 @@ func TestHostFindsOllamaThroughItsAPI(t *testing.T) {
 	_, portText, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	port, _ := strconv.Atoi(portText)
 	f := discoverytest.NewProc(t)
-	f.Add(discoverytest.Process{PID: 100, PPID: 1, Comm: "ollama", Argv: []string{"/usr/local/bin/ollama", "serve"}, Env: []string{"OLLAMA_HOST=127.0.0.1:" + portText},
-		Sockets: []uint64{f.Listen(port, false)}})
+	f.Add(discoverytest.Process{
+		PID: 100, PPID: 1, Comm: "ollama", Argv: []string{"/usr/local/bin/ollama", "serve"}, Env: []string{"OLLAMA_HOST=127.0.0.1:" + portText},
+		Sockets: []uint64{f.Listen(port, false)},
+	})
 	h := newTestHost(t, f.Root, zap.NewNop())
 	eps, err := h.Scan(context.Background(), time.Now())
 	require.NoError(t, err)

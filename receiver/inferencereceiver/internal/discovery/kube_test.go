@@ -44,15 +44,15 @@ func (r *reports) urls() []string {
 	return out
 }
 
-func (r *reports) endpoint(url string) (Endpoint, bool) {
+func (r *reports) endpoint(url string) Endpoint {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range r.last {
 		if e.URL == url {
-			return e, true
+			return e
 		}
 	}
-	return Endpoint{}, false
+	return Endpoint{}
 }
 
 // Kubernetes discovery through a real client-go informer against an API endpoint on loopback: only
@@ -64,9 +64,9 @@ func (r *reports) endpoint(url string) (Endpoint, bool) {
 func TestKubeFollowsThisNodesPods(t *testing.T) {
 	api := fakekube.Start()
 	defer api.Close()
-	_, vllmPort, _ := metricsServer(t, "/metrics")
-	_, annotatedPort, _ := metricsServer(t, "/custom")
-	_, plainPort, plainHits := metricsServer(t, "/metrics")
+	vllmPort, _ := metricsServer(t, "/metrics")
+	annotatedPort, _ := metricsServer(t, "/custom")
+	plainPort, plainHits := metricsServer(t, "/metrics")
 
 	vllm := fakekube.Pod("serving", "vllm-0", "aaaa-1", "node-1", "127.0.0.1", corev1.Container{
 		Name: "engine", Image: "vllm/vllm-openai:v0.11.0", Args: []string{"Qwen/Qwen3-0.6B", "--port", strconv.Itoa(vllmPort)},
@@ -88,8 +88,10 @@ func TestKubeFollowsThisNodesPods(t *testing.T) {
 	kubeconfig, err := api.WriteKubeconfig(t.TempDir())
 	require.NoError(t, err)
 	core, logs := observer.New(zap.InfoLevel)
-	k, err := NewKube(KubeOptions{AuthType: AuthKubeConfig, KubeConfig: kubeconfig, Node: "node-1", Rules: Builtin(), Annotations: true, Interval: 200 * time.Millisecond,
-		Prober: &Prober{Client: &http.Client{}, Timeout: time.Second}, Logger: zap.New(core)})
+	k, err := NewKube(KubeOptions{
+		AuthType: AuthKubeConfig, KubeConfig: kubeconfig, Node: "node-1", Rules: Builtin(), Annotations: true, Interval: 200 * time.Millisecond,
+		Prober: &Prober{Client: &http.Client{}, Timeout: time.Second}, Logger: zap.New(core),
+	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -101,7 +103,7 @@ func TestKubeFollowsThisNodesPods(t *testing.T) {
 	annotatedURL := fmt.Sprintf("http://127.0.0.1:%d/custom", annotatedPort)
 	require.Eventually(t, func() bool { return len(got.urls()) == 2 }, 10*time.Second, 20*time.Millisecond, "found: %v", got.urls())
 	assert.ElementsMatch(t, []string{vllmURL, annotatedURL}, got.urls())
-	e, _ := got.endpoint(vllmURL)
+	e := got.endpoint(vllmURL)
 	assert.Equal(t, Endpoint{
 		URL: vllmURL, Name: fmt.Sprintf("serving/vllm-0:%d", vllmPort), Source: SourceKubernetes, Rule: "vllm", PodUID: "aaaa-1",
 		Resource: map[string]string{
@@ -109,7 +111,7 @@ func TestKubeFollowsThisNodesPods(t *testing.T) {
 			"k8s.container.name": "engine", "container.id": strings.Repeat("a", 64),
 		},
 	}, e)
-	e, _ = got.endpoint(annotatedURL)
+	e = got.endpoint(annotatedURL)
 	assert.Equal(t, RuleAnnotations, e.Rule)
 	assert.Zero(t, plainHits.Load(), "a pod that is neither annotated nor a model server's is not probed")
 	for _, q := range api.Requests() {
@@ -117,7 +119,7 @@ func TestKubeFollowsThisNodesPods(t *testing.T) {
 	}
 
 	// A pod starts on this node; one goes; one changes its annotations.
-	_, newPort, _ := metricsServer(t, "/metrics")
+	newPort, _ := metricsServer(t, "/metrics")
 	api.Apply(fakekube.Pod("serving", "sglang-0", "gggg-7", "node-1", "127.0.0.1", corev1.Container{
 		Name: "sglang", Image: "lmsysorg/sglang:latest",
 		Command: []string{"python3", "-m", "sglang.launch_server"}, Args: []string{"--model-path", "m", "--port", strconv.Itoa(newPort), "--enable-metrics"},
@@ -130,7 +132,7 @@ func TestKubeFollowsThisNodesPods(t *testing.T) {
 		u := got.urls()
 		return len(u) == 1 && u[0] == newURL
 	}, 10*time.Second, 20*time.Millisecond, "found: %v", got.urls())
-	e, _ = got.endpoint(newURL)
+	e = got.endpoint(newURL)
 	assert.Equal(t, "sglang", e.Rule)
 
 	cancel()
@@ -148,15 +150,17 @@ func TestKubeSaysOnceWhenThePodsAreForbidden(t *testing.T) {
 	api := fakekube.Start()
 	defer api.Close()
 	api.Forbid(true)
-	_, port, _ := metricsServer(t, "/metrics")
+	port, _ := metricsServer(t, "/metrics")
 	api.Apply(fakekube.Pod("serving", "vllm-0", "aaaa-1", "node-1", "127.0.0.1", corev1.Container{
 		Name: "engine", Image: "vllm/vllm-openai:v0.11.0", Args: []string{"m", "--port", strconv.Itoa(port)},
 	}))
 	kubeconfig, err := api.WriteKubeconfig(t.TempDir())
 	require.NoError(t, err)
 	core, logs := observer.New(zap.InfoLevel)
-	k, err := NewKube(KubeOptions{AuthType: AuthKubeConfig, KubeConfig: kubeconfig, Node: "node-1", Rules: Builtin(), Interval: time.Second,
-		Prober: &Prober{Client: &http.Client{}, Timeout: time.Second}, Logger: zap.New(core)})
+	k, err := NewKube(KubeOptions{
+		AuthType: AuthKubeConfig, KubeConfig: kubeconfig, Node: "node-1", Rules: Builtin(), Interval: time.Second,
+		Prober: &Prober{Client: &http.Client{}, Timeout: time.Second}, Logger: zap.New(core),
+	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -173,11 +177,11 @@ func TestKubeSaysOnceWhenThePodsAreForbidden(t *testing.T) {
 
 func TestKubeNeedsANode(t *testing.T) {
 	_, err := NewKube(KubeOptions{})
-	assert.ErrorContains(t, err, `"node" must be set`)
+	require.ErrorContains(t, err, `"node" must be set`)
 	_, err = NewKube(KubeOptions{Node: "n", AuthType: AuthKubeConfig, KubeConfig: "/nonexistent/kubeconfig"})
-	assert.ErrorContains(t, err, "cannot read the kubeconfig")
+	require.ErrorContains(t, err, "cannot read the kubeconfig")
 	_, err = NewKube(KubeOptions{Node: "n"})
-	assert.ErrorContains(t, err, "not in a pod with a service account", "serviceAccount outside a pod says what to set")
+	require.ErrorContains(t, err, "not in a pod with a service account", "serviceAccount outside a pod says what to set")
 	_, err = RESTConfig("token", "")
 	assert.ErrorContains(t, err, `unknown auth_type "token"`)
 }

@@ -1,7 +1,6 @@
 package gpu // import "github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/kubepod"
+	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/listening"
 )
 
 // processName is the executable name of a process (/proc/PID/comm), "" when unknown.
@@ -40,8 +40,10 @@ type sockets struct {
 }
 
 func newSockets(procRoot string, servers []Server) *sockets {
-	x := &sockets{procRoot: procRoot, byPort: map[int]string{}, byPID: map[string]string{}, byPod: map[string]string{},
-		byContainer: map[string]string{}, netns: map[string]map[uint64]string{}}
+	x := &sockets{
+		procRoot: procRoot, byPort: map[int]string{}, byPID: map[string]string{}, byPod: map[string]string{},
+		byContainer: map[string]string{}, netns: map[string]map[uint64]string{},
+	}
 	for _, s := range servers {
 		switch {
 		case s.ContainerID != "" || s.PodUID != "":
@@ -82,36 +84,10 @@ func (x *sockets) listening(pid string) map[uint64]string {
 	}
 	out := map[uint64]string{}
 	x.netns[ns] = out
-	for _, f := range []string{"tcp", "tcp6"} {
-		file, err := os.Open(filepath.Join(x.procRoot, pid, "net", f)) //nolint:gosec // G304: /proc/<pid>/net/tcp{,6}, fixed names
-		if err != nil {
-			continue
+	for _, l := range listening.Read(filepath.Join(x.procRoot, pid)) {
+		if name, ok := x.byPort[l.Port]; ok && l.Inode != 0 {
+			out[l.Inode] = name
 		}
-		sc := bufio.NewScanner(file)
-		sc.Scan() // the header
-		for sc.Scan() {
-			// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || fields[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			_, portHex, ok := strings.Cut(fields[1], ":")
-			if !ok {
-				continue
-			}
-			port, err := strconv.ParseInt(portHex, 16, 32)
-			if err != nil {
-				continue
-			}
-			name, ok := x.byPort[int(port)]
-			if !ok {
-				continue
-			}
-			if inode, err := strconv.ParseUint(fields[9], 10, 64); err == nil && inode != 0 {
-				out[inode] = name
-			}
-		}
-		file.Close()
 	}
 	return out
 }

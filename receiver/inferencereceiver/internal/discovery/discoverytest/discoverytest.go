@@ -27,16 +27,16 @@ const tcpHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm-
 func NewProc(t *testing.T) *Proc {
 	t.Helper()
 	f := &Proc{t: t, Root: t.TempDir(), inode: 1000}
-	require.NoError(t, os.MkdirAll(filepath.Join(f.Root, "self", "ns"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(f.Root, "self", "ns"), 0o750))
 	require.NoError(t, os.Symlink("net:[4026531840]", filepath.Join(f.Root, "self", "ns", "net")))
-	require.NoError(t, os.MkdirAll(filepath.Join(f.Root, "net"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(f.Root, "net"), 0o750))
 	f.writeTCP()
 	return f
 }
 
 func (f *Proc) writeTCP() {
-	require.NoError(f.t, os.WriteFile(filepath.Join(f.Root, "net", "tcp"), []byte(tcpHeader+strings.Join(f.tcp, "")), 0o644))
-	require.NoError(f.t, os.WriteFile(filepath.Join(f.Root, "net", "tcp6"), []byte(tcpHeader), 0o644))
+	require.NoError(f.t, os.WriteFile(filepath.Join(f.Root, "net", "tcp"), []byte(tcpHeader+strings.Join(f.tcp, "")), 0o600))
+	require.NoError(f.t, os.WriteFile(filepath.Join(f.Root, "net", "tcp6"), []byte(tcpHeader), 0o600))
 }
 
 // Listen adds a listening socket on port (0.0.0.0 when wildcard, else 127.0.0.1) and returns its
@@ -68,27 +68,27 @@ type Process struct {
 func (f *Proc) Add(p Process) {
 	dir := filepath.Join(f.Root, strconv.Itoa(p.PID))
 	must := func(err error) { require.NoError(f.t, err) }
-	must(os.MkdirAll(filepath.Join(dir, "ns"), 0o755))
-	must(os.WriteFile(filepath.Join(dir, "comm"), []byte(p.Comm+"\n"), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "cmdline"), []byte(strings.Join(p.Argv, "\x00")+"\x00"), 0o644))
+	must(os.MkdirAll(filepath.Join(dir, "ns"), 0o750))
+	must(os.WriteFile(filepath.Join(dir, "comm"), []byte(p.Comm+"\n"), 0o600))
+	must(os.WriteFile(filepath.Join(dir, "cmdline"), []byte(strings.Join(p.Argv, "\x00")+"\x00"), 0o600))
 	env := ""
 	for _, e := range p.Env {
 		env += e + "\x00"
 	}
-	must(os.WriteFile(filepath.Join(dir, "environ"), []byte(env), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "environ"), []byte(env), 0o600))
 	stat := fmt.Sprintf("%d (%s) S %d %d %d 0 -1 4194560 100 0 0 0 10 5 0 0 20 0 4 0 %d 1000000 500 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
 		p.PID, p.Comm, p.PPID, p.PID, p.PID, 1000+p.PID)
-	must(os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o600))
 	ns := p.NetNS
 	if ns == "" {
 		ns = "net:[4026531840]"
 	}
 	must(os.Symlink(ns, filepath.Join(dir, "ns", "net")))
 	if p.NoFD {
-		must(os.WriteFile(filepath.Join(dir, "fd"), nil, 0o644))
+		must(os.WriteFile(filepath.Join(dir, "fd"), nil, 0o600))
 		return
 	}
-	must(os.MkdirAll(filepath.Join(dir, "fd"), 0o755))
+	must(os.MkdirAll(filepath.Join(dir, "fd"), 0o750))
 	must(os.Symlink("/dev/null", filepath.Join(dir, "fd", "0")))
 	for i, inode := range p.Sockets {
 		must(os.Symlink(fmt.Sprintf("socket:[%d]", inode), filepath.Join(dir, "fd", strconv.Itoa(3+i))))
