@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +16,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/otel-inference/collector/internal/replay"
 	"github.com/otel-inference/collector/internal/testbed"
+	"github.com/otel-inference/collector/internal/testbed/fakekube"
 )
 
 // fakeServers builds cmd/replay once under the names model servers run as (vllm; python3 for
@@ -175,3 +182,131 @@ func TestZeroConfigDiscovery(t *testing.T) {
 	assert.Contains(t, out, `Discovered model server "`+name1+`"`)
 	assert.Contains(t, out, `Model server "`+name1+`" is gone`)
 }
+
+// TestKubernetesDiscovery runs the built binary with Kubernetes discovery and k8s_attributes against
+// a Kubernetes API endpoint on loopback (pods list and watch, as client-go asks for them): a pod of a
+// Deployment running vllm/vllm-openai is found by its image and probed, with its pod's attributes
+// and its Deployment's name on its resource; an annotated pod is found by its annotations; a pod of
+// another node, and one whose image is no model server's, are not; a deleted pod stops being
+// reported.
+func TestKubernetesDiscovery(t *testing.T) {
+	collectorBin := collectorProgram.path(t)
+	engine, engineHits := replayedVLLMCounted(t, 1, func(int) replay.Counts { return replay.Counts{Length: 10, Stop: 5, Error: 1} })
+	app, _ := replayedVLLMCounted(t, 1, func(int) replay.Counts { return replay.Counts{Length: 3} })
+	other, otherHits := replayedVLLMCounted(t, 1, func(int) replay.Counts { return replay.Counts{} })
+	port := func(srv *httptest.Server) int { return srv.Listener.Addr().(*net.TCPAddr).Port }
+
+	api := fakekube.Start()
+	defer api.Close()
+	vllm := fakekube.Pod("serving", "vllm-7d9f8c6b5-x2x4q", "0a1b2c3d-0000-4000-8000-000000000001", "gpu-node-1", "127.0.0.1", corev1.Container{
+		Name: "engine", Image: "vllm/vllm-openai:v0.11.0", Args: []string{model, "--port", strconv.Itoa(port(engine))},
+	})
+	// As a Deployment makes it: owned by its ReplicaSet, with the pod-template-hash label.
+	vllm.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "vllm-7d9f8c6b5", UID: "rs-1", Controller: ptrTo(true)}}
+	vllm.Labels = map[string]string{"app": "vllm", "pod-template-hash": "7d9f8c6b5"}
+	annotated := fakekube.Pod("apps", "reranker-0", "0a1b2c3d-0000-4000-8000-000000000002", "gpu-node-1", "127.0.0.1", corev1.Container{Name: "app", Image: "example/reranker:1"})
+	annotated.Annotations = map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": strconv.Itoa(port(app))}
+	elsewhere := fakekube.Pod("serving", "vllm-far", "0a1b2c3d-0000-4000-8000-000000000003", "gpu-node-2", "127.0.0.1", corev1.Container{
+		Name: "engine", Image: "vllm/vllm-openai:v0.11.0", Args: []string{model, "--port", strconv.Itoa(port(other))},
+	})
+	web := fakekube.Pod("apps", "web-0", "0a1b2c3d-0000-4000-8000-000000000004", "gpu-node-1", "127.0.0.1", corev1.Container{
+		Name: "web", Image: "nginx:1.27", Ports: []corev1.ContainerPort{{ContainerPort: int32(port(other))}},
+	})
+	for _, p := range []*corev1.Pod{vllm, annotated, elsewhere, web} {
+		api.Apply(p)
+	}
+	kubeconfig, err := api.WriteKubeconfig(t.TempDir())
+	require.NoError(t, err)
+	promPort := freePort(t)
+	config := fmt.Sprintf(`receivers:
+  inference:
+    collection_interval: 1s
+    initial_delay: 0s
+    gpu: {enabled: false}
+    discovery:
+      kubernetes: {enabled: true, node: gpu-node-1, auth_type: kubeConfig, kube_config: %q}
+processors:
+  k8s_attributes:
+    auth_type: kubeConfig
+    context: fake
+    passthrough: false
+    filter: {node_from_env_var: K8S_NODE_NAME}
+    extract: {metadata: [k8s.deployment.name]}
+    pod_association:
+      - sources: [{from: resource_attribute, name: k8s.pod.uid}]
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:%d
+    resource_to_telemetry_conversion: {enabled: true}
+service:
+  pipelines:
+    metrics:
+      receivers: [inference]
+      processors: [k8s_attributes]
+      exporters: [prometheus]
+  telemetry:
+    metrics:
+      level: none
+`, kubeconfig, promPort)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(config), 0o600))
+	collector := startProcessEnv(t, "otelcol-inference (kubernetes discovery)", []string{"KUBECONFIG=" + kubeconfig, "K8S_NODE_NAME=gpu-node-1"}, collectorBin, "--config="+path)
+
+	vllmName := fmt.Sprintf("serving/vllm-7d9f8c6b5-x2x4q:%d", port(engine))
+	appName := fmt.Sprintf("apps/reranker-0:%d", port(app))
+	read := func() []string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", promPort))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Split(string(b), "\n")
+	}
+	var lines []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("lines:\n%s\nrequests: %q", strings.Join(serverLines(lines, vllmName), "\n"), api.Requests())
+		}
+	}()
+	waitFor(t, 30*time.Second, "both pods' servers found, with the Deployment's name", func() bool {
+		collector.requireRunning(t)
+		lines = read()
+		if upOf(lines, vllmName) != "1" || upOf(lines, appName) != "1" {
+			return false
+		}
+		for _, l := range serverLines(lines, vllmName) {
+			if strings.HasPrefix(l, "inference_server_up{") {
+				return strings.Contains(l, `k8s_deployment_name="vllm"`)
+			}
+		}
+		return false
+	})
+	for _, l := range serverLines(lines, vllmName) {
+		if strings.HasPrefix(l, "inference_server_up{") {
+			for _, want := range []string{`inference_discovery_source="kubernetes"`, `k8s_namespace_name="serving"`, `k8s_pod_name="vllm-7d9f8c6b5-x2x4q"`,
+				`k8s_container_name="engine"`, `k8s_node_name="gpu-node-1"`, `inference_server_flavor="vllm"`} {
+				assert.Contains(t, l, want)
+			}
+		}
+	}
+	assert.Zero(t, otherHits.Served(), "neither another node's pod nor a web server's is asked")
+
+	api.Delete("serving", "vllm-7d9f8c6b5-x2x4q")
+	waitFor(t, 20*time.Second, "the deleted pod's server gone", func() bool {
+		collector.requireRunning(t)
+		lines = read()
+		for _, l := range serverLines(lines, vllmName) {
+			upZero := strings.HasPrefix(l, "inference_server_up{") && strings.HasSuffix(l, " 0")
+			if !upZero && !strings.HasPrefix(l, "target_info{") {
+				return false
+			}
+		}
+		return upOf(lines, appName) == "1"
+	})
+	served := engineHits.Served()
+	time.Sleep(2 * time.Second)
+	assert.Equal(t, served, engineHits.Served(), "no scrape after the pod went")
+}
+
+func ptrTo[T any](v T) *T { return &v }
