@@ -284,8 +284,10 @@ service:
 	})
 	for _, l := range serverLines(lines, vllmName) {
 		if strings.HasPrefix(l, "inference_server_up{") {
-			for _, want := range []string{`inference_discovery_source="kubernetes"`, `k8s_namespace_name="serving"`, `k8s_pod_name="vllm-7d9f8c6b5-x2x4q"`,
-				`k8s_container_name="engine"`, `k8s_node_name="gpu-node-1"`, `inference_server_flavor="vllm"`} {
+			for _, want := range []string{
+				`inference_discovery_source="kubernetes"`, `k8s_namespace_name="serving"`, `k8s_pod_name="vllm-7d9f8c6b5-x2x4q"`,
+				`k8s_container_name="engine"`, `k8s_node_name="gpu-node-1"`, `inference_server_flavor="vllm"`,
+			} {
 				assert.Contains(t, l, want)
 			}
 		}
