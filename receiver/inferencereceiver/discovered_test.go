@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -49,6 +50,29 @@ func byServer(sink *consumertest.MetricsSink) map[string][]pmetric.ResourceMetri
 	return out
 }
 
+// fakeVLLM is a /proc with one process started as `vllm serve MODEL --port N`, listening on port
+// (on all addresses when wildcard).
+func fakeVLLM(t *testing.T, port int, wildcard bool) *discoverytest.Proc {
+	t.Helper()
+	f := discoverytest.NewProc(t)
+	f.Add(discoverytest.Process{
+		PID: 4242, PPID: 1, Comm: "vllm",
+		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "Qwen/Qwen3-0.6B", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, wildcard)},
+	})
+	return f
+}
+
+// startReceiver starts the receiver of cfg into sink; the test's end shuts it down (if the test did
+// not).
+func startReceiver(t *testing.T, cfg *Config, set receiver.Settings, sink *consumertest.MetricsSink) receiver.Metrics {
+	t.Helper()
+	r, err := NewFactory().CreateMetrics(context.Background(), set, cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+	return r
+}
+
 func discoveryConfig(t *testing.T, procRoot string) *Config {
 	t.Helper()
 	cfg := testConfig()
@@ -67,20 +91,12 @@ func discoveryConfig(t *testing.T, procRoot string) *Config {
 func TestDiscoveredServerIsScrapedThenMarkedStale(t *testing.T) {
 	srv, _ := serveFile(t, payloadDir+"/vllm/datadog-vllm_metrics.txt")
 	port := portOf(t, srv.URL)
-	f := discoverytest.NewProc(t)
-	f.Add(discoverytest.Process{
-		PID: 4242, PPID: 1, Comm: "vllm",
-		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "Qwen/Qwen3-0.6B", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, false)},
-	})
-	cfg := discoveryConfig(t, f.Root)
+	f := fakeVLLM(t, port, false)
 	sink := new(consumertest.MetricsSink)
 	core, logs := observer.New(zap.InfoLevel)
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.Logger = zap.New(core)
-	r, err := NewFactory().CreateMetrics(context.Background(), set, cfg, sink)
-	require.NoError(t, err)
-	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
-	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
+	startReceiver(t, discoveryConfig(t, f.Root), set, sink)
 
 	name := "vllm-" + strconv.Itoa(port)
 	require.Eventually(t, func() bool { return len(byServer(sink)[name]) >= 2 }, 10*time.Second, 20*time.Millisecond)
@@ -195,17 +211,11 @@ func eachPointFlags(m pmetric.Metric, f func(pmetric.DataPointFlags, float64)) {
 func TestListedServerWinsOverDiscovered(t *testing.T) {
 	srv, hits := serveFile(t, payloadDir+"/vllm/datadog-vllm_metrics.txt")
 	port := portOf(t, srv.URL)
-	f := discoverytest.NewProc(t)
-	f.Add(discoverytest.Process{
-		PID: 4242, PPID: 1, Comm: "vllm",
-		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, true)},
-	})
+	f := fakeVLLM(t, port, true)
 	cfg := discoveryConfig(t, f.Root)
 	cfg.Servers = []ServerConfig{serverConfig("listed", "http://localhost:"+strconv.Itoa(port)+"/metrics", "")}
 	sink := new(consumertest.MetricsSink)
-	r, err := NewFactory().CreateMetrics(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, sink)
-	require.NoError(t, err)
-	require.NoError(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	r := startReceiver(t, cfg, receivertest.NewNopSettings(metadata.Type), sink)
 	require.Eventually(t, func() bool { return len(byServer(sink)["listed"]) >= 5 }, 10*time.Second, 20*time.Millisecond)
 	require.NoError(t, r.Shutdown(context.Background()))
 	got := byServer(sink)
@@ -232,12 +242,7 @@ func TestEndpointKey(t *testing.T) {
 func TestDiscoveredServersJoinTheGPUs(t *testing.T) {
 	srv, _ := serveFile(t, payloadDir+"/vllm/datadog-vllm_metrics.txt")
 	port := portOf(t, srv.URL)
-	f := discoverytest.NewProc(t)
-	f.Add(discoverytest.Process{
-		PID: 4242, PPID: 1, Comm: "vllm",
-		Argv: []string{"/usr/bin/python3", "/usr/local/bin/vllm", "serve", "m", "--port", strconv.Itoa(port)}, Sockets: []uint64{f.Listen(port, false)},
-	})
-	cfg := discoveryConfig(t, f.Root)
+	cfg := discoveryConfig(t, fakeVLLM(t, port, false).Root)
 	rcv, err := newInferenceReceiver(cfg, receivertest.NewNopSettings(metadata.Type), new(consumertest.MetricsSink))
 	require.NoError(t, err)
 	require.NoError(t, rcv.Start(context.Background(), componenttest.NewNopHost()))

@@ -261,12 +261,8 @@ func (h *Host) candidates(p procfs.Proc, rule *Rule, cmd Command, byInode map[ui
 	}
 	own := map[int][]net.IP{}
 	for _, t := range targets {
-		inodeText, ok := strings.CutPrefix(t, "socket:[")
+		inode, ok := listening.SocketInode(t)
 		if !ok {
-			continue
-		}
-		inode, err := strconv.ParseUint(strings.TrimSuffix(inodeText, "]"), 10, 64)
-		if err != nil {
 			continue
 		}
 		if s, ok := byInode[inode]; ok {

@@ -126,8 +126,8 @@ func (x *sockets) own(pid string) string {
 	if len(x.byPort) == 0 {
 		return ""
 	}
-	listening := x.listening(pid)
-	if len(listening) == 0 {
+	inodes := x.listening(pid)
+	if len(inodes) == 0 {
 		return ""
 	}
 	dir := filepath.Join(x.procRoot, pid, "fd")
@@ -140,15 +140,11 @@ func (x *sockets) own(pid string) string {
 		if err != nil {
 			continue
 		}
-		inodeText, ok := strings.CutPrefix(target, "socket:[")
+		inode, ok := listening.SocketInode(target)
 		if !ok {
 			continue
 		}
-		inode, err := strconv.ParseUint(strings.TrimSuffix(inodeText, "]"), 10, 64)
-		if err != nil {
-			continue
-		}
-		if name, ok := listening[inode]; ok {
+		if name, ok := inodes[inode]; ok {
 			return name
 		}
 	}

@@ -20,6 +20,17 @@ type Socket struct {
 	Inode uint64
 }
 
+// SocketInode reads a file descriptor's link target (/proc/PID/fd/N): "socket:[24601]" is socket
+// inode 24601; ok is false for anything else.
+func SocketInode(target string) (inode uint64, ok bool) {
+	text, ok := strings.CutPrefix(target, "socket:[")
+	if !ok {
+		return 0, false
+	}
+	inode, err := strconv.ParseUint(strings.TrimSuffix(text, "]"), 10, 64)
+	return inode, err == nil
+}
+
 // stateListen is TCP_LISTEN in the st column.
 const stateListen = "0A"
 

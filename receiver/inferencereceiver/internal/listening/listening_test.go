@@ -51,3 +51,11 @@ func TestReadsThisProcess(t *testing.T) {
 	}
 	assert.True(t, found, "port %d not read", port)
 }
+
+func TestSocketInode(t *testing.T) {
+	for target, want := range map[string]uint64{"socket:[24601]": 24601, "pipe:[5]": 0, "/dev/null": 0, "socket:[x]": 0, "anon_inode:[eventfd]": 0} {
+		got, ok := SocketInode(target)
+		assert.Equal(t, want, got, target)
+		assert.Equal(t, want != 0, ok, target)
+	}
+}
