@@ -10,6 +10,14 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configretry"
+
+	"github.com/otel-inference/collector/internal/redact"
+)
+
+// What a 401 or 403 does (on_auth_failure).
+const (
+	authDrop = "drop"
+	authHold = "hold"
 )
 
 // Config is the remote_write exporter's configuration.
@@ -34,6 +42,11 @@ type Config struct {
 	MaxSamplesPerRequest int `mapstructure:"max_samples_per_request"`
 	// MaxRetryAfter caps how long a backend's Retry-After makes the sender wait (0: no cap).
 	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
+	// OnAuthFailure is what a 401 or 403 does: drop (the default, as the remote-write spec says: that
+	// request is not retried; the samples are counted as dropped, reason unauthorized or forbidden,
+	// and an error names the credential to fix) or hold (the request is retried, and the queue kept,
+	// until the credential works: nothing is lost while a token is renewed).
+	OnAuthFailure string `mapstructure:"on_auth_failure"`
 
 	// Naming, as contrib's prometheus remote write exporter does it.
 	Namespace           string                       `mapstructure:"namespace"`
@@ -75,7 +88,12 @@ func (cfg *Config) Validate() error {
 	if cfg.Endpoint == "" {
 		errs = append(errs, errors.New(`"endpoint" must be specified, e.g. http://127.0.0.1:9090/api/v1/write`))
 	} else if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf(`"endpoint" %q must be an http:// or https:// URL`, cfg.Endpoint))
+		errs = append(errs, fmt.Errorf(`"endpoint" %q must be an http:// or https:// URL`, redact.URL(cfg.Endpoint)))
+	}
+	switch cfg.OnAuthFailure {
+	case "", authDrop, authHold:
+	default:
+		errs = append(errs, fmt.Errorf(`"on_auth_failure" must be drop (the default) or hold, got %q`, cfg.OnAuthFailure))
 	}
 	switch cfg.Protocol {
 	case protocolV1, protocolV2:

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ import (
 	"github.com/otel-inference/collector/exporter/remotewriteexporter/internal/fifo"
 	"github.com/otel-inference/collector/exporter/remotewriteexporter/internal/metadata"
 	"github.com/otel-inference/collector/exporter/remotewriteexporter/internal/prw"
+	"github.com/otel-inference/collector/internal/redact"
 )
 
 type rwExporter struct {
@@ -36,6 +38,8 @@ type rwExporter struct {
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	client    *http.Client
+	// endpoint is the endpoint as logs and errors show it (credentials hidden).
+	endpoint string
 	// encoder translates to remote write, keeping each stream's encoded labels; zbuf is the reused
 	// compressed request and bodies the bodies sent from it. The sender owns them.
 	encoder   *prw.Encoder
@@ -120,6 +124,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*rwExporter, error) {
 		warnAfter: failingWarnAfter,
 
 		pointsPerSend: pointsPerSend,
+		endpoint:      redact.URL(cfg.Endpoint),
 	}, nil
 }
 
@@ -128,6 +133,10 @@ func (e *rwExporter) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("remote_write: cannot make the HTTP client: %w", err)
 	}
+	// Remote write never follows a redirect: a POST redirected becomes a GET whose 2xx would count
+	// the samples as delivered when nothing stored them, and credentials would follow to wherever
+	// it points. A 3xx is a failed send (see send).
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	e.client = client
 	if id := e.cfg.QueueConfig.Storage; id != nil {
 		ext, ok := host.GetExtensions()[*id]
@@ -403,7 +412,7 @@ func (e *rwExporter) deliver(ctx context.Context, items [][]byte, resumed bool) 
 		}
 		e.fellBack.Store(true)
 		e.logger.Warn("The remote-write backend does not accept remote write 2.0; sending 1.0 from now on (restart the collector to try 2.0 again)",
-			zap.String("endpoint", e.cfg.Endpoint), zap.String("status", unsupported.status), zap.String("backend_message", unsupported.msg))
+			zap.String("endpoint", e.endpoint), zap.String("status", unsupported.status), zap.String("backend_message", unsupported.msg))
 	}
 	e.addItems(ctx, items)
 	return e.encoder.Flush(prw.V1, e.cfg.MaxSamplesPerRequest, func(raw []byte, samples int) bool {
@@ -510,7 +519,7 @@ func (e *rwExporter) failing(ctx context.Context, err error) {
 			waiting = q.Len()
 		}
 		e.logger.Warn("Cannot deliver to the remote-write backend; retrying, nothing is dropped while the queue has room",
-			zap.String("endpoint", e.cfg.Endpoint), zap.Duration("failing_for", now.Sub(e.failingSince).Round(time.Second)),
+			zap.String("endpoint", e.endpoint), zap.Duration("failing_for", now.Sub(e.failingSince).Round(time.Second)),
 			zap.Int("batches_waiting", waiting), zap.Error(err))
 	}
 }
@@ -518,7 +527,7 @@ func (e *rwExporter) failing(ctx context.Context, err error) {
 func (e *rwExporter) delivered() {
 	if e.failingWarn {
 		e.logger.Info("Delivery to the remote-write backend works again",
-			zap.String("endpoint", e.cfg.Endpoint), zap.Duration("failed_for", time.Since(e.failingSince).Round(time.Second)))
+			zap.String("endpoint", e.endpoint), zap.Duration("failed_for", time.Since(e.failingSince).Round(time.Second)))
 	}
 	e.failingSince, e.failingWarn = time.Time{}, false
 }
@@ -527,8 +536,13 @@ func (e *rwExporter) delivered() {
 func retryReason(err error) string {
 	var se statusError
 	if errors.As(err, &se) {
-		if se.code == http.StatusTooManyRequests {
+		switch {
+		case se.code == http.StatusTooManyRequests:
 			return "http_429"
+		case se.code/100 == 3:
+			return "redirect"
+		case se.code == http.StatusUnauthorized || se.code == http.StatusForbidden:
+			return "auth"
 		}
 		return "http_5xx"
 	}
@@ -570,7 +584,11 @@ func (e *rwExporter) send(ctx context.Context, req request, resumed bool) error 
 	httpReq.Header.Set("User-Agent", e.userAgent)
 	resp, err := e.client.Do(httpReq)
 	if err != nil {
-		return fmt.Errorf("remote_write: POST %s: %w (the backend is unreachable; retrying)", e.cfg.Endpoint, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the URL, with its user name
+		}
+		return fmt.Errorf("remote_write: POST %s: %w (the backend is unreachable; retrying)", e.endpoint, redact.Wrap(err))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
@@ -594,11 +612,20 @@ func (e *rwExporter) send(ctx context.Context, req request, resumed bool) error 
 		// 400 before any 2.0 request worked: a receiver older than 2.0 read it as a 1.0 request.
 		return unsupportedV2{status: resp.Status, msg: strings.TrimSpace(string(msg))}
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5:
-		err := statusError{code: resp.StatusCode, err: fmt.Errorf("remote_write: POST %s: %s: %s", e.cfg.Endpoint, resp.Status, strings.TrimSpace(string(msg)))}
+		err := statusError{code: resp.StatusCode, err: fmt.Errorf("remote_write: POST %s: %s: %s", e.endpoint, resp.Status, strings.TrimSpace(string(msg)))}
 		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
 			return throttleError{err: err, delay: d}
 		}
 		return err
+	case resp.StatusCode/100 == 3:
+		// Not followed (see start): a failed send, retried until the endpoint is fixed.
+		location := redact.URL(resp.Header.Get("Location"))
+		err := statusError{code: resp.StatusCode, err: fmt.Errorf("remote_write: POST %s: %s to %q: remote write never follows a redirect (a POST redirected is not stored); set the endpoint to where the backend writes; retrying", e.endpoint, resp.Status, location)}
+		e.logOnce("redirect", "The remote-write endpoint answers with a redirect, which is not followed: nothing is delivered and the queue is kept (retrying) until the endpoint is set to where it points",
+			zap.String("endpoint", e.endpoint), zap.String("status", resp.Status), zap.String("location", location))
+		return err
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return e.authFailed(ctx, resp.StatusCode, resp.Status, strings.TrimSpace(string(msg)), samples)
 	default:
 		reason := dropReason(string(msg))
 		if resumed && (reason == "out_of_order" || reason == "duplicate") {
@@ -614,6 +641,46 @@ func (e *rwExporter) send(ctx context.Context, req request, resumed bool) error 
 			zap.String("reason", reason), zap.String("status", resp.Status), zap.String("backend_message", strings.TrimSpace(string(msg))))
 		return nil
 	}
+}
+
+// authFailed handles a 401 or 403: as the remote-write spec says, that request is not retried (its
+// samples are dropped, reason unauthorized or forbidden), unless on_auth_failure is hold: then it is
+// retried, and the queue kept, until the credential works. Either way an error names the credential.
+func (e *rwExporter) authFailed(ctx context.Context, code int, status, msg string, samples int64) error {
+	reason := "unauthorized"
+	if code == http.StatusForbidden {
+		reason = "forbidden"
+	}
+	fix := e.credential()
+	if e.cfg.OnAuthFailure == authHold {
+		e.logErrorOnce(reason, "The remote-write backend refuses our credentials; the queue is held and the request retried until they work (on_auth_failure: hold)",
+			zap.String("endpoint", e.endpoint), zap.String("status", status), zap.String("credential", fix), zap.String("backend_message", msg))
+		return statusError{code: code, err: fmt.Errorf("remote_write: POST %s: %s: %s (check %s)", e.endpoint, status, msg, fix)}
+	}
+	e.telemetry.ExporterRemoteWriteSamplesDropped.Add(ctx, samples, metric.WithAttributes(attribute.String("reason", reason)))
+	e.logErrorOnce(reason, "The remote-write backend refuses our credentials; the samples are dropped, not retried, as the remote-write spec says (counted in otelcol_exporter_remote_write_samples_dropped; on_auth_failure: hold keeps them until the credential works)",
+		zap.String("endpoint", e.endpoint), zap.String("status", status), zap.String("credential", fix), zap.String("backend_message", msg))
+	return nil
+}
+
+// credential says which configured credential a 401 or 403 is about.
+func (e *rwExporter) credential() string {
+	var what []string
+	if e.cfg.Auth.HasValue() {
+		what = append(what, fmt.Sprintf("the %q authenticator (auth.authenticator)", e.cfg.Auth.Get().AuthenticatorID.String()))
+	}
+	for k := range e.cfg.Headers.Iter {
+		if strings.EqualFold(k, "Authorization") || strings.Contains(strings.ToLower(k), "token") || strings.Contains(strings.ToLower(k), "key") {
+			what = append(what, fmt.Sprintf("the %s header (headers)", k))
+		}
+	}
+	if u, err := url.Parse(e.cfg.Endpoint); err == nil && u.User != nil {
+		what = append(what, "the user and password in the endpoint")
+	}
+	if len(what) == 0 {
+		return "no credential is configured: the backend wants one (auth with bearertokenauth or basicauth, or headers)"
+	}
+	return strings.Join(what, " and ")
 }
 
 // compress snappy-compresses a request into a buffer reused from one request to the next, unless
@@ -682,11 +749,22 @@ func retryAfter(v string) (time.Duration, bool) {
 }
 
 func (e *rwExporter) logOnce(reason, msg string, fields ...zap.Field) {
-	e.mu.Lock()
-	first := !e.logged[reason]
-	e.logged[reason] = true
-	e.mu.Unlock()
-	if first {
+	if e.first(reason) {
 		e.logger.Warn(msg, fields...)
 	}
+}
+
+// logErrorOnce is logOnce at error level (what a person must fix).
+func (e *rwExporter) logErrorOnce(reason, msg string, fields ...zap.Field) {
+	if e.first(reason) {
+		e.logger.Error(msg, fields...)
+	}
+}
+
+func (e *rwExporter) first(reason string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	first := !e.logged[reason]
+	e.logged[reason] = true
+	return first
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scraperhelper"
 
 	"github.com/otel-inference/collector/internal/confcheck"
+	"github.com/otel-inference/collector/internal/redact"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/convert"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/schema"
@@ -287,13 +288,13 @@ func validateEndpoint(endpoint string) error {
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return fmt.Errorf(`"endpoint" %q is not a URL: %w`, endpoint, err)
+		return fmt.Errorf(`"endpoint" %q is not a URL: %w`, redact.URL(endpoint), redact.Wrap(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf(`"endpoint" %q must start with http:// or https://`, endpoint)
+		return fmt.Errorf(`"endpoint" %q must start with http:// or https://`, redact.URL(endpoint))
 	}
 	if u.Host == "" {
-		return fmt.Errorf(`"endpoint" %q has no host`, endpoint)
+		return fmt.Errorf(`"endpoint" %q has no host`, redact.URL(endpoint))
 	}
 	return nil
 }

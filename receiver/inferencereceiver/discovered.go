@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otel-inference/collector/internal/redact"
+
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -144,7 +146,7 @@ func (d *discoveredServers) report(source string, eps []discovery.Endpoint) {
 		if d.listed[key] {
 			if !d.skipped[key] {
 				d.skipped[key] = true
-				d.logger.Debug("A discovered model server is listed in servers: scraped as listed", zap.String("endpoint", redactURL(ep.URL)))
+				d.logger.Debug("A discovered model server is listed in servers: scraped as listed", zap.String("endpoint", redact.URL(ep.URL)))
 			}
 			continue
 		}
@@ -190,7 +192,7 @@ func (d *discoveredServers) startOne(key string, ep discovery.Endpoint) {
 				d.running[key] = &discoveredServer{ep: ep, t: t, ctrl: ctrl}
 				d.g.telemetry.ReceiverInferenceDiscoveredServers.Add(context.Background(), 1, sourceAttr(ep.Source))
 				d.logger.Info(fmt.Sprintf("Discovered model server %q; scraping it every %s", ep.Name, d.cfg.CollectionInterval),
-					zap.String("endpoint", redactURL(ep.URL)), zap.String("source", ep.Source), zap.String("rule", ep.Rule), zap.Ints("process.pid", ep.PIDs))
+					zap.String("endpoint", redact.URL(ep.URL)), zap.String("source", ep.Source), zap.String("rule", ep.Rule), zap.Ints("process.pid", ep.PIDs))
 				return
 			}
 		}
@@ -210,7 +212,7 @@ func (d *discoveredServers) stop(key string, s *discoveredServer, replaced bool)
 		return
 	}
 	d.logger.Info(fmt.Sprintf("Model server %q is gone; it is no longer scraped and its series are marked stale", s.ep.Name),
-		zap.String("endpoint", redactURL(s.ep.URL)), zap.String("source", s.ep.Source))
+		zap.String("endpoint", redact.URL(s.ep.URL)), zap.String("source", s.ep.Source))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := d.next.ConsumeMetrics(ctx, s.t.final(pcommon.NewTimestampFromTime(time.Now()))); err != nil {

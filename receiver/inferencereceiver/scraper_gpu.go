@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/otel-inference/collector/internal/redact"
+
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
@@ -66,7 +68,7 @@ func localServers(servers []ServerConfig, local []string) []gpu.Server {
 		_, port := hostPort(s.Endpoint)
 		name := s.Name
 		if name == "" {
-			name = s.Endpoint
+			name = redact.URL(s.Endpoint) // as the server's target names it (joinName)
 		}
 		out = append(out, gpu.Server{Name: name, Port: int(port)})
 	}

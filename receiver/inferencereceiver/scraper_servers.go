@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-inference/collector/internal/errkind"
+	"github.com/otel-inference/collector/internal/redact"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/discovery"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
@@ -162,7 +163,7 @@ func (g *serverGroup) newTarget(sc *ServerConfig) (*target, error) {
 
 // newDiscoveredTarget is a target for a server discovery found (disc; nil for a listed server).
 func (g *serverGroup) newDiscoveredTarget(sc *ServerConfig, disc *discovery.Endpoint) (*target, error) {
-	endpoint := redactURL(sc.Endpoint)
+	endpoint := redact.URL(sc.Endpoint)
 	label := endpoint
 	if sc.Name != "" {
 		label = sc.Name
@@ -199,12 +200,13 @@ func (g *serverGroup) newDiscoveredTarget(sc *ServerConfig, disc *discovery.Endp
 	return t, nil
 }
 
-// joinName is how the GPU join names this server (see localServers).
+// joinName is how the GPU join names this server (see localServers): its name, else its endpoint
+// with its credentials hidden (it becomes inference.server.name on GPU process points).
 func (t *target) joinName() string {
 	if t.cfg.Name != "" {
 		return t.cfg.Name
 	}
-	return t.cfg.Endpoint
+	return t.endpoint
 }
 
 // start makes the server's HTTP client: auth extensions, TLS, headers and compression come from
@@ -292,7 +294,7 @@ func (t *target) scrape(ctx context.Context) (pmetric.Metrics, error) {
 			// The server's name is in the message: the collector's log sampling keys on messages,
 			// and must not merge the failures of different servers.
 			t.logger.Warn(fmt.Sprintf("Cannot scrape model server %q; it reports inference.server.up=0 until it answers", t.label),
-				zap.String("error.type", kind), zap.String("error", err.Error()))
+				zap.String("error.type", kind), zap.String("error", redact.Error(err)))
 			t.failing = kind
 		}
 		// A failed server holds no large buffer.
@@ -376,7 +378,7 @@ func (t *target) resource() pcommon.Resource {
 // fails the read) and headers to consume. Errors name the server, the URL (credentials hidden) and
 // what to check.
 func (t *target) fetch(ctx context.Context, rawURL, accept string, consume func(body io.Reader, header http.Header) error) error {
-	shown := redactURL(rawURL)
+	shown := redact.URL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, http.NoBody)
 	if err != nil {
 		return kindErr(kindConfig, fmt.Errorf("server %q: bad URL %q: %w", t.label, shown, err))
@@ -482,23 +484,6 @@ func hintFor(err error, timeout time.Duration) string {
 		return " (nothing answers there: check the server is running and the endpoint's host and port)"
 	}
 	return ""
-}
-
-// redactURL hides the credentials of a URL (http://user:pass@host/ → http://xxxxx@host/) so that no
-// message or attribute carries them.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if i := strings.LastIndex(raw, "@"); i >= 0 {
-			return "xxxxx" + raw[i:]
-		}
-		return raw
-	}
-	if u.User == nil {
-		return raw
-	}
-	u.User = url.User("xxxxx")
-	return u.String()
 }
 
 // metricsPaths are where each flavor serves its metrics, for the hint on a 404.

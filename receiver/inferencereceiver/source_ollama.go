@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otel-inference/collector/internal/redact"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
@@ -67,7 +69,7 @@ func (o *ollamaSource) scrape(ctx context.Context, now time.Time, ms pmetric.Met
 		err = ps.check()
 	}
 	if err != nil {
-		return kindErr(kindInvalidResponse, fmt.Errorf("server %q: GET %s: not Ollama's /api/ps answer: %w (is \"endpoint\" Ollama's base URL, e.g. http://127.0.0.1:11434?)", t.label, redactURL(o.url("/api/ps")), err))
+		return kindErr(kindInvalidResponse, fmt.Errorf("server %q: GET %s: not Ollama's /api/ps answer: %w (is \"endpoint\" Ollama's base URL, e.g. http://127.0.0.1:11434?)", t.label, redact.URL(o.url("/api/ps")), err))
 	}
 	models := *ps.Models
 	ts := pcommon.NewTimestampFromTime(now)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otel-inference/collector/internal/redact"
+
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -217,7 +219,7 @@ func (p *promSource) readModel(ctx context.Context, f *schema.Flavor) {
 		if err == nil {
 			err = fmt.Errorf("no %q field", f.ModelInfoField)
 		}
-		t.logger.Debug("Cannot read the served model; gen_ai.request.model stays unset until it can be read", zap.String("url", redactURL(url)), zap.Error(err))
+		t.logger.Debug("Cannot read the served model; gen_ai.request.model stays unset until it can be read", zap.String("url", redact.URL(url)), zap.Error(err))
 		return
 	}
 	p.modelKnown = true

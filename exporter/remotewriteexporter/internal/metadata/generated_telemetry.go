@@ -143,13 +143,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterRemoteWriteRetries, err = builder.meter.Int64Counter(
 		"otelcol_exporter_remote_write_retries",
-		metric.WithDescription("Sends and queue operations tried again, by reason: http_5xx, http_429, network, timeout, storage. [Development]"),
+		metric.WithDescription("Sends and queue operations tried again, by reason: http_5xx, http_429, network, timeout, storage, redirect (a 3xx: remote write never follows one), auth (a 401/403 with on_auth_failure: hold). [Development]"),
 		metric.WithUnit("{retry}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterRemoteWriteSamplesDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_remote_write_samples_dropped",
-		metric.WithDescription("Samples the backend refused and that are not retried, by reason (out_of_order, duplicate, too_old, bad_request). [Development]"),
+		metric.WithDescription("Samples the backend refused and that are not retried, by reason (out_of_order, duplicate, too_old, bad_request, unauthorized, forbidden). [Development]"),
 		metric.WithUnit("{sample}"),
 	)
 	errs = errors.Join(errs, err)

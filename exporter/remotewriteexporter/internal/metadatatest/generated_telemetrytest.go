@@ -84,7 +84,7 @@ func AssertEqualExporterRemoteWriteQueueOldestAge(t *testing.T, tt *componenttes
 func AssertEqualExporterRemoteWriteRetries(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_remote_write_retries",
-		Description: "Sends and queue operations tried again, by reason: http_5xx, http_429, network, timeout, storage. [Development]",
+		Description: "Sends and queue operations tried again, by reason: http_5xx, http_429, network, timeout, storage, redirect (a 3xx: remote write never follows one), auth (a 401/403 with on_auth_failure: hold). [Development]",
 		Unit:        "{retry}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -100,7 +100,7 @@ func AssertEqualExporterRemoteWriteRetries(t *testing.T, tt *componenttest.Telem
 func AssertEqualExporterRemoteWriteSamplesDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_remote_write_samples_dropped",
-		Description: "Samples the backend refused and that are not retried, by reason (out_of_order, duplicate, too_old, bad_request). [Development]",
+		Description: "Samples the backend refused and that are not retried, by reason (out_of_order, duplicate, too_old, bad_request, unauthorized, forbidden). [Development]",
 		Unit:        "{sample}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
