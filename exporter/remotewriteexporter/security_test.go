@@ -96,7 +96,9 @@ func TestRedirectIsAFailedSendNeverADelivery(t *testing.T) {
 	defer srv.Close()
 	w := startWatched(t, srv.URL+"/api/v1/write", nil)
 	require.NoError(t, w.e.enqueue(context.Background(), gauge(1, 1, 3)))
-	require.Eventually(t, func() bool { return w.count("otelcol_exporter_remote_write_retries", attribute.String("reason", "redirect")) >= 3 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return w.count("otelcol_exporter_remote_write_retries", attribute.String("reason", "redirect")) >= 3
+	}, 5*time.Second, 10*time.Millisecond)
 	assert.Zero(t, w.count("otelcol_exporter_remote_write_samples_sent"), "a redirect is never a delivery")
 	assert.Zero(t, w.count("otelcol_exporter_remote_write_samples_dropped"))
 	assert.Zero(t, gets.Load(), "the redirect is not followed")
@@ -142,7 +144,9 @@ func TestOnAuthFailureHoldKeepsEverySample(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		require.NoError(t, w.e.enqueue(context.Background(), gauge(int64(i), float64(i), 1)))
 	}
-	require.Eventually(t, func() bool { return w.count("otelcol_exporter_remote_write_retries", attribute.String("reason", "auth")) >= 3 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return w.count("otelcol_exporter_remote_write_retries", attribute.String("reason", "auth")) >= 3
+	}, 5*time.Second, 10*time.Millisecond)
 	assert.Zero(t, w.count("otelcol_exporter_remote_write_samples_dropped"))
 	held := w.logs.FilterLevelExact(zapcore.ErrorLevel).FilterMessageSnippet("the queue is held").All()
 	require.Len(t, held, 1)

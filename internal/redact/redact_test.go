@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestURL(t *testing.T) {
@@ -58,7 +59,7 @@ func TestHTTPClientErrors(t *testing.T) {
 func TestWrapKeepsTheCause(t *testing.T) {
 	cause := errors.New(`dial "http://u:pw@h": refused`)
 	err := Wrap(cause)
-	assert.ErrorIs(t, err, cause)
+	require.ErrorIs(t, err, cause)
 	assert.NotContains(t, err.Error(), "pw")
 	assert.NoError(t, Wrap(nil))
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otel-inference/collector/internal/redact"
+
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -109,7 +111,7 @@ func (p *ProbeConfig) validate(where string, interval time.Duration) []error {
 	if p.Endpoint == "" {
 		bad(`"endpoint" must be set: the OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1`)
 	} else if u, err := url.Parse(p.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad(`"endpoint" %q is not an http(s) URL; give the base URL, e.g. http://127.0.0.1:8000/v1`, p.Endpoint)
+		bad(`"endpoint" %q is not an http(s) URL; give the base URL, e.g. http://127.0.0.1:8000/v1`, redact.URL(p.Endpoint))
 	}
 	if p.Timeout < 0 {
 		bad(`"timeout" must be positive, got %s`, p.Timeout)

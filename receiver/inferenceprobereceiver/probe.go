@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/otel-inference/collector/internal/redact"
+
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
@@ -42,9 +44,6 @@ const (
 	errEmptyResponse    = "empty_response"
 	errModelDiscovery   = "model_discovery"
 )
-
-// maxBody bounds a rerank answer read (the OpenAI client reads its own).
-const maxBody = 4 << 20
 
 // outcome is what one probe run measured and concluded.
 type outcome struct {
@@ -188,7 +187,7 @@ func (p *prober) requestModel(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if len(page.Data) == 0 || page.Data[0].ID == "" {
-		return "", fmt.Errorf("%w: GET %s/models lists no model; set \"model\"", errEmpty, strings.TrimSuffix(p.cfg.Endpoint, "/"))
+		return "", fmt.Errorf("%w: GET %s/models lists no model; set \"model\"", errEmpty, redact.URL(strings.TrimSuffix(p.cfg.Endpoint, "/")))
 	}
 	p.model = page.Data[0].ID
 	return p.model, nil
@@ -537,6 +536,9 @@ func classify(err error, stream bool) string {
 	case errors.As(err, &se):
 		return strconv.Itoa(se.code)
 	}
+	if errors.Is(err, errTooLarge) {
+		return errInvalidResponse
+	}
 	if k := errkind.Transport(err); k != errkind.Connection {
 		return k // timeout, refused, DNS, TLS
 	}
@@ -547,7 +549,7 @@ func classify(err error, stream bool) string {
 		return errStreamIncomplete
 	case errors.Is(err, errEmpty):
 		return errEmptyResponse
-	case errors.Is(err, errInvalid), errors.As(err, &syntax), errors.As(err, &typeErr):
+	case errors.Is(err, errInvalid), errors.Is(err, errTooLarge), errors.As(err, &syntax), errors.As(err, &typeErr):
 		return errInvalidResponse
 	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return errkind.Connection

@@ -9,6 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otel-inference/collector/internal/redact"
+
+	"github.com/otel-inference/collector/internal/redirect"
+
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -87,6 +91,10 @@ func (r *probeReceiver) start(ctx context.Context, host component.Host) error {
 		if err != nil {
 			return fmt.Errorf("probe %q: HTTP client: %w", pc.Name, err)
 		}
+		// Redirects within the endpoint's host only (its key and headers would follow), and bounded
+		// answers (bounded.go).
+		client.CheckRedirect = redirect.SameHost
+		client.Transport = bounded{next: client.Transport}
 		p, err := newProber(pc, client)
 		if err != nil {
 			return fmt.Errorf("probe %q: %w", pc.Name, err)
@@ -211,10 +219,10 @@ func (ps *probeState) record(o outcome, logger *zap.Logger) {
 		state = ""
 	case resultFail:
 		logger.Warn(fmt.Sprintf("Probe %q failed its check; it counts inference.probe.checks{inference.probe.result=fail} until it passes", p.cfg.Name),
-			zap.String("why", o.err.Error()), zap.String("answer", truncate(o.answer, maxLoggedAnswer)))
+			zap.String("why", redact.Error(o.err)), zap.String("answer", truncate(o.answer, maxLoggedAnswer)))
 	case resultError:
 		logger.Warn(fmt.Sprintf("Probe %q got no usable answer; it counts inference.probe.checks{inference.probe.result=error} until it does", p.cfg.Name),
-			zap.String("error.type", o.errType), zap.Error(o.err))
+			zap.String("error.type", o.errType), zap.String("error", redact.Error(o.err)))
 	}
 	ps.lastState = state
 }

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otel-inference/collector/internal/names"
+	"github.com/otel-inference/collector/internal/redirect"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/discovery"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
@@ -82,6 +83,7 @@ func (d *discoveredServers) start(ctx context.Context, host component.Host) erro
 	if err != nil {
 		return fmt.Errorf("discovery: cannot make the discovered servers' HTTP client: %w", err)
 	}
+	client.CheckRedirect = redirect.SameHost
 	prober := &discovery.Prober{Client: client, Timeout: dc.probeTimeout()}
 	var sources []discovery.Source
 	var names []string

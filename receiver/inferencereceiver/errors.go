@@ -16,6 +16,8 @@ const (
 	kindTooManySeries   = "too_many_series"
 	kindInvalidResponse = "invalid_response"
 	kindConfig          = "config_error"
+	// kindRedirect: a redirect to another host (or from https to http), not followed.
+	kindRedirect = "redirect_refused"
 )
 
 // kindError is a scrape failure whose kind its source knows.

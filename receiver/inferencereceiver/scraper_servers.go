@@ -26,6 +26,7 @@ import (
 
 	"github.com/otel-inference/collector/internal/errkind"
 	"github.com/otel-inference/collector/internal/redact"
+	"github.com/otel-inference/collector/internal/redirect"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/discovery"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/gpu"
 	"github.com/otel-inference/collector/receiver/inferencereceiver/internal/metadata"
@@ -216,6 +217,8 @@ func (t *target) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("server %q: cannot make its HTTP client: %w", t.label, err)
 	}
+	// Redirects are followed within the server's host only: its auth and headers would follow.
+	client.CheckRedirect = redirect.SameHost
 	t.client = client
 	return nil
 }
@@ -391,7 +394,10 @@ func (t *target) fetch(ctx context.Context, rawURL, accept string, consume func(
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("server %q: GET %s: %w%s", t.label, shown, err, hintFor(err, t.timeout))
+		if errors.Is(err, redirect.ErrRefused) {
+			return kindErr(kindRedirect, fmt.Errorf("server %q: GET %s: %w", t.label, shown, err))
+		}
+		return fmt.Errorf("server %q: GET %s: %w%s", t.label, shown, redact.Wrap(err), hintFor(err, t.timeout))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
