@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,9 +39,42 @@ func TestShippedConfigsValidate(t *testing.T) {
 		{"validate", "--config=../../otelcol-dist/gateway.yaml"},
 		{"validate", "--config=../../otelcol-dist/agent-loadbalanced.yaml"},
 	} {
-		out, err := exec.Command(collectorBin, args...).CombinedOutput()
+		cmd := exec.Command(collectorBin, args...)
+		cmd.Env = append(os.Environ(), "OTELCOL_GATEWAY_TOKEN=e2e-secret")
+		out, err := cmd.CombinedOutput()
 		assert.NoError(t, err, "%v: %s", args, out)
 	}
+}
+
+// TestShippedConfigsFailClosed: no shipped configuration has a default secret. Without
+// OTELCOL_GATEWAY_TOKEN the gateway and agent configurations neither validate nor start, and the
+// error names the variable.
+func TestShippedConfigsFailClosed(t *testing.T) {
+	collectorBin := collectorProgram.path(t)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OTELCOL_GATEWAY_TOKEN=") {
+			env = append(env, kv)
+		}
+	}
+	for _, config := range []string{"gateway.yaml", "agent.yaml", "agent-lean.yaml"} {
+		for _, sub := range [][]string{{"validate"}, {}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			cmd := exec.CommandContext(ctx, collectorBin, append(sub, "--config=../../otelcol-dist/"+config)...)
+			cmd.Env = append(env, "OTELCOL_HOST_NAME=h", "OTELCOL_STORAGE_DIR="+t.TempDir(),
+				fmt.Sprintf("OTELCOL_OTLP_ENDPOINT=127.0.0.1:%d", freePort(t)), fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
+				fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)))
+			out, err := cmd.CombinedOutput()
+			timedOut := ctx.Err() != nil
+			cancel()
+			require.Error(t, err, "%s %v started without a token:\n%s", config, sub, out)
+			require.False(t, timedOut, "%s %v did not exit", config, sub)
+			assert.Contains(t, string(out), "environment variable OTELCOL_GATEWAY_TOKEN is not set", "%s %v", config, sub)
+		}
+	}
+	raw, err := os.ReadFile("../../otelcol-dist/gateway.yaml")
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "change-me")
 }
 
 // portFree tells whether nothing listens on a loopback port.
