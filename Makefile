@@ -144,11 +144,15 @@ helm:
 chart-lint: helm
 	$(HELM) lint --strict $(CHART)
 
-## manifests: the chart rendered with its defaults, for users without helm (a test keeps it current)
+## manifests: the chart rendered with its defaults, for users without helm (a test keeps it current).
+## helm makes the gateways' token and certificate itself; rendered, they are Secrets to create first
+## (deploy/kubernetes/README: the two kubectl commands), so that no secret is committed.
+MANIFEST_SETS := --set gateway.auth.existingSecret=otelcol-inference-ingest-token --set gateway.tls.existingSecret=otelcol-inference-gateway-tls
 manifests: helm
 	{ echo "# Rendered from $(CHART) with its default values by \`make manifests\` (helm template"; \
-	  echo "# otelcol-inference --namespace observability). Edit the chart, not this file."; \
-	  $(HELM) template otelcol-inference $(CHART) --namespace observability; } > deploy/kubernetes/otelcol-inference.yaml
+	  echo "# otelcol-inference --namespace observability $(MANIFEST_SETS))."; \
+	  echo "# Create the two Secrets first: see deploy/kubernetes/README.md. Edit the chart, not this file."; \
+	  $(HELM) template otelcol-inference $(CHART) --namespace observability $(MANIFEST_SETS); } > deploy/kubernetes/otelcol-inference.yaml
 
 ## vmagent (VictoriaMetrics v1.151.0) for the benchmark harness's comparison (make bench-vmagent)
 VMAGENT ?= $(shell $(GO) env GOPATH)/bin/vmagent-v1.151.0/vmagent

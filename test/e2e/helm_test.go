@@ -3,9 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -149,7 +154,7 @@ func envVar(c corev1.Container, name string) (corev1.EnvVar, bool) {
 func TestHelmChartDefaults(t *testing.T) {
 	collector, _ := binaries(t)
 	r := render(t)
-	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"}, r.kinds)
+	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Secret", "Service", "Service", "ServiceAccount"}, r.kinds)
 
 	require.Len(t, r.daemonSets, 1)
 	ds := r.daemonSets[0]
@@ -197,8 +202,9 @@ func TestHelmChartDefaults(t *testing.T) {
 	assert.True(t, *gpod.SecurityContext.RunAsNonRoot)
 	gatewayCM := r.configMaps[gpod.Volumes[0].ConfigMap.Name]
 	require.NotNil(t, gatewayCM)
-	_, ok = envVar(gpod.Containers[0], "REMOTE_WRITE_TOKEN")
-	assert.False(t, ok, "no token configured: no secret referenced")
+	assert.Empty(t, secretEnv(r), "no secret reaches a pod as an environment variable")
+	assert.Equal(t, "2Gi", volumeNamed(gpod, "queue").EmptyDir.SizeLimit.String(), "the queue's emptyDir is bounded")
+	securedByDefault(t, r, pod, gpod)
 
 	headless := r.services["otelcol-inference-gateway-headless"]
 	require.NotNil(t, headless)
@@ -230,10 +236,130 @@ func TestHelmChartDefaults(t *testing.T) {
 	require.Error(t, err, "validate accepted a bad routing key")
 	assert.Contains(t, out, "routing_key")
 
-	// The rendered manifests for users without helm are this render.
+	// The rendered manifests for users without helm are this render, with the two Secrets the chart
+	// makes itself (a random token, a certificate) left to the user (none is committed).
+	manifests := render(t, "--set", "gateway.auth.existingSecret=otelcol-inference-ingest-token", "--set", "gateway.tls.existingSecret=otelcol-inference-gateway-tls")
+	assert.Empty(t, manifests.secrets)
 	shipped, err := os.ReadFile("../../deploy/kubernetes/otelcol-inference.yaml")
 	require.NoError(t, err)
-	assert.Equal(t, r.text, stripHeader(string(shipped)), "deploy/kubernetes/otelcol-inference.yaml is stale: run `make manifests`")
+	assert.Equal(t, manifests.text, stripHeader(string(shipped)), "deploy/kubernetes/otelcol-inference.yaml is stale: run `make manifests`")
+}
+
+// securedByDefault checks what a default install secures: every OTLP protocol of the gateways asks
+// for the agents' token over TLS; the agents verify the gateways' certificate (for the headless
+// Service's name, from the CA the chart made) and send the token; the token and the keys are files
+// from Secrets; the certificate is valid for the name the agents check; only the agents may send.
+func securedByDefault(t *testing.T, r rendered, agentPod, gatewayPod corev1.PodSpec) {
+	t.Helper()
+	var gw struct {
+		Extensions map[string]map[string]any `json:"extensions"`
+		Receivers  struct {
+			OTLP struct {
+				Protocols map[string]struct {
+					TLS  map[string]string `json:"tls"`
+					Auth map[string]string `json:"auth"`
+				} `json:"protocols"`
+			} `json:"otlp"`
+		} `json:"receivers"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(r.configMaps[gatewayPod.Volumes[0].ConfigMap.Name].Data["config.yaml"]), &gw))
+	require.Len(t, gw.Receivers.OTLP.Protocols, 2)
+	for name, p := range gw.Receivers.OTLP.Protocols {
+		assert.Equal(t, "bearertokenauth/agents", p.Auth["authenticator"], "OTLP %s authenticates", name)
+		assert.Equal(t, "/etc/otelcol-inference/tls/tls.crt", p.TLS["cert_file"], "OTLP %s serves TLS", name)
+	}
+	assert.Equal(t, "/etc/otelcol-inference/ingest/token", gw.Extensions["bearertokenauth/agents"]["filename"])
+
+	var agent struct {
+		Exporters struct {
+			LB struct {
+				Protocol struct {
+					OTLP struct {
+						TLS  map[string]any    `json:"tls"`
+						Auth map[string]string `json:"auth"`
+					} `json:"otlp"`
+				} `json:"protocol"`
+			} `json:"load_balancing"`
+		} `json:"exporters"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(r.configMaps[volumeNamed(agentPod, "config").ConfigMap.Name].Data["config.yaml"]), &agent))
+	otlp := agent.Exporters.LB.Protocol.OTLP
+	assert.Equal(t, "bearertokenauth/gateway", otlp.Auth["authenticator"])
+	assert.NotContains(t, otlp.TLS, "insecure")
+	assert.Equal(t, "/etc/otelcol-inference/gateway-ca/ca.crt", otlp.TLS["ca_file"])
+	serverName, _ := otlp.TLS["server_name_override"].(string)
+	assert.Equal(t, "otelcol-inference-gateway-headless.observability.svc", serverName)
+
+	// The Secrets the chart made: a token, and a certificate for that name signed by the CA.
+	token := r.secrets["otelcol-inference-ingest-token"]
+	require.NotNil(t, token)
+	assert.GreaterOrEqual(t, len(token.Data["token"]), 32)
+	tlsSecret := r.secrets["otelcol-inference-gateway-tls"]
+	require.NotNil(t, tlsSecret)
+	assert.Equal(t, corev1.SecretTypeTLS, tlsSecret.Type)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(tlsSecret.Data["ca.crt"]))
+	block, _ := pem.Decode(tlsSecret.Data["tls.crt"])
+	require.NotNil(t, block)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	require.NoError(t, err)
+	_, err = cert.Verify(x509.VerifyOptions{DNSName: serverName, Roots: pool})
+	require.NoError(t, err, "the certificate is valid for the name the agents check")
+	_, err = tls.X509KeyPair(tlsSecret.Data["tls.crt"], tlsSecret.Data["tls.key"])
+	require.NoError(t, err)
+	for _, pod := range []corev1.PodSpec{agentPod, gatewayPod} {
+		for _, v := range pod.Volumes {
+			if v.Secret != nil {
+				assert.Contains(t, []string{"otelcol-inference-ingest-token", "otelcol-inference-gateway-tls"}, v.Secret.SecretName)
+			}
+		}
+	}
+	require.Len(t, r.netpols, 1, "the NetworkPolicy is on by default")
+
+	// Least privilege on the node: seccomp, and hostPID and SYS_PTRACE only for the process join.
+	require.NotNil(t, agentPod.SecurityContext.SeccompProfile)
+	assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, agentPod.SecurityContext.SeccompProfile.Type)
+	assert.True(t, agentPod.HostPID)
+	assert.Contains(t, agentPod.Containers[0].SecurityContext.Capabilities.Add, corev1.Capability("SYS_PTRACE"))
+	off := render(t, "--set", "agent.gpu.processes=false").daemonSets[0].Spec.Template.Spec
+	assert.False(t, off.HostPID, "no process join, no host PID namespace")
+	assert.Empty(t, off.Containers[0].SecurityContext.Capabilities.Add, "no process join, no capability")
+}
+
+// secretEnv lists the environment variables of any container that come from a Secret.
+func secretEnv(r rendered) []string {
+	var out []string
+	var pods []corev1.PodSpec
+	for _, d := range r.daemonSets {
+		pods = append(pods, d.Spec.Template.Spec)
+	}
+	for _, d := range r.deployments {
+		pods = append(pods, d.Spec.Template.Spec)
+	}
+	for _, p := range pods {
+		for _, c := range p.Containers {
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					out = append(out, c.Name+"/"+e.Name)
+				}
+			}
+			for _, e := range c.EnvFrom {
+				if e.SecretRef != nil {
+					out = append(out, c.Name+"/envFrom")
+				}
+			}
+		}
+	}
+	return out
+}
+
+func volumeNamed(pod corev1.PodSpec, name string) corev1.Volume {
+	for _, v := range pod.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	return corev1.Volume{}
 }
 
 // agentRBAC checks the agents' access: a service account of their own, bound to a role that may
@@ -267,23 +393,22 @@ func TestHelmChartEverythingOn(t *testing.T) {
 	collector, _ := binaries(t)
 	r := render(t,
 		"--set", "gateway.autoscaling.enabled=true",
-		"--set", "gateway.networkPolicy.enabled=true",
 		"--set", "gateway.remoteWrite.bearerToken=s3cret",
 		"--set", "gateway.queue.ephemeralVolume.enabled=true",
 		"--set", "agent.gpu.runtimeClassName=nvidia",
 		"--set", "agent.gpu.podResources=false")
-	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount"}, r.kinds)
+	assert.Equal(t, []string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Secret", "Secret", "Service", "Service", "ServiceAccount"}, r.kinds)
 	dep := r.deployments[0]
 	assert.Nil(t, dep.Spec.Replicas, "the autoscaler owns the replica count")
 	assert.Equal(t, dep.Name, r.hpas[0].Spec.ScaleTargetRef.Name)
 	assert.EqualValues(t, 6, r.hpas[0].Spec.MaxReplicas)
-	tok, ok := envVar(dep.Spec.Template.Spec.Containers[0], "REMOTE_WRITE_TOKEN")
-	require.True(t, ok)
-	ref := tok.ValueFrom.SecretKeyRef
-	secret := r.secrets[ref.Name]
-	require.NotNil(t, secret, "the token's Secret %s is rendered", ref.Name)
-	assert.Equal(t, "s3cret", secret.StringData[ref.Key])
-	require.NotNil(t, dep.Spec.Template.Spec.Volumes[1].Ephemeral)
+	rw := volumeNamed(dep.Spec.Template.Spec, "remote-write-token").Secret
+	require.NotNil(t, rw, "the remote-write token is a mounted file")
+	secret := r.secrets[rw.SecretName]
+	require.NotNil(t, secret, "the token's Secret %s is rendered", rw.SecretName)
+	assert.Equal(t, "s3cret", secret.StringData["token"])
+	assert.Empty(t, secretEnv(r))
+	require.NotNil(t, volumeNamed(dep.Spec.Template.Spec, "queue").Ephemeral)
 	ds := r.daemonSets[0].Spec.Template.Spec
 	require.NotNil(t, ds.RuntimeClassName)
 	assert.Equal(t, "nvidia", *ds.RuntimeClassName)
@@ -315,13 +440,24 @@ func TestHelmChartEverythingOn(t *testing.T) {
 	out, err := validate(t, collector, agentCfg)
 	require.NoError(t, err, "%s\n%s", out, agentCfg)
 
-	// An existing Secret: referenced, not made.
-	r = render(t, "--set", "gateway.remoteWrite.existingSecret=rw-token", "--set", "gateway.remoteWrite.existingSecretKey=password")
+	// Existing Secrets: referenced, not made.
+	r = render(t, "--set", "gateway.remoteWrite.existingSecret=rw-token", "--set", "gateway.remoteWrite.existingSecretKey=password",
+		"--set", "gateway.auth.existingSecret=ingest", "--set", "gateway.tls.existingSecret=gw-cert")
 	assert.Empty(t, r.secrets)
-	tok, ok = envVar(r.deployments[0].Spec.Template.Spec.Containers[0], "REMOTE_WRITE_TOKEN")
-	require.True(t, ok)
-	assert.Equal(t, "rw-token", tok.ValueFrom.SecretKeyRef.Name)
-	assert.Equal(t, "password", tok.ValueFrom.SecretKeyRef.Key)
+	rw = volumeNamed(r.deployments[0].Spec.Template.Spec, "remote-write-token").Secret
+	require.NotNil(t, rw)
+	assert.Equal(t, "rw-token", rw.SecretName)
+	assert.Equal(t, "password", rw.Items[0].Key)
+	assert.Equal(t, "gw-cert", volumeNamed(r.deployments[0].Spec.Template.Spec, "tls").Secret.SecretName)
+	assert.Equal(t, "ingest", volumeNamed(r.daemonSets[0].Spec.Template.Spec, "ingest-token").Secret.SecretName)
+
+	// TLS and the token off together (a trusted network): plain gRPC, no secret at all.
+	r = render(t, "--set", "gateway.tls.enabled=false", "--set", "gateway.auth.enabled=false")
+	assert.Empty(t, r.secrets)
+	agentOff := r.configMaps[volumeNamed(r.daemonSets[0].Spec.Template.Spec, "config").ConfigMap.Name].Data["config.yaml"]
+	assert.Contains(t, agentOff, "insecure: true")
+	out, err = validate(t, collector, agentOff)
+	require.NoError(t, err, "%s\n%s", out, agentOff)
 }
 
 // TestHelmChartRefusesBadValues: the values schema names the mistake before anything is installed.
@@ -336,9 +472,117 @@ func TestHelmChartRefusesBadValues(t *testing.T) {
 		{"agent.collectionInterval=10", "collectionInterval"},        // no unit
 		{"gateway.autoscaling.enabled=true,gateway.autoscaling.minReplicas=9", "minReplicas"},
 		{"gateway.enabled=false", "gateway.enabled"}, // agents with nowhere to send
+		{"gateway.tls.enabled=false", "gateway.auth.enabled=false"},   // a token in the clear
+		{"gateway.queue.sizeLimit=lots", "sizeLimit"},
 	} {
 		_, err := helmTemplate(t, "otelcol-inference", "--set", tc.set)
 		require.Error(t, err, tc.set)
 		assert.Contains(t, err.Error(), tc.want, tc.set)
 	}
+}
+
+// TestHelmChartSecuredTransport runs what the chart renders by default, not just reads it: the
+// gateway's configuration with the certificate and token the chart generated, and the agent's
+// exporter with the CA and token, on loopback (the pods' paths and ports moved into a temporary
+// folder). The agent's data reaches Prometheus through TLS with the token; an OTLP/HTTP request
+// without the token, or with another, is refused (401) and stores nothing; plain HTTP gets no answer
+// from the TLS listener.
+func TestHelmChartSecuredTransport(t *testing.T) {
+	collector, prometheusBin := binaries(t)
+	prom := startPrometheus(t, prometheusBin)
+	r := render(t, "--set", "gateway.remoteWrite.endpoint="+prom+"/api/v1/write")
+	dir := t.TempDir()
+	for _, s := range r.secrets {
+		for _, k := range []string{"tls.crt", "tls.key", "ca.crt"} {
+			if v, ok := s.Data[k]; ok {
+				require.NoError(t, os.MkdirAll(filepath.Join(dir, "tls"), 0o700))
+				require.NoError(t, os.MkdirAll(filepath.Join(dir, "gateway-ca"), 0o700))
+				target := filepath.Join(dir, "tls", k)
+				if k == "ca.crt" {
+					target = filepath.Join(dir, "gateway-ca", k)
+				}
+				require.NoError(t, os.WriteFile(target, v, 0o600))
+			}
+		}
+		if v, ok := s.Data["token"]; ok {
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "ingest"), 0o700))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "ingest", "token"), v, 0o600))
+		}
+	}
+	grpcPort, httpPort := freePort(t), freePort(t)
+	relocate := func(cfg string) string {
+		return strings.NewReplacer(
+			"/etc/otelcol-inference/", dir+"/",
+			"/var/lib/otelcol-inference/", dir+"/var/",
+			"${env:MY_POD_IP}:4317", fmt.Sprintf("127.0.0.1:%d", grpcPort),
+			"${env:MY_POD_IP}:4318", fmt.Sprintf("127.0.0.1:%d", httpPort),
+			"${env:MY_POD_IP}:13133", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			"host: 0.0.0.0  # kubectl port-forward reaches 127.0.0.1 only", "host: 127.0.0.1",
+			"port: 8888", fmt.Sprintf("port: %d", freePort(t)),
+			"hostname: otelcol-inference-gateway-headless.observability.svc.cluster.local", "hostname: localhost",
+			`port: "4317"`, fmt.Sprintf(`port: "%d"`, grpcPort),
+		).Replace(cfg)
+	}
+	gatewayCfg := relocate(r.configMaps["otelcol-inference-gateway"].Data["config.yaml"])
+	agentCfg := relocate(r.configMaps["otelcol-inference-agent"].Data["config.yaml"])
+	srv, _ := replayedSequence(t)
+	overlay := filepath.Join(dir, "agent-overlay.yaml")
+	require.NoError(t, os.WriteFile(overlay, []byte(fmt.Sprintf(`receivers:
+  inference:
+    collection_interval: 1s
+    gpu: {enabled: false}
+    discovery: {kubernetes: {enabled: false}}
+    servers: [{name: vllm, endpoint: %q, flavor: vllm}]
+service:
+  pipelines:
+    metrics:
+      processors: [memory_limiter, resource]
+`, srv.URL+"/metrics")), 0o600))
+	env := []string{"K8S_NODE_NAME=gpu-node-1", "MY_POD_IP=127.0.0.1"}
+	gwPath, agentPath := filepath.Join(dir, "gateway.yaml"), filepath.Join(dir, "agent.yaml")
+	require.NoError(t, os.WriteFile(gwPath, []byte(gatewayCfg), 0o600))
+	require.NoError(t, os.WriteFile(agentPath, []byte(agentCfg), 0o600))
+	gateway := startProcessEnv(t, "gateway (chart)", env, collector, "--config="+gwPath)
+	agent := startProcessEnv(t, "agent (chart)", env, collector, "--config="+agentPath, "--config="+overlay)
+	waitFor(t, 60*time.Second, "the agent's series in Prometheus through TLS and the token", func() bool {
+		gateway.requireRunning(t)
+		agent.requireRunning(t)
+		return len(instantQuery(t, prom, `inference_server_up{inference_server_name="vllm"}`)) == 1
+	})
+
+	// Without the token, or with another, OTLP/HTTP is refused; plain HTTP is not served.
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(filepath.Join(dir, "gateway-ca", "ca.crt"))
+	require.NoError(t, err)
+	require.True(t, pool.AppendCertsFromPEM(ca))
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, ServerName: "otelcol-inference-gateway-headless.observability.svc", MinVersion: tls.VersionTLS12,
+	}}}
+	post := func(scheme, token string) (int, error) {
+		req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("%s://127.0.0.1:%d/v1/metrics", scheme, httpPort),
+			strings.NewReader(`{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"intruder"}}]},"scopeMetrics":[{"metrics":[{"name":"intruder_metric","gauge":{"dataPoints":[{"asDouble":1,"timeUnixNano":"1"}]}}]}]}]}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	code, err := post("https", "")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, code, "no token")
+	code, err = post("https", "guessed-token")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, code, "a wrong token")
+	code, err = post("http", "")
+	if err == nil {
+		assert.NotEqual(t, http.StatusOK, code, "plain HTTP")
+	}
+	time.Sleep(2 * time.Second)
+	assert.Empty(t, instantQuery(t, prom, `intruder_metric`), "nothing unauthenticated stored")
 }

@@ -36,6 +36,50 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret of the agents' token to the gateways. */}}
+{{- define "oi.gateway.authSecret" -}}
+{{- if .Values.gateway.auth.existingSecret -}}
+{{ .Values.gateway.auth.existingSecret }}
+{{- else -}}
+{{ include "oi.fullname" . }}-ingest-token
+{{- end -}}
+{{- end -}}
+
+{{/* The kubernetes.io/tls Secret of the gateways' OTLP ingress (with ca.crt). */}}
+{{- define "oi.gateway.tlsSecret" -}}
+{{- if .Values.gateway.tls.existingSecret -}}
+{{ .Values.gateway.tls.existingSecret }}
+{{- else -}}
+{{ include "oi.fullname" . }}-gateway-tls
+{{- end -}}
+{{- end -}}
+
+{{/* The name the gateways' certificate is for, and the agents check: the headless Service's. */}}
+{{- define "oi.gateway.tlsName" -}}
+{{ include "oi.gateway.headless" . }}.{{ .Release.Namespace }}.svc
+{{- end -}}
+
+{{/* Whether the agents authenticate to the gateways (TLS and a token). */}}
+{{- define "oi.gateway.secured" -}}
+{{- if and .Values.gateway.auth.enabled (not .Values.gateway.tls.enabled) -}}
+{{- fail "gateway.tls.enabled=false needs gateway.auth.enabled=false: OTLP/gRPC sends no bearer token without TLS (turn both off only on a network you trust)" -}}
+{{- end -}}
+{{- if .Values.gateway.auth.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* TLS and authentication of one of the gateways' OTLP protocols (the agents' token). */}}
+{{- define "oi.gateway.ingress" -}}
+{{- if .Values.gateway.tls.enabled }}
+tls:
+  cert_file: /etc/otelcol-inference/tls/tls.crt
+  key_file: /etc/otelcol-inference/tls/tls.key
+{{- end }}
+{{- if include "oi.gateway.secured" . }}
+auth:
+  authenticator: bearertokenauth/agents
+{{- end }}
+{{- end -}}
+
 {{- define "oi.gateway.hasToken" -}}
 {{- if or .Values.gateway.remoteWrite.existingSecret .Values.gateway.remoteWrite.bearerToken -}}true{{- end -}}
 {{- end -}}
