@@ -22,7 +22,7 @@ HELM ?= $(shell $(GO) env GOPATH)/bin/helm-$(HELM_VERSION)/helm
 CHART := deploy/helm/otelcol-inference
 GENERATED  := receiver/inferencereceiver receiver/inferenceprobereceiver processor/ratioprocessor exporter/remotewriteexporter otelcol-dist otelcol-dist-agent internal/names deploy/grafana
 
-.PHONY: vmagent bench-vmagent helm chart-lint manifests prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
+.PHONY: vulncheck vmagent bench-vmagent helm chart-lint manifests prometheus3 rules-test gpu-check reliability all run demo build generate generate-dist check-generated test unit e2e bench bench-smoke lint fmt prometheus clean
 
 all: build
 
@@ -82,9 +82,10 @@ check-generated:
 		git status --porcelain -- $(GENERATED); exit 1; \
 	fi; echo "generated files up to date"
 
-## test: generated-file check, unit tests, the distribution build, the end-to-end tests and a short
-## run of the benchmark harness (it proves the harness works; its figures mean nothing)
-test: lint unit build prometheus rules-test chart-lint bench-smoke e2e
+## test: generated-file check, unit tests, the distribution build, the vulnerability check, the
+## end-to-end tests and a short run of the benchmark harness (it proves the harness works; its
+## figures mean nothing)
+test: lint unit build vulncheck prometheus rules-test chart-lint bench-smoke e2e
 
 ## rules-test: the shipped Prometheus rules parse, and each alert fires when it should and not else
 rules-test: prometheus
@@ -121,6 +122,25 @@ gpu-check:
 	@ls -la $(BUILD_DIR)/gpucheck
 	@if command -v nvidia-smi >/dev/null 2>&1; then scripts/gpu-check.sh $(BUILD_DIR)/gpucheck; \
 	else echo "no NVIDIA GPU here: built $(BUILD_DIR)/gpucheck; run scripts/gpu-check.sh on a GPU machine"; fi
+
+## vulncheck: govulncheck (pinned) on the distribution, offline, with the Go vulnerability database
+## built from the golang.org/x/vulndb module (pinned; from the module proxy); fails on a vulnerable
+## symbol the distribution calls in a module. The standard library's are listed with the Go release
+## that fixes them (it comes with the toolchain, the machine's Go): VULNCHECK_STDLIB=fail fails on
+## those too.
+GOVULNCHECK_VERSION := v1.9.0
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+GOVULNCHECK := $(shell $(GO) env GOPATH)/bin/govulncheck-$(GOVULNCHECK_VERSION)/govulncheck
+VULNDB_TOOLS := $(shell $(GO) env GOPATH)/bin/vulndb-$(VULNDB_VERSION)
+VULNDB := $(shell $(GO) env GOPATH)/pkg/vulndb-$(VULNDB_VERSION)
+VULNCHECK_STDLIB ?= warn
+vulncheck:
+	@test -x $(GOVULNCHECK) || GOBIN=$(dir $(GOVULNCHECK)) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	@test -x $(VULNDB_TOOLS)/indexdb || GOBIN=$(VULNDB_TOOLS) $(GO) install golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION)
+	@test -f $(VULNDB)/index/db.json || { src=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
+		test -d "$$src/data/osv" && rm -rf $(VULNDB).tmp && $(VULNDB_TOOLS)/indexdb -vulns "$$src/data/osv" -out $(VULNDB).tmp && mv $(VULNDB).tmp $(VULNDB); }
+	$(GO) build -o $(BUILD_DIR)/vulngate ./cmd/vulngate
+	cd otelcol-dist && $(GOVULNCHECK) -format json -db file://$(VULNDB) . | ../$(BUILD_DIR)/vulngate -stdlib=$(VULNCHECK_STDLIB)
 
 ## prometheus: Debian's prometheus and prometheus-alertmanager packages (the remote-write backend
 ## and the alert delivery of the end-to-end tests)
