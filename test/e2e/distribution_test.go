@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,19 @@ func agentToGateway(t *testing.T, collectorBin, agentConfig string) {
 	up := queryRange(t, prom, `inference_server_up{inference_server_name="vllm"}`, 10*time.Minute)
 	require.NotEmpty(t, up)
 	assert.InDelta(t, 1.0, up[len(up)-1].v, 0)
+}
+
+// TestImageBasesPinnedByDigest: every base image of the Dockerfile is pinned by digest.
+func TestImageBasesPinnedByDigest(t *testing.T) {
+	raw, err := os.ReadFile("../../Dockerfile")
+	require.NoError(t, err)
+	pinned := regexp.MustCompile(`^FROM\s+\S+@sha256:[0-9a-f]{64}(\s|$)`)
+	froms := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "FROM ") {
+			froms++
+			assert.Regexp(t, pinned, line)
+		}
+	}
+	assert.Equal(t, 2, froms)
 }
