@@ -206,7 +206,7 @@ func (ps *probeState) record(o outcome, logger *zap.Logger) {
 	state := o.result
 	if o.result == resultError {
 		state += "/" + o.errType
-		ps.lastErr = fmt.Errorf("probe %q: %s: %w", p.cfg.Name, o.errType, o.err)
+		ps.lastErr = fmt.Errorf("probe %q: %s: %w", p.cfg.Name, o.errType, redact.Wrap(o.err))
 	}
 	if state == ps.lastState {
 		return

@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otel-inference/collector/internal/testbed"
 )
 
 func TestComponentsListed(t *testing.T) {
@@ -153,4 +157,75 @@ func TestImageBasesPinnedByDigest(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, froms)
+}
+
+// TestNoPasswordInLogsOrData runs the built binary with a password (and a token) in every URL it is
+// given: a scraped server that answers, one that does not, a probe, and the remote-write endpoint.
+// Neither its whole log nor what it exports (the Prometheus pull exporter's page, every label value
+// stored in Prometheus) carries any of them.
+func TestNoPasswordInLogsOrData(t *testing.T) {
+	collectorBin, prometheusBin := binaries(t)
+	prom := startPrometheus(t, prometheusBin)
+	srv, _ := replayedSequence(t)
+	dead := freePort(t)
+	pullPort := freePort(t)
+	withSecrets := func(base string) string {
+		return strings.Replace(base, "http://", "http://user-alice:hunter2-scrape@", 1)
+	}
+	config := fmt.Sprintf(`receivers:
+  inference:
+    collection_interval: 1s
+    initial_delay: 0s
+    gpu: {enabled: true, processes: true}
+    servers:
+      - {endpoint: %q}
+      - {endpoint: "http://user-bob:hunter2-dead@127.0.0.1:%d/metrics?token=hunter2-query"}
+  inference_probe:
+    collection_interval: 1s
+    probes:
+      - {name: canary, endpoint: "http://user-carol:hunter2-probe@127.0.0.1:%d/v1", kind: chat, model: m, input: hi, max_tokens: 4, expect: {contains: "4"}}
+exporters:
+  remote_write:
+    endpoint: %q
+    resource_to_telemetry_conversion: {enabled: true}
+  prometheus:
+    endpoint: 127.0.0.1:%d
+    resource_to_telemetry_conversion: {enabled: true}
+service:
+  pipelines:
+    metrics:
+      receivers: [inference, inference_probe]
+      exporters: [remote_write, prometheus]
+  telemetry:
+    logs: {level: debug}
+    metrics: {level: none}
+`, withSecrets(srv.URL)+"/metrics?api_key=hunter2-key", dead, dead, strings.Replace(prom, "http://", "http://user-dave:hunter2-write@", 1)+"/api/v1/write", pullPort)
+	collector := startCollector(t, collectorBin, config)
+	waitFor(t, 60*time.Second, "the scraped server in Prometheus", func() bool {
+		collector.requireRunning(t)
+		return len(instantQuery(t, prom, `inference_server_up`)) == 2
+	})
+	time.Sleep(3 * time.Second) // more scrapes, failures and retries logged
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", pullPort))
+	require.NoError(t, err)
+	pulled, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var stored strings.Builder
+	for _, s := range instantQuery(t, prom, `{__name__=~".+"}`) {
+		for k, v := range s.labels {
+			stored.WriteString(k + "=" + v + "\n")
+		}
+	}
+	for what, text := range map[string]string{"the log": collector.output(), "the pull exporter": string(pulled), "Prometheus's labels": stored.String()} {
+		require.NotEmpty(t, text, what)
+		for _, secret := range []string{"hunter2", "user-alice", "user-bob", "user-carol", "user-dave"} {
+			for _, line := range strings.Split(text, "\n") {
+				if strings.Contains(line, secret) {
+					t.Errorf("%s carries %q: %s", what, secret, testbed.Tail(line, 600))
+					break
+				}
+			}
+		}
+	}
+	assert.Contains(t, collector.output(), "xxxxx@", "the endpoints are named, redacted")
 }

@@ -471,8 +471,8 @@ func TestHelmChartRefusesBadValues(t *testing.T) {
 		{"gateway.remoteWrite.endpoint=prometheus:9090", "endpoint"}, // no scheme
 		{"agent.collectionInterval=10", "collectionInterval"},        // no unit
 		{"gateway.autoscaling.enabled=true,gateway.autoscaling.minReplicas=9", "minReplicas"},
-		{"gateway.enabled=false", "gateway.enabled"}, // agents with nowhere to send
-		{"gateway.tls.enabled=false", "gateway.auth.enabled=false"},   // a token in the clear
+		{"gateway.enabled=false", "gateway.enabled"},                // agents with nowhere to send
+		{"gateway.tls.enabled=false", "gateway.auth.enabled=false"}, // a token in the clear
 		{"gateway.queue.sizeLimit=lots", "sizeLimit"},
 	} {
 		_, err := helmTemplate(t, "otelcol-inference", "--set", tc.set)
