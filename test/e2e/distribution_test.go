@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,8 +66,9 @@ func TestShippedConfigsFailClosed(t *testing.T) {
 	for _, config := range []string{"gateway.yaml", "agent.yaml", "agent-lean.yaml"} {
 		for _, sub := range [][]string{{"validate"}, {}} {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			cmd := exec.CommandContext(ctx, collectorBin, append(sub, "--config=../../otelcol-dist/"+config)...)
-			cmd.Env = append(env, "OTELCOL_HOST_NAME=h", "OTELCOL_STORAGE_DIR="+t.TempDir(),
+			args := append(slices.Clone(sub), "--config=../../otelcol-dist/"+config)
+			cmd := exec.CommandContext(ctx, collectorBin, args...)
+			cmd.Env = append(slices.Clone(env), "OTELCOL_HOST_NAME=h", "OTELCOL_STORAGE_DIR="+t.TempDir(),
 				fmt.Sprintf("OTELCOL_OTLP_ENDPOINT=127.0.0.1:%d", freePort(t)), fmt.Sprintf("OTELCOL_HEALTH_ENDPOINT=127.0.0.1:%d", freePort(t)),
 				fmt.Sprintf("OTELCOL_TELEMETRY_PORT=%d", freePort(t)))
 			out, err := cmd.CombinedOutput()
