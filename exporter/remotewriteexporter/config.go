@@ -40,6 +40,10 @@ type Config struct {
 
 	// MaxSamplesPerRequest splits what one push carries into requests of at most this many samples.
 	MaxSamplesPerRequest int `mapstructure:"max_samples_per_request"`
+	// BatchSendDeadline is how long the sender waits for more data before it sends what it has
+	// (Prometheus's remote_write batch_send_deadline, 5s there): fewer, larger requests. 0, the
+	// default, sends each push at once. A round of max_samples_per_request samples never waits.
+	BatchSendDeadline time.Duration `mapstructure:"batch_send_deadline"`
 	// MaxRetryAfter caps how long a backend's Retry-After makes the sender wait (0: no cap).
 	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
 	// OnAuthFailure is what a 401 or 403 does: drop (the default, as the remote-write spec says: that
@@ -102,6 +106,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxSamplesPerRequest <= 0 {
 		errs = append(errs, fmt.Errorf(`"max_samples_per_request" must be positive, got %d`, cfg.MaxSamplesPerRequest))
+	}
+	if cfg.BatchSendDeadline < 0 {
+		errs = append(errs, fmt.Errorf(`"batch_send_deadline" must not be negative, got %s`, cfg.BatchSendDeadline))
 	}
 	if cfg.MaxRetryAfter < 0 {
 		errs = append(errs, fmt.Errorf(`"max_retry_after" must not be negative, got %s`, cfg.MaxRetryAfter))

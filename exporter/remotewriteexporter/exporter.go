@@ -288,6 +288,12 @@ func (e *rwExporter) run(ctx context.Context) {
 			}
 			continue
 		}
+		if e.cfg.BatchSendDeadline > 0 {
+			var ok bool
+			if items, ok = e.gather(ctx, q, items); !ok {
+				return
+			}
+		}
 		items = e.round(items)
 		// What the previous run left goes in rounds of its own: a backend's refusal of samples it
 		// already had must not take this run's new samples with it.
@@ -315,6 +321,39 @@ func (e *rwExporter) run(ctx context.Context) {
 		}
 		retry.ok()
 	}
+}
+
+// gather waits, up to batch_send_deadline after the oldest queued batch came, for more batches to
+// send with it, unless a round is already full; it returns the batches queued then (false when
+// shutting down).
+func (e *rwExporter) gather(ctx context.Context, q *fifo.Queue, items [][]byte) ([][]byte, bool) {
+	oldest, ok := q.Oldest()
+	if !ok || len(e.round(items)) < len(items) {
+		return items, true // nothing to wait for, or more than a round already
+	}
+	if e.inMemory {
+		points := 0
+		for _, md := range e.memTake(len(items)) {
+			points += md.DataPointCount()
+		}
+		if points >= e.cfg.MaxSamplesPerRequest {
+			return items, true
+		}
+	}
+	wait := time.Until(oldest.Add(e.cfg.BatchSendDeadline))
+	if wait <= 0 {
+		return items, true
+	}
+	select {
+	case <-ctx.Done():
+		return nil, false
+	case <-time.After(wait):
+	}
+	more, err := q.Peek(ctx, batchesPerSend)
+	if err != nil {
+		return items, true // the batches peeked before are still there; the next round reads again
+	}
+	return more, true
 }
 
 // round is how many of the oldest batches one round of sending takes: at most bytesPerSend of

@@ -217,3 +217,22 @@ func toString(v any) string {
 	}
 	return ""
 }
+
+// With batch_send_deadline the sender waits for more pushes before it sends, as Prometheus does:
+// five pushes 40 ms apart go in one request, all of them, in order.
+func TestBatchSendDeadlineMergesPushes(t *testing.T) {
+	b := &backend{}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	w := startWatched(t, srv.URL+"/api/v1/write", func(c *Config) { c.BatchSendDeadline = time.Second })
+	for i := 0; i < 5; i++ {
+		require.NoError(t, w.e.enqueue(context.Background(), gauge(int64(i), float64(i), 1)))
+		time.Sleep(40 * time.Millisecond)
+	}
+	require.Eventually(t, func() bool { return len(b.stepsOf()) == 5 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, []float64{0, 1, 2, 3, 4}, b.stepsOf())
+	b.mu.Lock()
+	requests := len(b.requests)
+	b.mu.Unlock()
+	assert.Equal(t, 1, requests, "one request for the five pushes")
+}
