@@ -41,9 +41,11 @@ s=s.replace('"prometheus": targets.RunPrometheus,','"prometheus": targets.RunPro
 open(p,'w').write(s)
 PY
 OTELCOL_INFERENCE_BIN=$bin PROMETHEUS_LOCAL_BIN=$prom GOFLAGS=-mod=mod go test -count=1 -v -timeout 40m . > "$work/log" 2>&1 || true
+cp "$work/log" "${COMPLIANCE_LOG:-$root/build/rw-sender-compliance.log}"
+# Each test per sender, and each check a test makes under it (…/SENDER/…): the suite's subtests.
 for target in prometheus otelcol-inference; do
-  pass=$(grep -cE "^\s+--- PASS: .*/$target " "$work/log" || true)
-  fail=$(grep -cE "^\s+--- FAIL: .*/$target " "$work/log" || true)
-  echo "$target: $pass passed, $fail failed"
-  grep -E "^\s+--- FAIL: .*/$target " "$work/log" | sed 's/^ */  /' || true
+  pass=$(grep -cE "^\s+--- PASS: \S*/$target( |/)" "$work/log" || true)
+  fail=$(grep -cE "^\s+--- FAIL: \S*/$target( |/)" "$work/log" || true)
+  echo "$target: $pass passed, $fail failed (tests and their subtests)"
+  grep -E "^\s+--- FAIL: \S*/$target( |/)" "$work/log" | sed 's/^ */  /' || true
 done

@@ -7,7 +7,11 @@ package targets
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"syscall"
+	"time"
 )
 
 // RunOtelcolInference runs otelcol-inference (OTELCOL_INFERENCE_BIN): the inference receiver scrapes
@@ -40,5 +44,34 @@ service:
 		return err
 	}
 	defer os.Remove(name)
-	return runCommand(bin, opts.Timeout, "--config="+name)
+	return runCollector(bin, opts.Timeout, "--config="+name)
+}
+
+// runCollector runs the collector for timeout, then interrupts it. The suite's own runCommand stops
+// the whole test binary (log.Fatalf) when a sender exits before the timeout, which ours does, as it
+// should, on a configuration it refuses (the suite's invalid:// endpoint): its error is returned.
+func runCollector(bin string, timeout time.Duration, args ...string) error {
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if os.Getenv("DEBUG") != "" {
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err // exited by itself: a refused configuration
+	case <-time.After(timeout):
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		return <-done
+	}
 }
