@@ -40,7 +40,7 @@ s=open(p).read()
 s=s.replace('"prometheus": targets.RunPrometheus,','"prometheus": targets.RunPrometheus,\n\t\t"otelcol-inference": targets.RunOtelcolInference,')
 open(p,'w').write(s)
 PY
-OTELCOL_INFERENCE_BIN=$bin PROMETHEUS_LOCAL_BIN=$prom GOFLAGS=-mod=mod go test -count=1 -v -timeout 40m . > "$work/log" 2>&1 || true
+OTELCOL_INFERENCE_BIN=$bin PROMETHEUS_LOCAL_BIN=$prom GOFLAGS=-mod=mod go test -count=1 -v -timeout 60m ${COMPLIANCE_RUN:+-run "$COMPLIANCE_RUN"} . > "$work/log" 2>&1 || true
 cp "$work/log" "${COMPLIANCE_LOG:-$root/build/rw-sender-compliance.log}"
 # Each test per sender, and each check a test makes under it (…/SENDER/…): the suite's subtests.
 for target in prometheus otelcol-inference; do

@@ -33,6 +33,7 @@ exporters:
     endpoint: "%s"
     protocol: v2
     retry_on_failure: {initial_interval: 200ms, max_interval: 1s}
+    batch_send_deadline: 5s
 service:
   pipelines:
     metrics: {receivers: [inference], exporters: [remote_write]}
